@@ -1,0 +1,396 @@
+// NativeObject: one BPF object (libbpf's struct bpf_object) from open to close.
+//
+// Lifecycle: construct (bpf_object__open_mem) → configure (autoload, map sizes,
+// initial values of globals) → load() → attach*() → close(). close() is
+// idempotent and also runs from the destructor, so a forgotten object still
+// releases its programs, maps and links.
+#include "common.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+namespace {
+
+class NativeObject : public Napi::ObjectWrap<NativeObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeObject",
+                       {
+                           InstanceMethod("programs", &NativeObject::Programs),
+                           InstanceMethod("maps", &NativeObject::Maps),
+                           InstanceMethod("globals", &NativeObject::Globals),
+                           InstanceMethod("setAutoload", &NativeObject::SetAutoload),
+                           InstanceMethod("setMaxEntries", &NativeObject::SetMaxEntries),
+                           InstanceMethod("writeGlobal", &NativeObject::WriteGlobal),
+                           InstanceMethod("readGlobal", &NativeObject::ReadGlobal),
+                           InstanceMethod("load", &NativeObject::Load),
+                           InstanceMethod("attach", &NativeObject::Attach),
+                           InstanceMethod("attachUprobe", &NativeObject::AttachUprobe),
+                           InstanceMethod("attachUsdt", &NativeObject::AttachUsdt),
+                           InstanceMethod("attachPerfEvent", &NativeObject::AttachPerfEvent),
+                           InstanceMethod("detach", &NativeObject::Detach),
+                           InstanceMethod("linkCount", &NativeObject::LinkCount),
+                           InstanceMethod("mapFd", &NativeObject::MapFd),
+                           InstanceMethod("programFd", &NativeObject::ProgramFd),
+                           InstanceMethod("close", &NativeObject::Close),
+                       });
+  }
+
+  NativeObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeObject>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBuffer() || !info[1].IsString()) {
+      Napi::TypeError::New(env, "NativeObject(buffer, name)").ThrowAsJavaScriptException();
+      return;
+    }
+    auto buf = info[0].As<Napi::Buffer<uint8_t>>();
+    // libbpf reads the ELF image until load, so it must outlive open: keep a copy.
+    image_.assign(buf.Data(), buf.Data() + buf.Length());
+    name_ = info[1].As<Napi::String>().Utf8Value();
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name_.c_str());
+    LogCapture capture;
+    obj_ = bpf_object__open_mem(image_.data(), image_.size(), &opts);
+    if (!obj_) {
+      int err = errno;
+      ThrowErrno(env, "cannot open BPF object " + name_, err);
+    }
+  }
+
+  ~NativeObject() override { Release(); }
+
+ private:
+  bpf_object *obj_ = nullptr;
+  std::vector<uint8_t> image_;
+  std::string name_;
+  std::vector<bpf_link *> links_;  // index = link id; nullptr once detached
+  bool loaded_ = false;
+  struct Mapping {
+    void *addr;
+    size_t len;
+  };
+  // After load: each global-variable section mapped onto the kernel map's
+  // memory, so reads and writes need no system call. (libbpf 1.1 does this
+  // only in its skeleton loader; bpf_map__initial_value() would keep pointing
+  // at the pre-load copy.)
+  std::map<const bpf_map *, Mapping> mmaped_;
+
+  void Release() {
+    for (auto &m : mmaped_) munmap(m.second.addr, m.second.len);
+    mmaped_.clear();
+    for (auto &l : links_) {
+      if (l) bpf_link__destroy(l);
+      l = nullptr;
+    }
+    if (obj_) bpf_object__close(obj_);
+    obj_ = nullptr;
+    image_.clear();
+    image_.shrink_to_fit();
+  }
+
+  bool Alive(Napi::Env env) {
+    if (obj_) return true;
+    Napi::Error e = Napi::Error::New(env, "BPF object " + name_ + " is closed");
+    e.Set("code", Napi::String::New(env, "ECLOSED"));
+    e.ThrowAsJavaScriptException();
+    return false;
+  }
+
+  bpf_program *FindProgram(Napi::Env env, const Napi::Value &v) {
+    std::string name = v.ToString().Utf8Value();
+    bpf_program *p = bpf_object__find_program_by_name(obj_, name.c_str());
+    if (!p) ThrowErrno(env, "no program named " + name + " in " + name_, ENOENT);
+    return p;
+  }
+
+  bpf_map *FindMap(Napi::Env env, const Napi::Value &v) {
+    std::string name = v.ToString().Utf8Value();
+    bpf_map *m = bpf_object__find_map_by_name(obj_, name.c_str());
+    if (!m) ThrowErrno(env, "no map named " + name + " in " + name_, ENOENT);
+    return m;
+  }
+
+  Napi::Value AddLink(Napi::Env env, bpf_link *link, const std::string &what) {
+    if (!link) {
+      int err = errno;
+      return ThrowErrno(env, what, err);
+    }
+    links_.push_back(link);
+    return Napi::Number::New(env, links_.size() - 1);
+  }
+
+  Napi::Value Programs(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    Napi::Array arr = Napi::Array::New(env);
+    bpf_program *p;
+    uint32_t i = 0;
+    bpf_object__for_each_program(p, obj_) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", bpf_program__name(p));
+      o.Set("section", bpf_program__section_name(p));
+      const char *type = libbpf_bpf_prog_type_str(bpf_program__type(p));
+      o.Set("type", type ? type : "unknown");
+      o.Set("autoload", bpf_program__autoload(p));
+      arr.Set(i++, o);
+    }
+    return arr;
+  }
+
+  Napi::Value Maps(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    Napi::Array arr = Napi::Array::New(env);
+    bpf_map *m;
+    uint32_t i = 0;
+    bpf_object__for_each_map(m, obj_) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", bpf_map__name(m));
+      const char *type = libbpf_bpf_map_type_str(bpf_map__type(m));
+      o.Set("type", type ? type : "unknown");
+      o.Set("keySize", bpf_map__key_size(m));
+      o.Set("valueSize", bpf_map__value_size(m));
+      o.Set("maxEntries", bpf_map__max_entries(m));
+      o.Set("internal", bpf_map__is_internal(m));
+      o.Set("fd", bpf_map__fd(m));
+      arr.Set(i++, o);
+    }
+    return arr;
+  }
+
+  // Global variables, from the object's BTF: each DATASEC (.rodata, .bss,
+  // .data...) lists its variables with offset and size; libbpf backs each such
+  // section with an internal map whose name ends with the section name.
+  Napi::Value Globals(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    Napi::Array arr = Napi::Array::New(env);
+    const struct btf *btf = bpf_object__btf(obj_);
+    if (!btf) return arr;
+    uint32_t n = btf__type_cnt(btf), out = 0;
+    for (uint32_t id = 1; id < n; id++) {
+      const struct btf_type *t = btf__type_by_id(btf, id);
+      if (!btf_is_datasec(t)) continue;
+      std::string sec = btf__name_by_offset(btf, t->name_off);
+      const char *mapName = nullptr;
+      bpf_map *m;
+      bpf_object__for_each_map(m, obj_) {
+        if (!bpf_map__is_internal(m)) continue;
+        std::string mn = bpf_map__name(m);
+        if (mn.size() >= sec.size() && mn.compare(mn.size() - sec.size(), sec.size(), sec) == 0) {
+          mapName = bpf_map__name(m);
+          break;
+        }
+      }
+      if (!mapName) continue;  // e.g. .maps, license, .ebpf.types: no data map
+      const struct btf_var_secinfo *vs = btf_var_secinfos(t);
+      for (uint16_t j = 0; j < btf_vlen(t); j++, vs++) {
+        const struct btf_type *var = btf__type_by_id(btf, vs->type);
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("name", btf__name_by_offset(btf, var->name_off));
+        o.Set("section", sec);
+        o.Set("map", mapName);
+        o.Set("offset", vs->offset);
+        o.Set("size", vs->size);
+        arr.Set(out++, o);
+      }
+    }
+    return arr;
+  }
+
+  Napi::Value SetAutoload(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    int err = bpf_program__set_autoload(p, info[1].ToBoolean().Value());
+    if (err) return ThrowErrno(env, "set autoload", err);
+    return env.Undefined();
+  }
+
+  Napi::Value SetMaxEntries(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_map *m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    int err = bpf_map__set_max_entries(m, info[1].ToNumber().Uint32Value());
+    if (err) return ThrowErrno(env, std::string("set max entries of ") + bpf_map__name(m), err);
+    return env.Undefined();
+  }
+
+  // The memory behind a global-variable section: libbpf's copy before load,
+  // the kernel map itself (memory-mapped) after load.
+  uint8_t *SectionData(Napi::Env env, bpf_map *m, size_t offset, size_t len) {
+    size_t size = bpf_map__value_size(m);
+    if (loaded_) {
+      auto it = mmaped_.find(m);
+      if (it == mmaped_.end() || offset + len > size) {
+        ThrowErrno(env, std::string("cannot access globals of ") + bpf_map__name(m), EOPNOTSUPP);
+        return nullptr;
+      }
+      return static_cast<uint8_t *>(it->second.addr) + offset;
+    }
+    // libbpf 1.1 returns const; the memory is writable until load (.rodata) or always (.bss, .data).
+    void *data = const_cast<void *>(bpf_map__initial_value(m, &size));
+    if (!data || offset + len > size) {
+      ThrowErrno(env, std::string("global out of range in ") + bpf_map__name(m), ERANGE);
+      return nullptr;
+    }
+    return static_cast<uint8_t *>(data) + offset;
+  }
+
+  Napi::Value WriteGlobal(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_map *m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    std::string mn = bpf_map__name(m);
+    // After load, .rodata is mapped read-only: writing would crash the process.
+    if (loaded_ && mn.find(".rodata") != std::string::npos) {
+      return ThrowErrno(env, "cannot change " + mn + " after load", EPERM);
+    }
+    auto bytes = info[2].As<Napi::Buffer<uint8_t>>();
+    uint8_t *dst = SectionData(env, m, info[1].ToNumber().Uint32Value(), bytes.Length());
+    if (!dst) return env.Undefined();
+    memcpy(dst, bytes.Data(), bytes.Length());
+    return env.Undefined();
+  }
+
+  Napi::Value ReadGlobal(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_map *m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    size_t len = info[2].ToNumber().Uint32Value();
+    uint8_t *src = SectionData(env, m, info[1].ToNumber().Uint32Value(), len);
+    if (!src) return env.Undefined();
+    return Napi::Buffer<uint8_t>::Copy(env, src, len);
+  }
+
+  Napi::Value Load(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    LogCapture capture;
+    int err = bpf_object__load(obj_);
+    if (err) return ThrowErrno(env, "cannot load BPF object " + name_, err);
+    loaded_ = true;
+    long page = sysconf(_SC_PAGESIZE);
+    bpf_map *m;
+    bpf_object__for_each_map(m, obj_) {
+      if (!bpf_map__is_internal(m) || !(bpf_map__map_flags(m) & BPF_F_MMAPABLE)) continue;
+      size_t len = (bpf_map__value_size(m) + page - 1) / page * page;
+      bool ro = bpf_map__map_flags(m) & BPF_F_RDONLY_PROG;  // .rodata is frozen: read-only
+      void *addr = mmap(nullptr, len, PROT_READ | (ro ? 0 : PROT_WRITE), MAP_SHARED, bpf_map__fd(m), 0);
+      if (addr != MAP_FAILED) mmaped_[m] = {addr, len};
+    }
+    // The ELF image is no longer needed once loaded.
+    image_.clear();
+    image_.shrink_to_fit();
+    return env.Undefined();
+  }
+
+  Napi::Value Attach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    LogCapture capture;
+    return AddLink(env, bpf_program__attach(p),
+                   std::string("cannot attach ") + bpf_program__name(p) + " (" + bpf_program__section_name(p) + ")");
+  }
+
+  // attachUprobe(prog, retprobe, pid, binaryPath, funcName | null, offset)
+  Napi::Value AttachUprobe(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    bool retprobe = info[1].ToBoolean().Value();
+    int pid = info[2].ToNumber().Int32Value();
+    std::string binary = info[3].ToString().Utf8Value();
+    std::string func = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
+    size_t offset = static_cast<size_t>(info[5].ToNumber().Int64Value());
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = func.empty() ? nullptr : func.c_str());
+    LogCapture capture;
+    bpf_link *l = bpf_program__attach_uprobe_opts(p, pid, binary.c_str(), offset, &opts);
+    return AddLink(env, l,
+                   std::string("cannot attach ") + (retprobe ? "uretprobe " : "uprobe ") + binary + ":" +
+                       (func.empty() ? std::to_string(offset) : func));
+  }
+
+  // attachUsdt(prog, pid, binaryPath, provider, name, cookie)
+  Napi::Value AttachUsdt(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    int pid = info[1].ToNumber().Int32Value();
+    std::string binary = info[2].ToString().Utf8Value();
+    std::string provider = info[3].ToString().Utf8Value();
+    std::string name = info[4].ToString().Utf8Value();
+    LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = static_cast<__u64>(info[5].ToNumber().Int64Value()));
+    LogCapture capture;
+    bpf_link *l = bpf_program__attach_usdt(p, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts);
+    return AddLink(env, l, "cannot attach USDT " + provider + ":" + name + " in " + binary);
+  }
+
+  // attachPerfEvent(prog, perfFd): the link takes ownership of perfFd.
+  Napi::Value AttachPerfEvent(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    LogCapture capture;
+    return AddLink(env, bpf_program__attach_perf_event(p, info[1].ToNumber().Int32Value()),
+                   std::string("cannot attach ") + bpf_program__name(p) + " to a perf event");
+  }
+
+  Napi::Value Detach(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    uint32_t id = info[0].ToNumber().Uint32Value();
+    if (id < links_.size() && links_[id]) {
+      bpf_link__destroy(links_[id]);
+      links_[id] = nullptr;
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value LinkCount(const Napi::CallbackInfo &info) {
+    uint32_t n = 0;
+    for (auto *l : links_) n += l != nullptr;
+    return Napi::Number::New(info.Env(), n);
+  }
+
+  Napi::Value MapFd(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_map *m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    return Napi::Number::New(env, bpf_map__fd(m));
+  }
+
+  Napi::Value ProgramFd(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    return Napi::Number::New(env, bpf_program__fd(p));
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    Release();
+    return info.Env().Undefined();
+  }
+};
+
+}  // namespace
+
+Napi::Object InitObject(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeObject", NativeObject::Define(env));
+  return exports;
+}

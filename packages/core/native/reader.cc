@@ -1,0 +1,381 @@
+// RingReader and PerfReader: BPF ring buffers and perf buffers drained from the
+// Node event loop.
+//
+// How a batch reaches JavaScript:
+//  * libuv watches libbpf's epoll fd (uv_poll), so a kernel wake-up costs one
+//    loop iteration, no thread and no busy polling;
+//  * BPF programs built with bpf/include/ebpf/output.h only wake the reader once
+//    enough data is waiting, so a timer (uv_timer, `intervalMs`) also drains
+//    what a quiet period left behind;
+//  * each drain copies records into one buffer until `batchBytes` is reached,
+//    stops libbpf's loop there (libbpf 1.1 has no ring_buffer__consume_n), and
+//    makes ONE call into JavaScript: callback(buffer, count). What is left is
+//    drained on the next loop turn, so a flood cannot starve the event loop.
+//
+// Record framing in the buffer, each 8-byte aligned:
+//   u32 length, u32 source (ring index, or CPU for perf buffers), bytes[length]
+#include "common.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <string.h>
+#include <uv.h>
+
+#include <vector>
+
+namespace {
+
+constexpr size_t kHeader = 8;
+
+inline size_t Align8(size_t n) { return (n + 7) & ~size_t(7); }
+
+// Shared machinery: uv handles, the batch buffer, the JS callback.
+class ReaderBase {
+ protected:
+  Napi::Env env_;
+  Napi::FunctionReference callback_;
+  Napi::AsyncContext *async_ = nullptr;
+  uv_poll_t *poll_ = nullptr;
+  uv_timer_t *timer_ = nullptr;
+  uv_idle_t *idle_ = nullptr;  // continues a drain that stopped at batchBytes
+  std::vector<uint8_t> batch_;
+  uint32_t count_ = 0;
+  size_t batchBytes_ = 256 * 1024;
+  uint64_t intervalMs_ = 20;
+  bool full_ = false;
+  bool paused_ = false;
+  bool closed_ = false;
+  bool draining_ = false;
+
+  explicit ReaderBase(Napi::Env env) : env_(env) {}
+  virtual ~ReaderBase() {}
+
+  virtual int Consume() = 0;  // libbpf consume; our callbacks fill batch_
+  virtual void FreeBuffers() = 0;
+
+  void Append(const void *data, uint32_t len, uint32_t source) {
+    size_t at = batch_.size();
+    batch_.resize(at + Align8(kHeader + len));
+    memcpy(&batch_[at], &len, 4);
+    memcpy(&batch_[at + 4], &source, 4);
+    memcpy(&batch_[at + kHeader], data, len);
+    count_++;
+    if (batch_.size() >= batchBytes_) full_ = true;
+  }
+
+  void Start(Napi::Value cb, int epollFd, Napi::Object opts) {
+    callback_ = Napi::Persistent(cb.As<Napi::Function>());
+    async_ = new Napi::AsyncContext(env_, "ebpf:reader");
+    Napi::Value bb = opts.Get("batchBytes"), iv = opts.Get("intervalMs");
+    if (bb.IsNumber() && bb.As<Napi::Number>().Uint32Value() > 0) batchBytes_ = bb.As<Napi::Number>().Uint32Value();
+    if (iv.IsNumber() && iv.As<Napi::Number>().Uint32Value() > 0) intervalMs_ = iv.As<Napi::Number>().Uint32Value();
+    batch_.reserve(batchBytes_ + 4096);
+    uv_loop_t *loop = nullptr;
+    napi_get_uv_event_loop(env_, &loop);
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    uv_poll_init(loop, poll_, epollFd);
+    timer_ = new uv_timer_t;
+    timer_->data = this;
+    uv_timer_init(loop, timer_);
+    // The poll handle keeps the process alive while the reader is open; the
+    // timer alone must not.
+    uv_unref(reinterpret_cast<uv_handle_t *>(timer_));
+    idle_ = new uv_idle_t;
+    idle_->data = this;
+    uv_idle_init(loop, idle_);
+    Resume();
+  }
+
+  void Resume() {
+    paused_ = false;
+    uv_poll_start(poll_, UV_READABLE, [](uv_poll_t *h, int status, int events) {
+      static_cast<ReaderBase *>(h->data)->Drain();
+    });
+    Continue();
+  }
+
+  void Pause() {
+    paused_ = true;
+    if (poll_) uv_poll_stop(poll_);
+    if (timer_) uv_timer_stop(timer_);
+    if (idle_) uv_idle_stop(idle_);
+  }
+
+  // Next drain after the quiet interval, unless the kernel wakes us first.
+  void Arm() {
+    uv_timer_start(timer_, [](uv_timer_t *h) { static_cast<ReaderBase *>(h->data)->Drain(); }, intervalMs_, 0);
+  }
+
+  // Next drain on the next loop turn, after pending I/O: a full batch left
+  // records behind. (A 0 ms timer re-armed from its own callback would keep
+  // libuv's timer phase spinning; an idle handle yields to I/O first.)
+  void Continue() {
+    uv_idle_start(idle_, [](uv_idle_t *h) {
+      uv_idle_stop(h);
+      static_cast<ReaderBase *>(h->data)->Drain();
+    });
+  }
+
+  // One bounded batch: consume, then hand it to JavaScript.
+  void Drain() {
+    if (closed_ || paused_ || draining_) return;
+    draining_ = true;
+    batch_.clear();
+    count_ = 0;
+    full_ = false;
+    Consume();
+    draining_ = false;
+    bool more = full_;
+    if (count_ > 0) Deliver();
+    if (closed_ || paused_) return;
+    if (more) Continue();
+    else Arm();
+  }
+
+  void Deliver() {
+    Napi::HandleScope scope(env_);
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env_, batch_.data(), batch_.size());
+    uint32_t n = count_;
+    batch_.clear();
+    count_ = 0;
+    napi_value result;
+    napi_value args[2] = {buf, Napi::Number::New(env_, n)};
+    napi_status st = napi_make_callback(env_, *async_, env_.Global(), callback_.Value(), 2, args, &result);
+    if (st == napi_pending_exception || env_.IsExceptionPending()) {
+      Napi::Error e = env_.GetAndClearPendingException();
+      napi_fatal_exception(env_, e.Value());
+    }
+  }
+
+  // Synchronous drain of everything available (for a final flush at exit).
+  uint32_t Flush() {
+    if (closed_ || draining_) return 0;
+    uint32_t total = 0;
+    for (int i = 0; i < 1000; i++) {
+      draining_ = true;
+      batch_.clear();
+      count_ = 0;
+      full_ = false;
+      Consume();
+      draining_ = false;
+      if (count_ == 0) break;
+      total += count_;
+      bool more = full_;
+      Deliver();
+      if (closed_ || !more) break;
+    }
+    return total;
+  }
+
+  void CloseHandles() {
+    if (closed_) return;
+    closed_ = true;
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t *>(poll_), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+      poll_ = nullptr;
+    }
+    if (idle_) {
+      uv_idle_stop(idle_);
+      uv_close(reinterpret_cast<uv_handle_t *>(idle_), [](uv_handle_t *h) { delete reinterpret_cast<uv_idle_t *>(h); });
+      idle_ = nullptr;
+    }
+    if (timer_) {
+      uv_timer_stop(timer_);
+      uv_close(reinterpret_cast<uv_handle_t *>(timer_), [](uv_handle_t *h) { delete reinterpret_cast<uv_timer_t *>(h); });
+      timer_ = nullptr;
+    }
+    // Closing from inside our own callback is fine: libbpf's loop has returned
+    // before Deliver() runs, so its buffers are not in use.
+    FreeBuffers();
+    callback_.Reset();
+    delete async_;
+    async_ = nullptr;
+  }
+};
+
+// ---- ring buffers -------------------------------------------------------------
+
+class RingReader : public Napi::ObjectWrap<RingReader>, public ReaderBase {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "RingReader",
+                       {
+                           InstanceMethod("close", &RingReader::JsClose),
+                           InstanceMethod("pause", &RingReader::JsPause),
+                           InstanceMethod("resume", &RingReader::JsResume),
+                           InstanceMethod("flush", &RingReader::JsFlush),
+                       });
+  }
+
+  // new RingReader(mapFds: number[], callback, { batchBytes, intervalMs })
+  RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingReader>(info), ReaderBase(info.Env()) {
+    Napi::Env env = info.Env();
+    Napi::Array fds = info[0].As<Napi::Array>();
+    sources_.resize(fds.Length());
+    for (uint32_t i = 0; i < fds.Length(); i++) {
+      sources_[i] = {this, i};
+      int fd = fds.Get(i).ToNumber().Int32Value();
+      LogCapture capture;
+      if (i == 0) {
+        rb_ = ring_buffer__new(fd, OnSample, &sources_[i], nullptr);
+        if (!rb_) {
+          ThrowErrno(env, "cannot open ring buffer", errno);
+          return;
+        }
+      } else if (ring_buffer__add(rb_, fd, OnSample, &sources_[i])) {
+        int err = errno;
+        FreeBuffers();
+        ThrowErrno(env, "cannot add ring buffer", err);
+        return;
+      }
+    }
+    Start(info[1], ring_buffer__epoll_fd(rb_), info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env));
+  }
+
+  ~RingReader() override { CloseHandles(); }
+
+ private:
+  struct Source {
+    RingReader *self;
+    uint32_t index;
+  };
+  ring_buffer *rb_ = nullptr;
+  std::vector<Source> sources_;
+
+  static int OnSample(void *ctx, void *data, size_t len) {
+    auto *src = static_cast<Source *>(ctx);
+    src->self->Append(data, static_cast<uint32_t>(len), src->index);
+    // A negative return stops libbpf's loop right after this record, which
+    // libbpf has already marked consumed: that is how a batch is bounded.
+    return src->self->full_ ? -E2BIG : 0;
+  }
+
+  int Consume() override { return rb_ ? ring_buffer__consume(rb_) : 0; }
+  void FreeBuffers() override {
+    if (rb_) ring_buffer__free(rb_);
+    rb_ = nullptr;
+  }
+
+  Napi::Value JsClose(const Napi::CallbackInfo &info) {
+    CloseHandles();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsPause(const Napi::CallbackInfo &info) {
+    if (!closed_) Pause();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsResume(const Napi::CallbackInfo &info) {
+    if (!closed_ && paused_) Resume();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsFlush(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Flush()); }
+};
+
+// ---- perf buffers -------------------------------------------------------------
+
+class PerfReader : public Napi::ObjectWrap<PerfReader>, public ReaderBase {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PerfReader",
+                       {
+                           InstanceMethod("close", &PerfReader::JsClose),
+                           InstanceMethod("pause", &PerfReader::JsPause),
+                           InstanceMethod("resume", &PerfReader::JsResume),
+                           InstanceMethod("flush", &PerfReader::JsFlush),
+                           InstanceMethod("lost", &PerfReader::JsLost),
+                       });
+  }
+
+  // new PerfReader(mapFd, pagesPerCpu, callback, { batchBytes, intervalMs, wakeupBytes })
+  PerfReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PerfReader>(info), ReaderBase(info.Env()) {
+    Napi::Env env = info.Env();
+    int fd = info[0].ToNumber().Int32Value();
+    size_t pages = info[1].ToNumber().Uint32Value();
+    Napi::Object opts = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
+    uint32_t wakeup = opts.Has("wakeupBytes") ? opts.Get("wakeupBytes").ToNumber().Uint32Value() : 0;
+
+    // The attr libbpf would use, except for the wake-up policy: with a
+    // watermark the kernel wakes us once that many bytes are waiting instead
+    // of on every sample; the timer drains the rest.
+    struct perf_event_attr attr = {};
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+    attr.sample_type = PERF_SAMPLE_RAW;
+    attr.sample_period = 1;
+    if (wakeup > 0) {
+      attr.watermark = 1;
+      attr.wakeup_watermark = wakeup;
+    } else {
+      attr.wakeup_events = 1;
+    }
+    LogCapture capture;
+    pb_ = perf_buffer__new_raw(fd, pages, &attr, OnEvent, this, nullptr);
+    if (!pb_) {
+      ThrowErrno(env, "cannot open perf buffer", errno);
+      return;
+    }
+    Start(info[2], perf_buffer__epoll_fd(pb_), opts);
+  }
+
+  ~PerfReader() override { CloseHandles(); }
+
+ private:
+  perf_buffer *pb_ = nullptr;
+  double lost_ = 0;
+
+  struct Sample {
+    struct perf_event_header header;
+    uint32_t size;
+    uint8_t data[];
+  };
+  struct Lost {
+    struct perf_event_header header;
+    uint64_t id;
+    uint64_t lost;
+  };
+
+  static enum bpf_perf_event_ret OnEvent(void *ctx, int cpu, struct perf_event_header *e) {
+    auto *self = static_cast<PerfReader *>(ctx);
+    if (e->type == PERF_RECORD_SAMPLE) {
+      auto *s = reinterpret_cast<Sample *>(e);
+      self->Append(s->data, s->size, static_cast<uint32_t>(cpu));
+    } else if (e->type == PERF_RECORD_LOST) {
+      self->lost_ += static_cast<double>(reinterpret_cast<Lost *>(e)->lost);
+    }
+    // DONE stops this CPU's buffer after this record (already consumed).
+    return self->full_ ? LIBBPF_PERF_EVENT_DONE : LIBBPF_PERF_EVENT_CONT;
+  }
+
+  int Consume() override { return pb_ ? perf_buffer__consume(pb_) : 0; }
+  void FreeBuffers() override {
+    if (pb_) perf_buffer__free(pb_);
+    pb_ = nullptr;
+  }
+
+  Napi::Value JsClose(const Napi::CallbackInfo &info) {
+    CloseHandles();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsPause(const Napi::CallbackInfo &info) {
+    if (!closed_) Pause();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsResume(const Napi::CallbackInfo &info) {
+    if (!closed_ && paused_) Resume();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsFlush(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Flush()); }
+  Napi::Value JsLost(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), lost_); }
+};
+
+}  // namespace
+
+Napi::Object InitReaders(Napi::Env env, Napi::Object exports) {
+  exports.Set("RingReader", RingReader::Define(env));
+  exports.Set("PerfReader", PerfReader::Define(env));
+  return exports;
+}

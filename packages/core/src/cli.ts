@@ -1,0 +1,250 @@
+// What every tool's CLI shares: batched output, clean shutdown on every way a
+// run can end (Ctrl-C, SIGTERM, SIGHUP, a closed pipe, --duration, the tool
+// finishing), lost-event reporting, and one-line errors with exit codes.
+//
+// Exit codes: 0 normal end (including Ctrl-C and a closed pipe), 1 runtime
+// failure (missing privilege or kernel feature, load/attach failure), 2 bad
+// usage (unknown flag, bad value), as BCC's argparse does.
+import { existsSync } from 'node:fs';
+import { EbpfError, LoadError, PreflightError, UsageError } from './errors.js';
+
+/**
+ * Output that costs the traced workload little: on a terminal each batch is
+ * written at once; into a pipe or file, writes are gathered into large chunks
+ * (flushed at 64 KiB, after 100 ms, and at exit).
+ */
+export class Output {
+  readonly isTTY: boolean;
+  #chunks: string[] = [];
+  #size = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #broken = false;
+  #onBroken: () => void;
+  static readonly MAX_BUFFER = 64 * 1024;
+  static readonly MAX_DELAY_MS = 100;
+
+  constructor(onBroken: () => void) {
+    this.isTTY = !!process.stdout.isTTY;
+    this.#onBroken = onBroken;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      this.#broken = true;
+      if (err.code === 'EPIPE') this.#onBroken();
+      else throw err;
+    });
+  }
+
+  /** Queues text (lines with their "\n"). */
+  write(text: string): void {
+    if (this.#broken) return;
+    this.#chunks.push(text);
+    this.#size += text.length;
+    if (this.#size >= Output.MAX_BUFFER) this.flush();
+  }
+
+  /** Call after each batch of events: a terminal sees it now, a pipe soon. */
+  endBatch(): void {
+    if (this.isTTY) this.flush();
+    else if (!this.#timer && this.#size > 0) {
+      this.#timer = setTimeout(() => this.flush(), Output.MAX_DELAY_MS);
+      this.#timer.unref();
+    }
+  }
+
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#size === 0 || this.#broken) return;
+    const text = this.#chunks.length === 1 ? this.#chunks[0]! : this.#chunks.join('');
+    this.#chunks = [];
+    this.#size = 0;
+    process.stdout.write(text);
+  }
+
+  get broken(): boolean {
+    return this.#broken;
+  }
+}
+
+/** Prints `<tool>: <message>` to stderr: the one-line error convention. */
+export function printError(tool: string, message: string): void {
+  process.stderr.write(`${tool}: ${message}\n`);
+}
+
+/** Maps an error to its message and exit code, never a stack trace (unless EBPF_DEBUG is set). */
+export function describeError(err: unknown, verbose = false): { message: string; exitCode: number } {
+  if (err instanceof UsageError) return { message: err.message, exitCode: 2 };
+  if (err instanceof PreflightError) return { message: err.message, exitCode: 1 };
+  if (err instanceof LoadError) {
+    const detail = verbose && err.log ? `\n${err.log.trimEnd()}` : ' (run with -v for the verifier log)';
+    return { message: `${err.message}${detail}`, exitCode: 1 };
+  }
+  if (err instanceof EbpfError) {
+    const log = verbose && 'log' in err && typeof err.log === 'string' && err.log ? `\n${err.log.trimEnd()}` : '';
+    return { message: `${err.message}${log}`, exitCode: 1 };
+  }
+  const e = err as { code?: string; message?: string };
+  // commander's own errors (unknown option, bad argument) are usage errors.
+  if (typeof e?.code === 'string' && e.code.startsWith('commander.')) return { message: e.message ?? String(err), exitCode: 2 };
+  return { message: e?.message ?? String(err), exitCode: 1 };
+}
+
+export interface SessionOptions {
+  tool: string;
+  /** Stop after this many seconds. */
+  durationSeconds?: number;
+  /** Reports lost events to stderr, as the classic tools do. */
+  lost?: () => number;
+  /** Text for the lost-events line (default BCC's "Possibly lost N samples"). */
+  lostMessage?: (n: number) => string;
+}
+
+/**
+ * One run of a CLI tool: owns the output and ends the run cleanly however it
+ * ends. `onStop` callbacks run once, in order (detach, final report...), then
+ * output is flushed and the process exits with the code.
+ */
+export class Session {
+  readonly tool: string;
+  readonly out: Output;
+  #stops: Array<() => void> = [];
+  #stopping = false;
+  #lost: (() => number) | undefined;
+  #lostReported = 0;
+  #lostMessage: (n: number) => string;
+  #lostTimer: NodeJS.Timeout | undefined;
+  #done: Promise<number>;
+  #resolve!: (code: number) => void;
+
+  constructor(opts: SessionOptions) {
+    this.tool = opts.tool;
+    this.out = new Output(() => this.stop(0));
+    this.#lost = opts.lost;
+    this.#lostMessage = opts.lostMessage ?? ((n) => `Possibly lost ${n} samples`);
+    this.#done = new Promise((r) => (this.#resolve = r));
+    const onSignal = () => this.stop(0);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
+    if (opts.durationSeconds !== undefined) {
+      setTimeout(() => this.stop(0), opts.durationSeconds * 1000).unref();
+    }
+    if (this.#lost) {
+      this.#lostTimer = setInterval(() => this.reportLost(), 1000);
+      this.#lostTimer.unref();
+    }
+  }
+
+  /** Sets the lost-events source once the tracer exists. */
+  setLost(lost: () => number): void {
+    this.#lost = lost;
+    if (!this.#lostTimer) {
+      this.#lostTimer = setInterval(() => this.reportLost(), 1000);
+      this.#lostTimer.unref();
+    }
+  }
+
+  /** Prints how many more events were lost since the last report. */
+  reportLost(): void {
+    if (!this.#lost) return;
+    let n: number;
+    try {
+      n = this.#lost();
+    } catch {
+      return;
+    }
+    if (n > this.#lostReported) {
+      this.out.flush();
+      process.stderr.write(`${this.#lostMessage(n - this.#lostReported)}\n`);
+      this.#lostReported = n;
+    }
+  }
+
+  /** Runs at stop, before output is flushed (e.g. tracer.close(), a final histogram). */
+  onStop(fn: () => void): void {
+    this.#stops.push(fn);
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Ends the run: stop callbacks, lost report, flush, exit code. Idempotent. */
+  stop(code = 0): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (this.#lostTimer) clearInterval(this.#lostTimer);
+    for (const fn of this.#stops) {
+      try {
+        fn();
+      } catch (err) {
+        const d = describeError(err);
+        printError(this.tool, d.message);
+        code = code || d.exitCode;
+      }
+    }
+    this.reportLost();
+    this.out.flush();
+    this.#resolve(code);
+  }
+
+  /** Resolves with the exit code once the run has stopped. */
+  get done(): Promise<number> {
+    return this.#done;
+  }
+}
+
+/**
+ * Runs a CLI's main function: any error becomes one line on stderr and an exit
+ * code, and the process exits when the session says so, even if something
+ * (a libuv handle) would keep it alive.
+ */
+export async function runMain(tool: string, main: () => Promise<number>, verbose = () => false): Promise<never> {
+  let code: number;
+  try {
+    code = await main();
+  } catch (err) {
+    if (process.env.EBPF_DEBUG) console.error(err);
+    const d = describeError(err, verbose());
+    printError(tool, d.message);
+    code = d.exitCode;
+  }
+  // Let stdout drain before exiting (a pipe may still hold the last chunk).
+  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) {
+    await new Promise<void>((resolve) => {
+      process.stdout.once('drain', resolve);
+      process.stdout.once('error', () => resolve());
+      process.stdout.once('close', () => resolve());
+    });
+  }
+  process.exit(code);
+}
+
+/** Parses a positive integer option, or throws a UsageError naming the flag. */
+export function parsePositiveInt(flag: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value.trim())) throw new UsageError(`invalid ${flag} value '${value}': expected a positive integer`);
+    const n = Number(value);
+    if (n < 1 || n > max) throw new UsageError(`invalid ${flag} value '${value}': expected 1..${max}`);
+    return n;
+  };
+}
+
+/** Parses a non-negative integer (0 allowed: UID 0, say). */
+export function parseNonNegativeInt(flag: string, max = 0xffffffff): (value: string) => number {
+  return (value: string) => {
+    if (!/^\d+$/.test(value.trim())) throw new UsageError(`invalid ${flag} value '${value}': expected a non-negative integer`);
+    const n = Number(value);
+    if (n > max) throw new UsageError(`invalid ${flag} value '${value}': must be at most ${max}`);
+    return n;
+  };
+}
+
+/** Parses a PID: a positive integer naming a live process. */
+export function parsePid(flag: string): (value: string) => number {
+  const asInt = parsePositiveInt(flag, 4194304);
+  return (value: string) => {
+    const pid = asInt(value);
+    if (!existsSync(`/proc/${pid}`)) throw new UsageError(`invalid ${flag} value '${value}': no such process`);
+    return pid;
+  };
+}

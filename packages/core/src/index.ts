@@ -1,0 +1,46 @@
+// @ebpf/core: libbpf for Node.js, and what every @ebpf tool shares.
+//
+//   const spec = ObjectSpec.fromFile('tool.bpf.o');    // open, not loaded
+//   spec.setConfig({ targ_pid: 1234 });                 // const volatile globals
+//   const obj = spec.load();                            // into the kernel
+//   obj.attach();                                       // every program, by SEC()
+//   const ring = obj.ringBuffer('events', (view, off, len) => { ... });
+//   ...
+//   obj.close();                                        // readers, links, programs, maps
+//
+// Output formatting lives in '@ebpf/core/format', CLI conventions in
+// '@ebpf/core/cli', record decoding helpers in '@ebpf/core/decode'.
+export { ObjectSpec, BpfObject, Link, closeAll } from './object.js';
+export type { ProgramInfo, MapInfo, GlobalInfo, GlobalValue, UprobeOptions, UsdtOptions, Closeable } from './object.js';
+export { BpfMap, u32Key, u64Key, readStack } from './map.js';
+export { RingBuffer, PerfBuffer } from './reader.js';
+export type { RecordHandler, RingBufferOptions, PerfBufferOptions } from './reader.js';
+export { Tracer } from './tracer.js';
+export type { TracerOptions, Decoder, LostCounts } from './tracer.js';
+export {
+  preflight,
+  checkPrivileges,
+  checkBtf,
+  checkTracepoints,
+  hasTracepoint,
+  hasTracingPrivileges,
+  effectiveCapabilities,
+  ensureTracefs,
+  tracefsRoot,
+} from './preflight.js';
+export {
+  EbpfError,
+  NativeLoadError,
+  LoadError,
+  AttachError,
+  PreflightError,
+  UsageError,
+  ClosedError,
+} from './errors.js';
+export type { PreflightKind } from './errors.js';
+export type { PerfEventSpec } from './binding.js';
+export { native } from './native.js';
+
+/** perf_event_attr.type / config values for attachPerfEvent(). */
+export const PerfType = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2 } as const;
+export const PerfSoftware = { CPU_CLOCK: 0, TASK_CLOCK: 1 } as const;

@@ -1,0 +1,433 @@
+// BPF objects in two stages, as in cilium/ebpf: an ObjectSpec is an opened,
+// not-yet-loaded object you configure (config globals, autoload, map sizes);
+// load() turns it into a BpfObject whose programs run in the kernel, which you
+// attach, read and finally close. Every resource is closeable and close() is
+// idempotent; whatever is still open when the process exits is closed then.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { NativeGlobalInfo, NativeMapInfo, NativeObject, NativeProgramInfo, PerfEventSpec } from './binding.js';
+import { AttachError, ClosedError, EbpfError, LoadError, PreflightError, UsageError, nativeCode } from './errors.js';
+import { BpfMap } from './map.js';
+import { native } from './native.js';
+import { PerfBuffer, RingBuffer, type PerfBufferOptions, type RecordHandler, type RingBufferOptions } from './reader.js';
+import { ensureTracefs, tracefsRoot } from './preflight.js';
+import { track, untrack, type Closeable } from './resources.js';
+
+export { closeAll, type Closeable } from './resources.js';
+
+export type ProgramInfo = NativeProgramInfo;
+export type MapInfo = Omit<NativeMapInfo, 'fd'>;
+export type GlobalInfo = NativeGlobalInfo;
+export type GlobalValue = number | bigint | boolean | string | Uint8Array;
+
+function encodeGlobal(g: GlobalInfo, value: GlobalValue): Buffer {
+  const buf = Buffer.alloc(g.size);
+  const bad = (why: string) => new UsageError(`global ${g.name} (${g.size} bytes): ${why}`);
+  if (typeof value === 'boolean') {
+    buf[0] = value ? 1 : 0;
+  } else if (typeof value === 'number' || typeof value === 'bigint') {
+    if (typeof value === 'number' && !Number.isInteger(value)) throw bad(`${value} is not an integer`);
+    const v = BigInt(value);
+    const bits = BigInt(g.size * 8);
+    if (g.size > 8) throw bad('not an integer variable');
+    if (v < -(1n << (bits - 1n)) || v >= 1n << bits) throw bad(`${value} does not fit`);
+    const u = BigInt.asUintN(g.size * 8, v);
+    for (let i = 0; i < g.size; i++) buf[i] = Number((u >> BigInt(i * 8)) & 0xffn);
+  } else if (typeof value === 'string') {
+    const bytes = Buffer.from(value, 'utf8');
+    if (bytes.length >= g.size) throw bad(`string of ${bytes.length} bytes does not fit with its NUL`);
+    bytes.copy(buf);
+  } else if (value instanceof Uint8Array) {
+    if (value.length > g.size) throw bad(`${value.length} bytes do not fit`);
+    buf.set(value);
+  } else {
+    throw bad(`unsupported value type ${typeof value}`);
+  }
+  return buf;
+}
+
+/** An opened, not yet loaded BPF object: configure it, then load(). */
+export class ObjectSpec implements Closeable {
+  readonly name: string;
+  #native: NativeObject | undefined;
+  #globals: Map<string, GlobalInfo>;
+  #wakeupSet = false;
+
+  /** Opens a compiled BPF object (.bpf.o) from a file. */
+  static fromFile(path: string | URL, name?: string): ObjectSpec {
+    let image: Buffer;
+    try {
+      image = readFileSync(path);
+    } catch (err) {
+      throw new EbpfError(`cannot read BPF object ${String(path)}: ${(err as Error).message}`, 'ENOENT', { cause: err });
+    }
+    const file = typeof path === 'string' ? path : path.pathname;
+    return new ObjectSpec(image, name ?? basename(file).replace(/\.bpf\.o$|\.o$/, ''));
+  }
+
+  /** Opens a compiled BPF object from bytes. */
+  static fromBuffer(image: Buffer, name: string): ObjectSpec {
+    return new ObjectSpec(image, name);
+  }
+
+  private constructor(image: Buffer, name: string) {
+    this.name = name;
+    const { NativeObject } = native();
+    try {
+      this.#native = new NativeObject(image, name);
+    } catch (err) {
+      const e = nativeCode(err);
+      throw new LoadError(e.message, e.code, e.log, err);
+    }
+    this.#globals = new Map(this.#native.globals().map((g) => [g.name, g]));
+    track(this);
+  }
+
+  #obj(): NativeObject {
+    if (!this.#native) throw new ClosedError(`BPF object ${this.name}`);
+    return this.#native;
+  }
+
+  get programs(): ProgramInfo[] {
+    return this.#obj().programs();
+  }
+
+  get maps(): MapInfo[] {
+    return this.#obj().maps().map(({ fd: _fd, ...m }) => m);
+  }
+
+  get globals(): GlobalInfo[] {
+    return [...this.#globals.values()];
+  }
+
+  hasGlobal(name: string): boolean {
+    return this.#globals.has(name);
+  }
+
+  /** Sets one global variable's initial value (for .rodata: its value for good). */
+  setGlobal(name: string, value: GlobalValue): this {
+    const g = this.#globals.get(name);
+    if (!g) throw new UsageError(`BPF object ${this.name} has no global variable ${name}`);
+    this.#obj().writeGlobal(g.map, g.offset, encodeGlobal(g, value));
+    if (name === 'ebpf_wakeup_bytes') this.#wakeupSet = true;
+    return this;
+  }
+
+  /** Sets `const volatile` config globals; undefined values are skipped. */
+  setConfig(values: Record<string, GlobalValue | undefined>): this {
+    for (const [k, v] of Object.entries(values)) if (v !== undefined) this.setGlobal(k, v);
+    return this;
+  }
+
+  /** Keeps a program from loading (e.g. a fallback for another hook type). */
+  setAutoload(program: string, on: boolean): this {
+    this.#wrap(() => this.#obj().setAutoload(program, on));
+    return this;
+  }
+
+  setMaxEntries(map: string, n: number): this {
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`max entries of ${map} must be a positive integer`);
+    this.#wrap(() => this.#obj().setMaxEntries(map, n));
+    return this;
+  }
+
+  #wrap<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      const e = nativeCode(err);
+      throw new EbpfError(e.message, e.code, { cause: err });
+    }
+  }
+
+  /**
+   * Loads every autoload program into the kernel. The spec is consumed: use
+   * the returned BpfObject from now on.
+   */
+  load(): BpfObject {
+    const obj = this.#obj();
+    // Batched wake-ups (bpf/include/ebpf/output.h): by default a quarter of
+    // the smallest ring buffer.
+    if (!this.#wakeupSet && this.#globals.has('ebpf_wakeup_bytes')) {
+      const rings = obj.maps().filter((m) => m.type === 'ringbuf');
+      if (rings.length) this.setGlobal('ebpf_wakeup_bytes', Math.min(...rings.map((m) => m.maxEntries)) / 4);
+    }
+    try {
+      obj.load();
+    } catch (err) {
+      const e = nativeCode(err);
+      if (e.code === 'EPERM' && process.geteuid?.() !== 0) {
+        throw new PreflightError('not-root', 'need root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
+      }
+      throw new LoadError(e.message, e.code, e.log, err);
+    }
+    this.#native = undefined;
+    untrack(this);
+    return new BpfObject(this.name, obj, this.#globals);
+  }
+
+  close(): void {
+    this.#native?.close();
+    this.#native = undefined;
+    untrack(this);
+  }
+}
+
+export interface UprobeOptions {
+  /** Path of the binary or library (resolved by libbpf when not absolute). */
+  binary: string;
+  /** Function name (libbpf resolves it in the ELF symbols); or give `offset`. */
+  symbol?: string;
+  /** Byte offset in the file: the probe address when `symbol` is absent, else added to it. */
+  offset?: number;
+  /** Only this process (default: every process mapping the binary). */
+  pid?: number;
+  retprobe?: boolean;
+}
+
+export interface UsdtOptions {
+  /** Binary or library holding the probe notes; default: found from `pid`. */
+  binary: string;
+  pid?: number;
+  provider: string;
+  name: string;
+  /** A number the program reads with bpf_usdt_cookie(). */
+  cookie?: number;
+}
+
+/** One attachment of a program to a hook. */
+export class Link {
+  #obj: BpfObject;
+  #id: number;
+  #attached = true;
+  readonly program: string;
+  constructor(obj: BpfObject, id: number, program: string) {
+    this.#obj = obj;
+    this.#id = id;
+    this.program = program;
+  }
+  get attached(): boolean {
+    return this.#attached && !this.#obj.closed;
+  }
+  detach(): void {
+    if (!this.#attached) return;
+    this.#attached = false;
+    this.#obj._detach(this.#id);
+  }
+}
+
+const AUTO_ATTACH = /^(tracepoint|tp|raw_tracepoint|raw_tp|tp_btf|uprobe|uretprobe|usdt|kprobe|kretprobe|ksyscall|kretsyscall|iter|lsm|fentry|fexit|fmod_ret)[/.]/;
+
+/** A loaded BPF object: its programs are in the kernel. */
+export class BpfObject implements Closeable {
+  readonly name: string;
+  #native: NativeObject | undefined;
+  #globals: Map<string, GlobalInfo>;
+  #maps = new Map<string, BpfMap>();
+  #readers = new Set<Closeable>();
+
+  /** @internal use ObjectSpec.load() */
+  constructor(name: string, obj: NativeObject, globals: Map<string, GlobalInfo>) {
+    this.name = name;
+    this.#native = obj;
+    this.#globals = globals;
+    track(this);
+  }
+
+  get closed(): boolean {
+    return this.#native === undefined;
+  }
+
+  #obj(): NativeObject {
+    if (!this.#native) throw new ClosedError(`BPF object ${this.name}`);
+    return this.#native;
+  }
+
+  get programs(): ProgramInfo[] {
+    return this.#obj().programs();
+  }
+
+  #attachError(program: string, err: unknown): EbpfError {
+    const e = nativeCode(err);
+    const section = this.#obj().programs().find((p) => p.name === program)?.section ?? '';
+    const tp = section.match(/^(?:tracepoint|tp)\/([^/]+)\/(.+)$/);
+    if (tp && (e.code === 'ENOENT' || e.code === 'EINVAL')) {
+      return new PreflightError('no-tracepoint', `tracepoint ${tp[1]}:${tp[2]} does not exist on this kernel`);
+    }
+    const raw = section.match(/^(?:raw_tp|raw_tracepoint|tp_btf)\/(.+)$/);
+    if (raw && (e.code === 'ENOENT' || e.code === 'ESRCH' || e.code === 'EINVAL')) {
+      return new PreflightError('no-tracepoint', `raw tracepoint ${raw[1]} does not exist on this kernel`);
+    }
+    return new AttachError(e.message, e.code, program, e.log, err);
+  }
+
+  /**
+   * Attaches programs by their SEC() names: the ones named, or every autoload
+   * program whose section says where it goes. Mounts tracefs first if needed.
+   */
+  attach(programs?: string | string[]): Link[] {
+    const obj = this.#obj();
+    const all = obj.programs();
+    const names = programs === undefined
+      ? all.filter((p) => p.autoload && AUTO_ATTACH.test(p.section)).map((p) => p.name)
+      : [programs].flat();
+    const needsTracefs = all.some((p) => names.includes(p.name) && /^(tracepoint|tp)\//.test(p.section));
+    if (needsTracefs) ensureTracefs();
+    const links: Link[] = [];
+    try {
+      for (const name of names) {
+        const info = all.find((p) => p.name === name);
+        if (!info) throw new UsageError(`BPF object ${this.name} has no program ${name}`);
+        const tp = info.section.match(/^(?:tracepoint|tp)\/([^/]+)\/(.+)$/);
+        if (tp && !existsSync(`${tracefsRoot()}/events/${tp[1]}/${tp[2]}`)) {
+          throw new PreflightError('no-tracepoint', `tracepoint ${tp[1]}:${tp[2]} does not exist on this kernel`);
+        }
+        try {
+          links.push(new Link(this, obj.attach(name), name));
+        } catch (err) {
+          throw this.#attachError(name, err);
+        }
+      }
+    } catch (err) {
+      for (const l of links) l.detach();
+      throw err;
+    }
+    return links;
+  }
+
+  attachUprobe(program: string, opts: UprobeOptions): Link {
+    const obj = this.#obj();
+    if (!opts.symbol && opts.offset === undefined) throw new UsageError('uprobe needs a symbol or an offset');
+    try {
+      const id = obj.attachUprobe(program, !!opts.retprobe, opts.pid ?? -1, opts.binary, opts.symbol ?? null, opts.offset ?? 0);
+      return new Link(this, id, program);
+    } catch (err) {
+      throw this.#attachError(program, err);
+    }
+  }
+
+  attachUsdt(program: string, opts: UsdtOptions): Link {
+    const obj = this.#obj();
+    try {
+      const id = obj.attachUsdt(program, opts.pid ?? -1, opts.binary, opts.provider, opts.name, opts.cookie ?? 0);
+      return new Link(this, id, program);
+    } catch (err) {
+      throw this.#attachError(program, err);
+    }
+  }
+
+  /** Opens a perf event on each CPU (or the ones listed) and attaches the program to each. */
+  attachPerfEvent(program: string, spec: Omit<PerfEventSpec, 'cpu'> & { cpus?: number[] }): Link[] {
+    const obj = this.#obj();
+    const { perfEventOpen, closeFd, possibleCpus } = native();
+    const cpus = spec.cpus ?? Array.from({ length: possibleCpus() }, (_, i) => i);
+    const links: Link[] = [];
+    try {
+      for (const cpu of cpus) {
+        let fd: number;
+        try {
+          fd = perfEventOpen({ ...spec, cpu });
+        } catch (err) {
+          // CPUs that are possible but offline have no perf events.
+          if (nativeCode(err).code === 'ENODEV' && spec.cpus === undefined) continue;
+          throw this.#attachError(program, err);
+        }
+        try {
+          links.push(new Link(this, obj.attachPerfEvent(program, fd), program));
+        } catch (err) {
+          closeFd(fd);
+          throw this.#attachError(program, err);
+        }
+      }
+    } catch (err) {
+      for (const l of links) l.detach();
+      throw err;
+    }
+    return links;
+  }
+
+  /** @internal */
+  _detach(id: number): void {
+    this.#native?.detach(id);
+  }
+
+  /** Links currently attached. */
+  get linkCount(): number {
+    return this.#native?.linkCount() ?? 0;
+  }
+
+  map(name: string): BpfMap {
+    let m = this.#maps.get(name);
+    if (!m) {
+      const info = this.#obj().maps().find((x) => x.name === name);
+      if (!info) throw new UsageError(`BPF object ${this.name} has no map ${name}`);
+      m = new BpfMap(info, () => this.closed);
+      this.#maps.set(name, m);
+    }
+    return m;
+  }
+
+  /** Reads a global variable (.bss/.data: the live value; .rodata: the config). */
+  readGlobal(name: string): Buffer {
+    const g = this.#globals.get(name);
+    if (!g) throw new UsageError(`BPF object ${this.name} has no global variable ${name}`);
+    return this.#obj().readGlobal(g.map, g.offset, g.size);
+  }
+
+  /** Reads an integer global of up to 8 bytes as a bigint. */
+  readGlobalInt(name: string): bigint {
+    const b = this.readGlobal(name);
+    let v = 0n;
+    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    return v;
+  }
+
+  hasGlobal(name: string): boolean {
+    return this.#globals.has(name);
+  }
+
+  /**
+   * Records dropped because a ring buffer was full, as counted by the BPF side
+   * (bpf/include/ebpf/output.h keeps `<ring>_drops`).
+   */
+  ringDrops(ring: string): number {
+    const counter = `${ring}_drops`;
+    return this.#globals.has(counter) ? Number(this.readGlobalInt(counter)) : 0;
+  }
+
+  /** Reads one or more ring buffers; `onRecord` runs for each record of each batch. */
+  ringBuffer(maps: string | string[], onRecord: RecordHandler, opts: RingBufferOptions = {}): RingBuffer {
+    const names = [maps].flat();
+    const fds = names.map((n) => {
+      const m = this.map(n);
+      if (m.type !== 'ringbuf') throw new UsageError(`map ${n} is a ${m.type}, not a ring buffer`);
+      return m.fd;
+    });
+    const r = new RingBuffer(names, fds, onRecord, opts, () => names.reduce((s, n) => s + this.ringDrops(n), 0));
+    this.#adopt(r);
+    return r;
+  }
+
+  /** Reads a BPF_MAP_TYPE_PERF_EVENT_ARRAY. */
+  perfBuffer(map: string, onRecord: RecordHandler, opts: PerfBufferOptions = {}): PerfBuffer {
+    const m = this.map(map);
+    if (m.type !== 'perf_event_array') throw new UsageError(`map ${map} is a ${m.type}, not a perf event array`);
+    const r = new PerfBuffer(map, m.fd, onRecord, opts);
+    this.#adopt(r);
+    return r;
+  }
+
+  #adopt(r: Closeable & { onClose(cb: () => void): void }): void {
+    this.#readers.add(r);
+    r.onClose(() => this.#readers.delete(r));
+  }
+
+  /** Closes readers, detaches every link, unloads programs and frees maps. Idempotent. */
+  close(): void {
+    if (!this.#native) return;
+    for (const r of [...this.#readers]) r.close();
+    this.#native.close();
+    this.#native = undefined;
+    untrack(this);
+  }
+}

@@ -1,0 +1,395 @@
+import { describe, it, expect } from 'vitest';
+import {
+  escapeControl,
+  fmtFixed,
+  hhmmss,
+  jsonLine,
+  linearHistogram,
+  log2Histogram,
+  log2HistogramRows,
+  log2Slot,
+  pad,
+  padStart,
+} from '../src/format.js';
+import { bytes, cstring, decodeUtf8, splitCStrings } from '../src/decode.js';
+
+// Expected texts below are the output of bcc/table.py 0.26 (_print_log2_hist,
+// _print_linear_hist) for the same counts, one "\n"-terminated line per print().
+const lines = (...l: string[]): string => l.map((s) => s + '\n').join('');
+
+const SAMPLE = lines(
+  '     usecs               : count     distribution',
+  '         0 -> 1          : 0        |                                        |',
+  '         2 -> 3          : 0        |                                        |',
+  '         4 -> 7          : 0        |                                        |',
+  '         8 -> 15         : 0        |                                        |',
+  '        16 -> 31         : 18       |                                        |',
+  '        32 -> 63         : 1394     |****************************************|',
+  '        64 -> 127        : 637      |******************                      |',
+  '       128 -> 255        : 93       |**                                      |',
+  '       256 -> 511        : 29       |                                        |',
+  '       512 -> 1023       : 28       |                                        |',
+  '      1024 -> 2047       : 25       |                                        |',
+  '      2048 -> 4095       : 72       |**                                      |',
+);
+
+const WIDE = lines(
+  '               nsecs                         : count     distribution',
+  '                   0 -> 1                    : 1        |******              |',
+  '                   2 -> 3                    : 0        |                    |',
+  '                   4 -> 7                    : 0        |                    |',
+  '                   8 -> 15                   : 0        |                    |',
+  '                  16 -> 31                   : 0        |                    |',
+  '                  32 -> 63                   : 0        |                    |',
+  '                  64 -> 127                  : 0        |                    |',
+  '                 128 -> 255                  : 0        |                    |',
+  '                 256 -> 511                  : 0        |                    |',
+  '                 512 -> 1023                 : 0        |                    |',
+  '                1024 -> 2047                 : 0        |                    |',
+  '                2048 -> 4095                 : 0        |                    |',
+  '                4096 -> 8191                 : 0        |                    |',
+  '                8192 -> 16383                : 0        |                    |',
+  '               16384 -> 32767                : 0        |                    |',
+  '               32768 -> 65535                : 0        |                    |',
+  '               65536 -> 131071               : 0        |                    |',
+  '              131072 -> 262143               : 0        |                    |',
+  '              262144 -> 524287               : 0        |                    |',
+  '              524288 -> 1048575              : 0        |                    |',
+  '             1048576 -> 2097151              : 0        |                    |',
+  '             2097152 -> 4194303              : 0        |                    |',
+  '             4194304 -> 8388607              : 0        |                    |',
+  '             8388608 -> 16777215             : 0        |                    |',
+  '            16777216 -> 33554431             : 0        |                    |',
+  '            33554432 -> 67108863             : 0        |                    |',
+  '            67108864 -> 134217727            : 0        |                    |',
+  '           134217728 -> 268435455            : 0        |                    |',
+  '           268435456 -> 536870911            : 0        |                    |',
+  '           536870912 -> 1073741823           : 0        |                    |',
+  '          1073741824 -> 2147483647           : 0        |                    |',
+  '          2147483648 -> 4294967295           : 0        |                    |',
+  '          4294967296 -> 8589934591           : 0        |                    |',
+  '          8589934592 -> 17179869183          : 0        |                    |',
+  '         17179869184 -> 34359738367          : 0        |                    |',
+  '         34359738368 -> 68719476735          : 2        |*************       |',
+  '         68719476736 -> 137438953471         : 0        |                    |',
+  '        137438953472 -> 274877906943         : 0        |                    |',
+  '        274877906944 -> 549755813887         : 0        |                    |',
+  '        549755813888 -> 1099511627775        : 0        |                    |',
+  '       1099511627776 -> 2199023255551        : 3        |********************|',
+);
+
+const TOP_TAIL = lines(
+  ' 2305843009213693952 -> 4611686018427387903  : 0        |                    |',
+  ' 4611686018427387904 -> 9223372036854775807  : 1        |**                  |',
+  ' 9223372036854775808 -> 18446744073709551615 : 7        |********************|',
+);
+
+const LINEAR = lines(
+  '     runqlen       : count     distribution',
+  '        0          : 0        |                                        |',
+  '        1          : 3        |************                            |',
+  '        2          : 10       |****************************************|',
+  '        3          : 0        |                                        |',
+  '        4          : 1        |****                                    |',
+);
+
+const enc = new TextEncoder();
+const view = (...b: number[]): DataView => new DataView(new Uint8Array(b).buffer);
+
+describe('log2Histogram', () => {
+  it('prints two buckets', () => {
+    expect(log2Histogram([5, 3], 'usecs')).toBe(
+      lines(
+        '     usecs               : count     distribution',
+        '         0 -> 1          : 5        |****************************************|',
+        '         2 -> 3          : 3        |************************                |',
+      ),
+    );
+  });
+
+  it('prints leading empty buckets, not trailing ones (the reference sample)', () => {
+    const counts = [0, 0, 0, 0, 18, 1394, 637, 93, 29, 28, 25, 72, 0, 0, 0];
+    expect(log2Histogram(counts, 'usecs')).toBe(SAMPLE);
+    expect(log2Histogram(counts.map(BigInt), 'usecs')).toBe(SAMPLE);
+    // The verbatim lines of the reference doc.
+    expect(SAMPLE.split('\n')[0]).toBe('     usecs               : count     distribution');
+    expect(SAMPLE).toContain('\n        32 -> 63         : 1394     |****************************************|\n');
+  });
+
+  it('accepts BCC slot numbering', () => {
+    const counts = [0, 0, 0, 0, 0, 18, 1394, 637, 93, 29, 28, 25, 72];
+    expect(log2Histogram(counts, 'usecs', { bccSlots: true })).toBe(SAMPLE);
+    // Slot 0 is never printed but still scales the bars, as in BCC.
+    expect(log2Histogram([100, 0, 10], 'usecs', { bccSlots: true })).toBe(
+      lines(
+        '     usecs               : count     distribution',
+        '         0 -> 1          : 0        |                                        |',
+        '         2 -> 3          : 10       |****                                    |',
+      ),
+    );
+    expect(log2Histogram([9, 0, 0], 'usecs', { bccSlots: true })).toBe('');
+  });
+
+  it('strips leading zeros on request', () => {
+    expect(log2Histogram([0, 0, 7, 0, 3], 'usecs', { stripLeadingZero: true })).toBe(
+      lines(
+        '     usecs               : count     distribution',
+        '         4 -> 7          : 7        |****************************************|',
+        '         8 -> 15         : 0        |                                        |',
+        '        16 -> 31         : 3        |*****************                       |',
+      ),
+    );
+  });
+
+  it('prints nothing when every bucket is zero', () => {
+    expect(log2Histogram([0, 0, 0], 'usecs')).toBe('');
+    expect(log2Histogram([0n, 0n], 'usecs')).toBe('');
+    expect(log2Histogram([], 'usecs')).toBe('');
+  });
+
+  it('switches to the wide layout past BCC idx_max 32', () => {
+    const w = new Array<number>(41).fill(0);
+    w[0] = 1;
+    w[35] = 2;
+    w[40] = 3;
+    expect(log2Histogram(w, 'nsecs')).toBe(WIDE);
+
+    const narrow = new Array<number>(32).fill(0);
+    narrow[31] = 1; // BCC slot 32: still narrow
+    const out31 = log2Histogram(narrow, 'x');
+    expect(out31.startsWith('     x                   : count     distribution\n')).toBe(true);
+    expect(out31.endsWith('\n2147483648 -> 4294967295 : 1        |****************************************|\n')).toBe(true);
+
+    const wide = new Array<number>(33).fill(0);
+    wide[32] = 1; // BCC slot 33: wide
+    const out32 = log2Histogram(wide, 'x');
+    expect(out32.startsWith('               x                             : count     distribution\n')).toBe(true);
+    expect(out32.endsWith('\n          4294967296 -> 8589934591           : 1        |********************|\n')).toBe(true);
+  });
+
+  it('prints bounds up to 2^64 - 1 exactly', () => {
+    const b = new Array<bigint>(64).fill(0n);
+    b[62] = 1n;
+    b[63] = 7n;
+    const out = log2Histogram(b, 'bytes');
+    expect(out.split('\n')).toHaveLength(66);
+    expect(out.endsWith(TOP_TAIL)).toBe(true);
+  });
+
+  it('draws floor(40 * count / max) stars', () => {
+    const out = log2Histogram([1, 39, 40, 79, 80, 3], 'v').split('\n');
+    expect(out.slice(1, 7).map((l) => l.slice(l.indexOf('|') + 1, -1).replace(/ +$/, '').length)).toEqual([
+      0, 19, 20, 39, 40, 1,
+    ]);
+    // Huge counts take the bigint path.
+    const big = log2Histogram([3_000_000_000_000_000n, 3_000_000_000_000_001n], 'v').split('\n');
+    expect(big[1]).toBe('         0 -> 1          : 3000000000000000 |*************************************** |');
+    expect(big[2]).toBe('         2 -> 3          : 3000000000000001 |****************************************|');
+  });
+});
+
+describe('log2HistogramRows', () => {
+  it('lists bucket bounds and counts up to the last non-empty bucket', () => {
+    expect(log2HistogramRows([0, 5, 0, 2, 0])).toEqual([
+      { low: 0, high: 1, count: 0 },
+      { low: 2, high: 3, count: 5 },
+      { low: 4, high: 7, count: 0 },
+      { low: 8, high: 15, count: 2 },
+    ]);
+    expect(log2HistogramRows([0, 0])).toEqual([]);
+    expect(log2HistogramRows([0, 0, 4], { bccSlots: true })).toEqual([
+      { low: 0, high: 1, count: 0 },
+      { low: 2, high: 3, count: 4 },
+    ]);
+  });
+
+  it('uses bigint only beyond 2^53 - 1', () => {
+    const b = new Array<number>(64).fill(0);
+    b[63] = 1;
+    const rows = log2HistogramRows(b);
+    expect(rows[52]).toEqual({ low: 2 ** 52, high: Number.MAX_SAFE_INTEGER, count: 0 });
+    expect(rows[53]).toEqual({ low: 2n ** 53n, high: 2n ** 54n - 1n, count: 0 });
+    expect(rows[63]).toEqual({ low: 2n ** 63n, high: 2n ** 64n - 1n, count: 1 });
+    expect(jsonLine({ data: rows.slice(63) })).toBe(
+      '{"data":[{"low":"9223372036854775808","high":"18446744073709551615","count":1}]}\n',
+    );
+  });
+});
+
+describe('log2Slot', () => {
+  it('is floor(log2(v)), 0 for 0 and 1', () => {
+    expect([0, 1, 2, 3, 4, 7, 8, 1023, 1024].map(log2Slot)).toEqual([0, 0, 1, 1, 2, 2, 3, 9, 10]);
+    expect(log2Slot(2 ** 32 - 1)).toBe(31);
+    expect(log2Slot(2 ** 32)).toBe(32);
+    expect(log2Slot(Number.MAX_SAFE_INTEGER)).toBe(52);
+    expect(log2Slot(2 ** 53)).toBe(53);
+    expect(log2Slot(-5)).toBe(0);
+    expect(log2Slot(0n)).toBe(0);
+    expect(log2Slot(1n)).toBe(0);
+    expect(log2Slot(5n)).toBe(2);
+    expect(log2Slot(2n ** 53n - 1n)).toBe(52);
+    expect(log2Slot(2n ** 64n - 1n)).toBe(63);
+  });
+});
+
+describe('linearHistogram', () => {
+  it('prints like print_linear_hist', () => {
+    expect(linearHistogram([0, 3, 10, 0, 1, 0, 0], 'runqlen')).toBe(LINEAR);
+    expect(linearHistogram([0, 3, 10, 0, 1, 0, 0].map(BigInt), 'runqlen')).toBe(LINEAR);
+  });
+
+  it('strips leading zeros only on request', () => {
+    expect(linearHistogram([0, 3, 10, 0, 1, 0, 0], 'runqlen', 0, 1, { stripLeadingZero: true })).toBe(
+      LINEAR.split('\n').filter((_, i) => i !== 1).join('\n'),
+    );
+  });
+
+  it('labels rows base + i * step', () => {
+    expect(linearHistogram([2, 0, 1], 'ms', 100, 10)).toBe(
+      lines(
+        '     ms            : count     distribution',
+        '        100        : 2        |****************************************|',
+        '        110        : 0        |                                        |',
+        '        120        : 1        |********************                    |',
+      ),
+    );
+  });
+
+  it('prints nothing when every bucket is zero', () => {
+    expect(linearHistogram([0, 0], 'runqlen')).toBe('');
+  });
+});
+
+describe('escapeControl', () => {
+  it('returns the same string when nothing needs escaping', () => {
+    const s = '/usr/bin/caf\u00e9 \u{1f600} back\\slash';
+    expect(escapeControl(s)).toBe(s);
+    expect(escapeControl('')).toBe('');
+  });
+
+  it('escapes C0, DEL and C1 controls', () => {
+    expect(escapeControl('a\nb\tc\rd')).toBe('a\\nb\\tc\\rd');
+    expect(escapeControl('\x1b[31mred\x1b[0m')).toBe('\\x1b[31mred\\x1b[0m');
+    expect(escapeControl('\x00\x7f\x80\x9f\xa0')).toBe('\\x00\\x7f\\x80\\x9f\xa0');
+    expect(escapeControl('\\n\n')).toBe('\\n\\n');
+  });
+});
+
+describe('decode', () => {
+  it('cstring stops at NUL or max bytes', () => {
+    const v = view(...enc.encode('bash'), 0, 0x41, 0x42);
+    expect(cstring(v, 0, 16)).toBe('bash');
+    expect(cstring(v, 0, 2)).toBe('ba');
+    expect(cstring(v, 5, 16)).toBe('AB'); // runs to the end of the view
+    expect(cstring(v, 4, 16)).toBe('');
+    const long = 'x'.repeat(300);
+    expect(cstring(view(...enc.encode(long), 0), 0, 4096)).toBe(long);
+  });
+
+  it('cstring reads within a DataView at a byte offset', () => {
+    const buf = new Uint8Array([0xff, 0x63, 0x61, 0x74, 0, 0xff]);
+    expect(cstring(new DataView(buf.buffer, 1, 4), 0, 16)).toBe('cat');
+  });
+
+  it('keeps valid multibyte text unchanged', () => {
+    for (const s of ['caf\u00e9', '\u{1f600} smile', '\ufeffbom', '\ufffd literal']) {
+      expect(cstring(view(...enc.encode(s), 0), 0, 64)).toBe(s);
+    }
+  });
+
+  it('renders each byte of invalid UTF-8 as \\xNN', () => {
+    expect(cstring(view(0x61, 0xff, 0x62, 0), 0, 16)).toBe('a\\xffb');
+    // Truncated 3-byte sequence, then one cut off by the end of the string.
+    expect(cstring(view(0xe2, 0x82, 0x41, 0xe2, 0x82), 0, 16)).toBe('\\xe2\\x82A\\xe2\\x82');
+    // Same as Python's bytes.decode('utf-8', 'backslashreplace').
+    const bad = [
+      0xef, 0xbb, 0xbf, 0x61, 0xff, 0xe2, 0x82, 0x41, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xc0, 0xaf, 0xf0,
+      0x9f, 0x98, 0x80,
+    ];
+    expect(decodeUtf8(new Uint8Array(bad))).toBe(
+      '\ufeffa\\xff\\xe2\\x82A\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80\\xc0\\xaf\u{1f600}',
+    );
+  });
+
+  it('bytes is a view, not a copy', () => {
+    const buf = new Uint8Array([1, 2, 3, 4, 5]);
+    const v = new DataView(buf.buffer, 1);
+    const b = bytes(v, 1, 2);
+    expect([...b]).toEqual([3, 4]);
+    buf[2] = 9;
+    expect(b[0]).toBe(9);
+    expect(() => bytes(v, 2, 3)).toThrow(RangeError);
+  });
+
+  it('splitCStrings splits an argv block', () => {
+    const argv = enc.encode('ls\0-l\0\0/tmp/\xe9');
+    expect(splitCStrings(new Uint8Array([...argv, 0]))).toEqual(['ls', '-l', '', '/tmp/\u00e9']);
+    expect(splitCStrings(argv)).toEqual(['ls', '-l', '', '/tmp/\u00e9']); // unterminated last
+    expect(splitCStrings(new Uint8Array([0x61, 0, 0xff]))).toEqual(['a', '\\xff']);
+    expect(splitCStrings(argv, 2)).toEqual(['ls', '-l']);
+    expect(splitCStrings(new Uint8Array(0))).toEqual([]);
+  });
+});
+
+describe('columns', () => {
+  it('pads without truncating, counting UTF-8 bytes like printb', () => {
+    expect(pad('bash', 6) + '|').toBe('bash  |');
+    expect(pad('toolongname', 4)).toBe('toolongname');
+    expect(padStart('42', 5)).toBe('   42');
+    expect(padStart('123456', 5)).toBe('123456');
+    expect(pad('\u00e9', 6) + '|').toBe('\u00e9    |'); // b"%-6s" % "é".encode()
+    expect(pad('\u{1f600}', 6) + '|').toBe('\u{1f600}  |');
+  });
+
+  it('fmtFixed matches Python %.Nf', () => {
+    const cases: [number, number, string][] = [
+      [0.0625, 3, '0.062'],
+      [0.0635, 3, '0.064'],
+      [1.0005, 3, '1.000'],
+      [2.5, 0, '2'],
+      [3.5, 0, '4'],
+      [-0, 3, '-0.000'],
+      [-0.0001, 3, '-0.000'],
+      [1e21, 2, '1000000000000000000000.00'],
+      [0.1875, 3, '0.188'],
+      [1234.5678, 3, '1234.568'],
+      [0.0009765625, 9, '0.000976562'],
+      [123456.000244140625, 11, '123456.00024414062'],
+      [NaN, 3, 'nan'],
+      [-Infinity, 3, '-inf'],
+    ];
+    for (const [n, d, s] of cases) expect(fmtFixed(n, d)).toBe(s);
+  });
+
+  it('hhmmss is local HH:MM:SS', () => {
+    expect(hhmmss(new Date(2024, 0, 2, 3, 4, 5))).toBe('03:04:05');
+    expect(hhmmss(new Date(2024, 0, 2, 23, 59, 10))).toBe('23:59:10');
+    expect(hhmmss()).toMatch(/^\d\d:\d\d:\d\d$/);
+  });
+});
+
+describe('jsonLine', () => {
+  it('converts bigints and byte arrays', () => {
+    const line = jsonLine({
+      pid: 42n,
+      ts: 18446744073709551615n,
+      neg: -5n,
+      raw: new Uint8Array([0, 0xab, 0xff]),
+      buf: Buffer.from([1, 2]),
+      nested: [{ n: 1n }],
+    });
+    expect(line).toBe(
+      '{"pid":42,"ts":"18446744073709551615","neg":-5,"raw":"00abff","buf":"0102","nested":[{"n":1}]}\n',
+    );
+    expect(jsonLine(9007199254740992n)).toBe('"9007199254740992"\n');
+    expect(jsonLine(9007199254740991n)).toBe('9007199254740991\n');
+  });
+
+  it('stays parseable for untrusted text', () => {
+    const comm = cstring(view(0x65, 0x76, 0x69, 0x6c, 0xff, 0xe2, 0x82, 0x0a, 0x1b, 0x22), 0, 16);
+    const line = jsonLine({ comm });
+    expect(line.endsWith('\n')).toBe(true);
+    expect(line.indexOf('\n')).toBe(line.length - 1);
+    expect(JSON.parse(line)).toEqual({ comm: 'evil\\xff\\xe2\\x82\n\x1b"' });
+  });
+});
