@@ -13,6 +13,7 @@ const volatile __u64 magic = 0;       /* copied into every event: tests rodata c
 __u64 hits_tracepoint = 0;
 __u64 hits_raw_tp = 0;
 __u64 hits_tp_btf = 0;
+__u64 hits_tp_btf_getppid = 0;   /* the target's getppid() calls seen by tp_btf */
 __u64 hits_uprobe = 0;
 __u64 hits_uretprobe = 0;
 __u64 hits_usdt = 0;
@@ -119,8 +120,11 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long id)
 {
-	if (is_target())
-		__sync_fetch_and_add(&hits_tp_btf, 1);
+	if (!is_target())
+		return 0;
+	__sync_fetch_and_add(&hits_tp_btf, 1);
+	if (id == 110) /* __NR_getppid on x86_64 */
+		__sync_fetch_and_add(&hits_tp_btf_getppid, 1);
 	return 0;
 }
 

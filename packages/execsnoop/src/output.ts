@@ -1,0 +1,70 @@
+// How execsnoop prints an event: BCC's columns, or one JSON object per line.
+import { escapeControl, fmtFixed, hhmmss, jsonLine, pad, padStart } from '@ebpf/core/format';
+import type { ExecEvent } from './index.js';
+
+/** The CLI flags that shape output. */
+export interface Flags {
+  time?: boolean;
+  timestamp?: boolean;
+  fails?: boolean;
+  uid?: number;
+  quote?: boolean;
+  name?: RegExp;
+  line?: RegExp;
+  printUid?: boolean;
+  maxArgs: number;
+  ppid?: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** The header line, built column by column as BCC does. */
+export function header(f: Flags): string {
+  let h = '';
+  if (f.time) h += pad('TIME', 9);
+  if (f.timestamp) h += pad('TIME(s)', 8);
+  if (f.printUid) h += pad('UID', 6);
+  return `${h}${pad('PCOMM', 16)} ${pad('PID', 7)} ${pad('PPID', 7)} ${padStart('RET', 3)} ARGS`;
+}
+
+/** Keeps a column's width and its separation even when a value overflows it. */
+function cell(text: string, width: number): string {
+  return text.length >= width ? `${text} ` : pad(text, width);
+}
+
+/** ARGS as BCC prints it: at most --max-args fields, then "..."; quoted with -q. */
+export function formatArgs(ev: ExecEvent, f: Pick<Flags, 'maxArgs' | 'quote'>): string {
+  let fields = [ev.filename, ...ev.args];
+  let more = ev.truncated;
+  if (fields.length > f.maxArgs) {
+    fields = fields.slice(0, f.maxArgs);
+    more = true;
+  }
+  if (more) fields.push('...');
+  if (f.quote) fields = fields.map((a) => `"${a.replace(/"/g, '\\"')}"`);
+  return escapeControl(fields.join(' '));
+}
+
+export function formatRow(ev: ExecEvent, f: Flags, startNs: bigint): string {
+  let row = '';
+  if (f.time) row += cell(hhmmss(), 9);
+  if (f.timestamp) row += cell(fmtFixed(Number(ev.timestamp - startNs) / 1e9, 3), 8);
+  if (f.printUid) row += cell(String(ev.uid), 6);
+  return `${row}${pad(escapeControl(ev.comm), 16)} ${pad(String(ev.pid), 7)} ${pad(String(ev.ppid), 7)} ${padStart(String(ev.retval), 3)} ${formatArgs(ev, f)}\n`;
+}
+
+export function formatJson(ev: ExecEvent, startNs: bigint): string {
+  return jsonLine({
+    time: new Date().toISOString(),
+    timestamp: Number(ev.timestamp - startNs) / 1e9,
+    pid: ev.pid,
+    ppid: ev.ppid,
+    uid: ev.uid,
+    comm: ev.comm,
+    ret: ev.retval,
+    filename: ev.filename,
+    args: ev.args,
+    truncated: ev.truncated,
+  });
+}
+
