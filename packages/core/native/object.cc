@@ -53,7 +53,11 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     // libbpf reads the ELF image until load, so it must outlive open: keep a copy.
     image_.assign(buf.Data(), buf.Data() + buf.Length());
     name_ = info[1].As<Napi::String>().Utf8Value();
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name_.c_str());
+    // Optional: a BTF file to resolve CO-RE relocations against instead of the
+    // kernel's full BTF (see btf-cache.ts).
+    if (info[2].IsString()) btfPath_ = info[2].As<Napi::String>().Utf8Value();
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name_.c_str(),
+                .btf_custom_path = btfPath_.empty() ? nullptr : btfPath_.c_str());
     LogCapture capture;
     obj_ = bpf_object__open_mem(image_.data(), image_.size(), &opts);
     if (!obj_) {
@@ -68,6 +72,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   bpf_object *obj_ = nullptr;
   std::vector<uint8_t> image_;
   std::string name_;
+  std::string btfPath_;
   std::vector<bpf_link *> links_;  // index = link id; nullptr once detached
   bool loaded_ = false;
   struct Mapping {

@@ -90,7 +90,7 @@ export interface PerfEventSpec {
 export interface Binding {
   libbpfVersion: string;
   setVerbose(on: boolean): void;
-  NativeObject: new (image: Buffer, name: string) => NativeObject;
+  NativeObject: new (image: Buffer, name: string, btfCustomPath?: string) => NativeObject;
   RingReader: new (mapFds: number[], callback: BatchCallback, options: ReaderOptions) => NativeReader;
   PerfReader: new (
     mapFd: number,

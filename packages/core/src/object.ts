@@ -5,6 +5,8 @@
 // idempotent; whatever is still open when the process exits is closed then.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { minimizedBtf } from './btf-cache.js';
 import type { NativeGlobalInfo, NativeMapInfo, NativeObject, NativeProgramInfo, PerfEventSpec } from './binding.js';
 import { AttachError, ClosedError, EbpfError, LoadError, PreflightError, UsageError, nativeCode } from './errors.js';
 import { BpfMap } from './map.js';
@@ -53,16 +55,21 @@ export class ObjectSpec implements Closeable {
   #globals: Map<string, GlobalInfo>;
   #wakeupSet = false;
 
-  /** Opens a compiled BPF object (.bpf.o) from a file. */
-  static fromFile(path: string | URL, name?: string): ObjectSpec {
+  /**
+   * Opens a compiled BPF object (.bpf.o) from a file. CO-RE relocations use a
+   * cached, minimized copy of the kernel's BTF when one can be made (see
+   * btf-cache.ts); `fullKernelBtf: true` skips that.
+   */
+  static fromFile(path: string | URL, name?: string, opts: { fullKernelBtf?: boolean } = {}): ObjectSpec {
     let image: Buffer;
     try {
       image = readFileSync(path);
     } catch (err) {
       throw new EbpfError(`cannot read BPF object ${String(path)}: ${(err as Error).message}`, 'ENOENT', { cause: err });
     }
-    const file = typeof path === 'string' ? path : path.pathname;
-    return new ObjectSpec(image, name ?? basename(file).replace(/\.bpf\.o$|\.o$/, ''));
+    const file = typeof path === 'string' ? path : fileURLToPath(path);
+    const btf = opts.fullKernelBtf ? undefined : minimizedBtf(file, image);
+    return new ObjectSpec(image, name ?? basename(file).replace(/\.bpf\.o$|\.o$/, ''), btf);
   }
 
   /** Opens a compiled BPF object from bytes. */
@@ -70,11 +77,11 @@ export class ObjectSpec implements Closeable {
     return new ObjectSpec(image, name);
   }
 
-  private constructor(image: Buffer, name: string) {
+  private constructor(image: Buffer, name: string, btfPath?: string) {
     this.name = name;
     const { NativeObject } = native();
     try {
-      this.#native = new NativeObject(image, name);
+      this.#native = btfPath ? new NativeObject(image, name, btfPath) : new NativeObject(image, name);
     } catch (err) {
       const e = nativeCode(err);
       throw new LoadError(e.message, e.code, e.log, err);
@@ -357,9 +364,12 @@ export class BpfObject implements Closeable {
   }
 
   map(name: string): BpfMap {
+    // Checked first: a cached BpfMap keeps the fd number, which after close()
+    // may belong to another object (ringBuffer() would read its ring).
+    const obj = this.#obj();
     let m = this.#maps.get(name);
     if (!m) {
-      const info = this.#obj().maps().find((x) => x.name === name);
+      const info = obj.maps().find((x) => x.name === name);
       if (!info) throw new UsageError(`BPF object ${this.name} has no map ${name}`);
       m = new BpfMap(info, () => this.closed);
       this.#maps.set(name, m);
