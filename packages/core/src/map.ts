@@ -99,7 +99,10 @@ export class BpfMap {
     return this.#entries(chunk, false);
   }
 
-  /** Reads and removes every entry (batched where supported). */
+  /**
+   * Reads and removes every entry (batched where supported). Array entries
+   * cannot be removed: they are read and zeroed, as clear() does.
+   */
   drain(chunk = 256): Array<[Buffer, Buffer]> {
     return this.#entries(chunk, true);
   }
@@ -127,18 +130,31 @@ export class BpfMap {
 
   #takeOne(k: Buffer): Buffer | undefined {
     const v = this.lookup(k);
-    if (v) this.delete(k);
+    if (!v) return v;
+    if (this.type === 'array' || this.type === 'percpu_array') this.update(k, Buffer.alloc(this.valueBytes));
+    else this.delete(k);
     return v;
   }
 
   #batch(chunk: number, andDelete: boolean, out: Array<[Buffer, Buffer]>): void {
     const { mapLookupBatch } = native();
-    const keys = Buffer.alloc(this.keySize * chunk);
-    const values = Buffer.alloc(this.valueBytes * chunk);
+    let keys = Buffer.alloc(this.keySize * chunk);
+    let values = Buffer.alloc(this.valueBytes * chunk);
     let inBatch: Buffer | null = null;
     const outBatch = Buffer.alloc(Math.max(this.keySize, 8));
     for (;;) {
-      const r = this.#call(() => mapLookupBatch(this.fd, inBatch, outBatch, keys, values, chunk, andDelete));
+      let r: { count: number; done: boolean };
+      try {
+        r = this.#call(() => mapLookupBatch(this.fd, inBatch, outBatch, keys, values, chunk, andDelete));
+      } catch (err) {
+        // ENOSPC: the next hash bucket holds more entries than `chunk`. The
+        // kernel read (and deleted) nothing, so retry with room for it.
+        if ((err as EbpfError).code !== 'ENOSPC' || chunk >= this.maxEntries) throw err;
+        chunk = Math.min(chunk * 2, this.maxEntries);
+        keys = Buffer.alloc(this.keySize * chunk);
+        values = Buffer.alloc(this.valueBytes * chunk);
+        continue;
+      }
       for (let i = 0; i < r.count; i++) {
         out.push([
           Buffer.from(keys.subarray(i * this.keySize, (i + 1) * this.keySize)),
