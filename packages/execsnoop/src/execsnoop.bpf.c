@@ -100,7 +100,7 @@ struct {
 } scratch SEC(".maps");
 
 /* The ring buffer events go through (and its drop counter, events_drops). */
-EBPF_RINGBUF(events, 1 << 20);
+EBPF_RINGBUF(events, 256 * 1024); /* user space may resize it before load */
 
 /* ---- Helpers ---- */
 
@@ -113,14 +113,20 @@ static __always_inline bool wanted(struct task_struct *task)
 	return true;
 }
 
-/* Counts argv entries up to the NULL that ends the array. */
+/* Counts argv entries up to the NULL that ends the array. 0 means unknown:
+ * too many to count, or part of the array is not resident (a page the kernel
+ * will fault in, but a BPF program cannot). A partial count must not be
+ * returned: sys_exit takes argc - count as the number of strings a #!
+ * interpreter inserted, and would drop that many real arguments. */
 static __always_inline __u32 count_args(const char *const *argv)
 {
 	const char *arg;
 	__u32 i;
 
 	for (i = 0; i < MAX_ENTRY_ARGC; i++) {
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]))
+			return 0; /* not resident: unknown */
+		if (!arg)
 			return i;
 	}
 	return 0; /* too many to count: unknown */

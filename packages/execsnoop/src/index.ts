@@ -4,6 +4,7 @@
 //   const trace = execsnoop({ failed: true });
 //   for await (const ev of trace) console.log(ev.pid, ev.filename, ev.args);
 //   trace.close();
+import { existsSync } from 'node:fs';
 import { ObjectSpec, Tracer, UsageError, native, preflight } from '@ebpf/core';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
 import { decodeEvent, type Config } from './execsnoop.gen.js';
@@ -19,7 +20,7 @@ export interface ExecsnoopOptions {
   name?: RegExp;
   /** Only events whose command line (file name and arguments, space-joined) matches. */
   line?: RegExp;
-  /** Ring buffer size in bytes, a power of two (default 1 MiB). */
+  /** Ring buffer size in bytes, a power of two (default 256 KiB: an exec storm fills ~40 KiB per 20 ms drain). */
   ringBytes?: number;
 }
 
@@ -44,8 +45,13 @@ export interface ExecEvent {
 const FLAG_ARGS_TRUNCATED = 1;
 const FLAG_ARGS_FAULT = 4;
 
-/** Where the compiled BPF object lives (next to this file once built). */
-export const objectPath = new URL('./execsnoop.bpf.o', import.meta.url);
+/** Where the compiled BPF object lives: next to this file once built; in
+ * ../dist when this module runs from source (src/index.ts under vitest). */
+export const objectPath = ((): URL => {
+  const built = new URL('./execsnoop.bpf.o', import.meta.url);
+  const fromSource = new URL('../dist/execsnoop.bpf.o', import.meta.url);
+  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
+})();
 
 /** The tracepoints execsnoop attaches to. */
 export const tracepoints = [
@@ -99,7 +105,7 @@ function checkId(what: string, v: number | undefined): void {
 export function execsnoop(opts: ExecsnoopOptions = {}): Tracer<ExecEvent> {
   checkId('uid', opts.uid);
   checkId('ppid', opts.ppid);
-  const ring = opts.ringBytes ?? 1 << 20;
+  const ring = opts.ringBytes ?? 256 * 1024;
   if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0) {
     throw new UsageError(`ringBytes must be a power of two of at least 4096, got ${ring}`);
   }
