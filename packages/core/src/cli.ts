@@ -5,8 +5,9 @@
 // Exit codes: 0 normal end (including Ctrl-C and a closed pipe), 1 runtime
 // failure (missing privilege or kernel feature, load/attach failure), 2 bad
 // usage (unknown flag, bad value), as BCC's argparse does.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { EbpfError, LoadError, PreflightError, UsageError } from './errors.js';
+import type { Tracer } from './tracer.js';
 
 /**
  * Output that costs the traced workload little: on a terminal each batch is
@@ -247,4 +248,61 @@ export function parsePid(flag: string): (value: string) => number {
     if (!existsSync(`/proc/${pid}`)) throw new UsageError(`invalid ${flag} value '${value}': no such process`);
     return pid;
   };
+}
+
+/** A UID, or a user name looked up in /etc/passwd (as BCC's getpwnam). */
+export function parseUser(flag: string): (value: string) => number {
+  return (value: string) => {
+    if (/^\d+$/.test(value)) return parseNonNegativeInt(flag)(value);
+    try {
+      for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+        const f = line.split(':');
+        if (f[0] === value && f[2] !== undefined) return Number(f[2]);
+      }
+    } catch {
+      // no passwd file: fall through
+    }
+    throw new UsageError(`'${value}' is not valid UID or user entry`);
+  };
+}
+
+/** A regular expression option, with the flag named in the error. */
+export function parseRegex(flag: string): (value: string) => RegExp {
+  return (value: string) => {
+    try {
+      return new RegExp(value);
+    } catch (err) {
+      throw new UsageError(`invalid ${flag} regular expression '${value}': ${(err as Error).message}`);
+    }
+  };
+}
+
+export interface EventToolOptions<E> {
+  session: Session;
+  /** Starts tracing (after flags are parsed and the session exists). */
+  start: () => Tracer<E>;
+  /** Printed once the probes are attached (omit for --json). */
+  header?: string;
+  /** One output line (with its "\n") per event; '' to skip an event. */
+  format: (ev: E) => string;
+}
+
+/**
+ * The run loop of an event tool: start, print the header, print every batch,
+ * report lost events, and stop cleanly on any ending the Session handles.
+ * Resolves with the exit code.
+ */
+export function runEventTool<E>(opts: EventToolOptions<E>): Promise<number> {
+  const { session, format } = opts;
+  const tracer = opts.start();
+  session.onStop(() => tracer.close());
+  session.setLost(() => tracer.lost().ring);
+  const out = session.out;
+  if (opts.header !== undefined) out.write(`${opts.header}\n`);
+  out.flush();
+  tracer.subscribe((events) => {
+    for (const ev of events) out.write(format(ev));
+    out.endBatch();
+  });
+  return session.done;
 }

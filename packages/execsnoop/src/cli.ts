@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // execsnoop: trace exec() syscalls. Flags and output follow BCC's execsnoop;
 // --json prints one JSON object per event instead.
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { Session, parseNonNegativeInt, parsePositiveInt, runMain } from '@ebpf/core/cli';
-import { UsageError, native } from '@ebpf/core';
+import { Session, parsePositiveInt, parseRegex, parseUser, runEventTool, runMain } from '@ebpf/core/cli';
+import { native } from '@ebpf/core';
 import { execsnoop } from './index.js';
 import { formatJson, formatRow, header, type Flags } from './output.js';
 
@@ -22,37 +21,13 @@ const examples = `examples:
     execsnoop -l tpkg              # only print command where arguments contains "tpkg"
     execsnoop --json               # one JSON object per event`;
 
-/** A UID, or a user name looked up in /etc/passwd (as BCC's getpwnam). */
-function parseUser(value: string): number {
-  if (/^\d+$/.test(value)) return parseNonNegativeInt('-u')(value);
-  try {
-    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const f = line.split(':');
-      if (f[0] === value && f[2] !== undefined) return Number(f[2]);
-    }
-  } catch {
-    // no passwd file: fall through
-  }
-  throw new UsageError(`'${value}' is not valid UID or user entry`);
-}
-
-function parseRegex(flag: string): (v: string) => RegExp {
-  return (v: string) => {
-    try {
-      return new RegExp(v);
-    } catch (err) {
-      throw new UsageError(`invalid ${flag} regular expression '${v}': ${(err as Error).message}`);
-    }
-  };
-}
-
 export function program(): Command {
   return new Command('execsnoop')
     .description('Trace exec() syscalls')
     .addOption(new Option('-T, --time', 'include time column on output (HH:MM:SS)'))
     .addOption(new Option('-t, --timestamp', 'include timestamp on output'))
     .addOption(new Option('-x, --fails', 'include failed exec()s'))
-    .addOption(new Option('-u, --uid <USER>', 'trace this UID only').argParser(parseUser))
+    .addOption(new Option('-u, --uid <USER>', 'trace this UID only').argParser(parseUser('-u')))
     .addOption(new Option('-q, --quote', 'Add quotemarks (") around arguments.'))
     .addOption(new Option('-n, --name <NAME>', 'only print commands matching this name (regex), any arg').argParser(parseRegex('-n')))
     .addOption(new Option('-l, --line <LINE>', 'only print commands where arg contains this line (regex)').argParser(parseRegex('-l')))
@@ -77,20 +52,13 @@ async function main(argv: string[]): Promise<number> {
   const f = cmd.opts<Flags>();
   if (f.verbose) native().setVerbose(true);
 
-  const session = new Session({ tool: 'execsnoop' });
-  const trace = execsnoop({ uid: f.uid, ppid: f.ppid, failed: f.fails, name: f.name, line: f.line });
   const startNs = process.hrtime.bigint();
-  session.onStop(() => trace.close());
-  session.setLost(() => trace.lost().ring);
-
-  const out = session.out;
-  if (!f.json) out.write(`${header(f)}\n`);
-  out.flush();
-  trace.subscribe((events) => {
-    for (const ev of events) out.write(f.json ? formatJson(ev, startNs) : formatRow(ev, f, startNs));
-    out.endBatch();
+  return runEventTool({
+    session: new Session({ tool: 'execsnoop' }),
+    start: () => execsnoop({ uid: f.uid, ppid: f.ppid, failed: f.fails, name: f.name, line: f.line }),
+    header: f.json ? undefined : header(f),
+    format: f.json ? (ev) => formatJson(ev, startNs) : (ev) => formatRow(ev, f, startNs),
   });
-  return session.done;
 }
 
 await runMain('execsnoop', () => main(process.argv), () => process.argv.includes('-v') || process.argv.includes('--verbose'));
