@@ -25,5 +25,11 @@ if ((${#missing[@]})); then
 fi
 
 export TURBO_TELEMETRY_DISABLED=1
-npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: this npm writes lockfiles without other platforms'
+# optional packages (npm/cli#4828) and its `npm ci` then rejects them. The
+# lockfile still pins every version.
+npm install --no-audit --no-fund
 npm run build
+# Workspace bins (npx execsnoop) are linked only when their target exists,
+# which is after the build: link them now.
+npm install --no-audit --no-fund --offline >/dev/null
