@@ -126,6 +126,8 @@ export function generateTypes(btf, { name, source }) {
     for (const f of fields) out.push(`  ${f.name}: ${f.ts};`);
     out.push('}');
     out.push(`export const ${st.name.toUpperCase()}_SIZE = ${st.size};`);
+    out.push(`/** Byte offset of each field, for readers that format straight from the record. */`);
+    out.push(`export const ${st.name.toUpperCase()}_OFFSETS = { ${fields.map((f) => `${f.name}: ${f.offset}`).join(', ')} } as const;`);
     out.push(`export function decode${iface}(v: DataView, o: number, length: number): ${iface} {`);
     out.push('  void length;');
     out.push('  return {');

@@ -3,6 +3,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 namespace {
 bool g_verbose = false;
 std::vector<std::string *> g_captures;  // stack: calls nest (load inside attach)
+pthread_t g_js_thread;                  // captures belong to calls made on this thread
 
 int PrintFn(enum libbpf_print_level level, const char *fmt, va_list ap) {
   if (level == LIBBPF_DEBUG && !g_verbose) return 0;
@@ -25,6 +27,9 @@ int PrintFn(enum libbpf_print_level level, const char *fmt, va_list ap) {
   // "skipping unrecognized data section" is our .ebpf.types marker: expected.
   if (level == LIBBPF_INFO && line.find(".ebpf.types") != std::string::npos) return 0;
   if (g_verbose) fputs(line.c_str(), stderr);
+  // Links are destroyed on worker threads too (object.cc): what libbpf says
+  // there belongs to no capture, and the capture stack is the JS thread's.
+  if (!pthread_equal(pthread_self(), g_js_thread)) return 0;
   if (level != LIBBPF_DEBUG && !g_captures.empty()) g_captures.back()->append(line);
   return 0;
 }
@@ -82,6 +87,7 @@ static Napi::Value SetVerbose(const Napi::CallbackInfo &info) {
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  g_js_thread = pthread_self();
   libbpf_set_print(PrintFn);
   exports.Set("setVerbose", Napi::Function::New(env, SetVerbose));
   exports.Set("libbpfVersion", Napi::String::New(env, libbpf_version_string()));

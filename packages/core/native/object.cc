@@ -9,14 +9,81 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <vector>
 
 namespace {
+
+// One attachment: a libbpf link, or the fd of a BPF link this file created
+// with a raw BPF_LINK_CREATE (uprobe_multi, which libbpf 1.1 predates).
+struct LinkSlot {
+  bpf_link *link = nullptr;
+  int fd = -1;
+  explicit operator bool() const { return link != nullptr || fd >= 0; }
+  void Destroy() {
+    if (link) bpf_link__destroy(link);
+    if (fd >= 0) close(fd);
+    link = nullptr;
+    fd = -1;
+  }
+};
+
+// Destroys links concurrently, one thread per link (up to 64), and returns
+// when all are gone. Detaching a uprobe closes its perf event, and the kernel
+// waits there for several RCU grace periods (~0.1-0.5 s per link); waits that
+// overlap share their grace periods, so N links take about as long as one
+// instead of N times as long. A thread that cannot be started leaves its
+// share to the others (or to the caller).
+struct DestroyQueue {
+  std::vector<LinkSlot> links;
+  std::atomic<size_t> next{0};
+  void Drain() {
+    for (size_t i; (i = next.fetch_add(1)) < links.size();) links[i].Destroy();
+  }
+  static void *Run(void *self) {
+    static_cast<DestroyQueue *>(self)->Drain();
+    return nullptr;
+  }
+};
+
+void DestroyLinks(std::vector<LinkSlot> links) {
+  if (links.size() <= 1) {
+    for (auto &l : links) l.Destroy();
+    return;
+  }
+  DestroyQueue q;
+  q.links = std::move(links);
+  std::vector<pthread_t> threads;
+  size_t want = q.links.size() < 64 ? q.links.size() - 1 : 63;  // the caller drains too
+  for (size_t i = 0; i < want; i++) {
+    pthread_t t;
+    if (pthread_create(&t, nullptr, &DestroyQueue::Run, &q) != 0) break;
+    threads.push_back(t);
+  }
+  q.Drain();
+  for (auto t : threads) pthread_join(t, nullptr);
+}
+
+// detachAsync(): DestroyLinks on a libuv worker thread, then resolves the Promise.
+class DetachWorker : public Napi::AsyncWorker {
+ public:
+  DetachWorker(Napi::Env env, std::vector<LinkSlot> links)
+      : Napi::AsyncWorker(env, "ebpf:detach"), deferred_(Napi::Promise::Deferred::New(env)), links_(std::move(links)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { DestroyLinks(std::move(links_)); }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<LinkSlot> links_;
+};
 
 class NativeObject : public Napi::ObjectWrap<NativeObject> {
  public:
@@ -34,8 +101,11 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
                            InstanceMethod("attach", &NativeObject::Attach),
                            InstanceMethod("attachUprobe", &NativeObject::AttachUprobe),
                            InstanceMethod("attachUsdt", &NativeObject::AttachUsdt),
+                           InstanceMethod("attachUprobeMulti", &NativeObject::AttachUprobeMulti),
+                           InstanceMethod("setExpectedAttachType", &NativeObject::SetExpectedAttachType),
                            InstanceMethod("attachPerfEvent", &NativeObject::AttachPerfEvent),
                            InstanceMethod("detach", &NativeObject::Detach),
+                           InstanceMethod("detachAsync", &NativeObject::DetachAsync),
                            InstanceMethod("linkCount", &NativeObject::LinkCount),
                            InstanceMethod("mapFd", &NativeObject::MapFd),
                            InstanceMethod("programFd", &NativeObject::ProgramFd),
@@ -73,7 +143,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   std::vector<uint8_t> image_;
   std::string name_;
   std::string btfPath_;
-  std::vector<bpf_link *> links_;  // index = link id; nullptr once detached
+  std::vector<LinkSlot> links_;  // index = link id; empty once detached
   bool loaded_ = false;
   struct Mapping {
     void *addr;
@@ -88,10 +158,12 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   void Release() {
     for (auto &m : mmaped_) munmap(m.second.addr, m.second.len);
     mmaped_.clear();
+    std::vector<LinkSlot> live;
     for (auto &l : links_) {
-      if (l) bpf_link__destroy(l);
-      l = nullptr;
+      if (l) live.push_back(l);
+      l = LinkSlot();
     }
+    DestroyLinks(std::move(live));
     if (obj_) bpf_object__close(obj_);
     obj_ = nullptr;
     image_.clear();
@@ -125,7 +197,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
       int err = errno;
       return ThrowErrno(env, what, err);
     }
-    links_.push_back(link);
+    LinkSlot slot;
+    slot.link = link;
+    links_.push_back(slot);
     return Napi::Number::New(env, links_.size() - 1);
   }
 
@@ -215,6 +289,19 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     if (!p) return env.Undefined();
     int err = bpf_program__set_autoload(p, info[1].ToBoolean().Value());
     if (err) return ThrowErrno(env, "set autoload", err);
+    return env.Undefined();
+  }
+
+  // setExpectedAttachType(program, type): the attach type the program is
+  // verified for (e.g. BPF_TRACE_UPROBE_MULTI, which libbpf 1.1 cannot infer
+  // from a section name). Before load.
+  Napi::Value SetExpectedAttachType(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    int err = bpf_program__set_expected_attach_type(p, static_cast<bpf_attach_type>(info[1].ToNumber().Uint32Value()));
+    if (err) return ThrowErrno(env, "set expected attach type", err);
     return env.Undefined();
   }
 
@@ -328,6 +415,56 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
                        (func.empty() ? std::to_string(offset) : func));
   }
 
+  // attachUprobeMulti(prog, binaryPath, offsets: number[], cookies: bigint[] | null,
+  //                   retprobe, pid): one BPF link (BPF_TRACE_UPROBE_MULTI,
+  // Linux 6.6+) for uprobes at the given file offsets, made with a raw
+  // BPF_LINK_CREATE. The program must have been loaded with that expected
+  // attach type. pid <= 0: every process.
+  Napi::Value AttachUprobeMulti(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_program *p = FindProgram(env, info[0]);
+    if (!p) return env.Undefined();
+    std::string binary = info[1].ToString().Utf8Value();
+    Napi::Array offs = info[2].As<Napi::Array>();
+    std::vector<uint64_t> offsets(offs.Length()), cookies;
+    for (uint32_t i = 0; i < offs.Length(); i++) offsets[i] = static_cast<uint64_t>(offs.Get(i).ToNumber().Int64Value());
+    if (info[3].IsArray()) {
+      Napi::Array c = info[3].As<Napi::Array>();
+      cookies.resize(offsets.size());
+      for (uint32_t i = 0; i < c.Length() && i < cookies.size(); i++) {
+        bool lossless;
+        cookies[i] = c.Get(i).As<Napi::BigInt>().Uint64Value(&lossless);
+      }
+    }
+    bool retprobe = info[4].ToBoolean().Value();
+    int pid = info[5].ToNumber().Int32Value();
+    // union bpf_attr, link_create with its uprobe_multi member (uapi/linux/bpf.h)
+    struct {
+      uint32_t prog_fd, target_fd, attach_type, flags;
+      uint64_t path, offsets, ref_ctr_offsets, cookies;
+      uint32_t cnt, multi_flags, pid;
+      uint32_t pad[9];
+    } attr = {};
+    attr.prog_fd = bpf_program__fd(p);
+    attr.attach_type = 48;  // BPF_TRACE_UPROBE_MULTI
+    attr.path = reinterpret_cast<uint64_t>(binary.c_str());
+    attr.offsets = reinterpret_cast<uint64_t>(offsets.data());
+    attr.cookies = cookies.empty() ? 0 : reinterpret_cast<uint64_t>(cookies.data());
+    attr.cnt = offsets.size();
+    attr.multi_flags = retprobe ? 1 : 0;  // BPF_F_UPROBE_MULTI_RETURN
+    attr.pid = pid > 0 ? pid : 0;
+    int fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+    if (fd < 0) {
+      int err = errno;
+      return ThrowErrno(env, std::string("cannot attach ") + (retprobe ? "uretprobe" : "uprobe") + ".multi " + binary, err);
+    }
+    LinkSlot slot;
+    slot.fd = fd;
+    links_.push_back(slot);
+    return Napi::Number::New(env, links_.size() - 1);
+  }
+
   // attachUsdt(prog, pid, binaryPath, provider, name, cookie)
   Napi::Value AttachUsdt(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -358,16 +495,35 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value Detach(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     uint32_t id = info[0].ToNumber().Uint32Value();
-    if (id < links_.size() && links_[id]) {
-      bpf_link__destroy(links_[id]);
-      links_[id] = nullptr;
-    }
+    if (id < links_.size() && links_[id]) links_[id].Destroy();
     return env.Undefined();
+  }
+
+  // detachAsync(ids): takes the links out of the table now (detach() of them is
+  // then a no-op) and destroys them concurrently off the JS thread; the
+  // Promise resolves once the kernel has released them all.
+  Napi::Value DetachAsync(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    std::vector<LinkSlot> take;
+    if (info[0].IsArray()) {
+      Napi::Array ids = info[0].As<Napi::Array>();
+      for (uint32_t i = 0; i < ids.Length(); i++) {
+        uint32_t id = ids.Get(i).ToNumber().Uint32Value();
+        if (id < links_.size() && links_[id]) {
+          take.push_back(links_[id]);
+          links_[id] = LinkSlot();
+        }
+      }
+    }
+    auto *worker = new DetachWorker(env, std::move(take));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
   }
 
   Napi::Value LinkCount(const Napi::CallbackInfo &info) {
     uint32_t n = 0;
-    for (auto *l : links_) n += l != nullptr;
+    for (auto &l : links_) n += static_cast<bool>(l);
     return Napi::Number::New(info.Env(), n);
   }
 

@@ -125,6 +125,43 @@ Napi::Value MountTracefs(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// probeUprobeMulti() → boolean: does this kernel have uprobe_multi links that
+// filter by process (Linux 6.9+; 6.6-6.8 filtered by thread)? Asked the way
+// libbpf asks: a link for the directory "/" fails with EBADF where the link
+// type exists, and with pid -1 with EINVAL where the PID check was fixed.
+Napi::Value ProbeUprobeMulti(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                   // exit
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = static_cast<bpf_attach_type>(48));
+  int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, nullptr, "GPL", insns, 2, &opts);
+  if (prog < 0) return Napi::Boolean::New(env, false);
+  uint64_t offset = 0;
+  auto create = [&](int pid) {
+    struct {
+      uint32_t prog_fd, target_fd, attach_type, flags;
+      uint64_t path, offsets, ref_ctr_offsets, cookies;
+      uint32_t cnt, multi_flags, pid;
+      uint32_t pad[9];
+    } attr = {};
+    attr.prog_fd = prog;
+    attr.attach_type = 48;  // BPF_TRACE_UPROBE_MULTI
+    attr.path = reinterpret_cast<uint64_t>("/");
+    attr.offsets = reinterpret_cast<uint64_t>(&offset);
+    attr.cnt = 1;
+    attr.pid = static_cast<uint32_t>(pid);
+    int fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0) close(fd);
+    return err;
+  };
+  bool ok = create(0) == EBADF && create(-1) == EINVAL;
+  close(prog);
+  return Napi::Boolean::New(env, ok);
+}
+
 Napi::Value PossibleCpus(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());
 }
@@ -142,5 +179,6 @@ Napi::Object InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("mountTracefs", Napi::Function::New(env, MountTracefs));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
+  exports.Set("probeUprobeMulti", Napi::Function::New(env, ProbeUprobeMulti));
   return exports;
 }

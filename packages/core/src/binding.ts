@@ -39,6 +39,8 @@ export interface NativeObject {
   globals(): NativeGlobalInfo[];
   setAutoload(program: string, on: boolean): void;
   setMaxEntries(map: string, n: number): void;
+  /** The attach type the program is verified for (a bpf_attach_type number). Before load. */
+  setExpectedAttachType(program: string, type: number): void;
   writeGlobal(map: string, offset: number, bytes: Buffer): void;
   readGlobal(map: string, offset: number, length: number): Buffer;
   load(): void;
@@ -46,9 +48,20 @@ export interface NativeObject {
   attach(program: string): number;
   attachUprobe(program: string, retprobe: boolean, pid: number, binary: string, func: string | null, offset: number): number;
   attachUsdt(program: string, pid: number, binary: string, provider: string, name: string, cookie: number): number;
+  /**
+   * One uprobe_multi BPF link (Linux 6.6+) for uprobes at these file offsets of
+   * `binary`; the program must be loaded with expected attach type
+   * BPF_TRACE_UPROBE_MULTI. pid <= 0: every process. Returns a link id.
+   */
+  attachUprobeMulti(program: string, binary: string, offsets: number[], cookies: bigint[] | null, retprobe: boolean, pid: number): number;
   /** The link takes ownership of perfFd. */
   attachPerfEvent(program: string, perfFd: number): number;
   detach(link: number): void;
+  /**
+   * Takes these links out of the object at once and destroys them concurrently
+   * on worker threads; resolves when the kernel has released them all.
+   */
+  detachAsync(links: number[]): Promise<void>;
   linkCount(): number;
   mapFd(map: string): number;
   programFd(program: string): number;
@@ -116,4 +129,6 @@ export interface Binding {
   closeFd(fd: number): void;
   mountTracefs(path: string): void;
   possibleCpus(): number;
+  /** Whether uprobe_multi links exist and filter by process (Linux 6.9+). */
+  probeUprobeMulti(): boolean;
 }

@@ -11,7 +11,7 @@
 // Output formatting lives in '@ebpf/core/format', CLI conventions in
 // '@ebpf/core/cli', record decoding helpers in '@ebpf/core/decode'.
 export { ObjectSpec, BpfObject, Link, closeAll } from './object.js';
-export type { ProgramInfo, MapInfo, GlobalInfo, GlobalValue, UprobeOptions, UsdtOptions, Closeable } from './object.js';
+export type { ProgramInfo, MapInfo, GlobalInfo, GlobalValue, UprobeOptions, UprobeMultiOptions, UsdtOptions, Closeable } from './object.js';
 export { BpfMap, u32Key, u64Key, readStack } from './map.js';
 export { RingBuffer, PerfBuffer } from './reader.js';
 export type { RecordHandler, RingBufferOptions, PerfBufferOptions } from './reader.js';
@@ -27,6 +27,7 @@ export {
   effectiveCapabilities,
   ensureTracefs,
   tracefsRoot,
+  uprobeMultiSupported,
 } from './preflight.js';
 export {
   EbpfError,
@@ -40,7 +41,24 @@ export {
 export type { PreflightKind } from './errors.js';
 export type { PerfEventSpec } from './binding.js';
 export { native } from './native.js';
+export { OPEN_FLAGS, OPEN_ACCESS_MODES, openFlagNames, openFlagValue } from './flags.js';
 
 /** perf_event_attr.type / config values for attachPerfEvent(). */
 export const PerfType = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2 } as const;
 export const PerfSoftware = { CPU_CLOCK: 0, TASK_CLOCK: 1 } as const;
+export { DoubleBufferedMap, log2Buckets } from './histmap.js';
+export type { Log2Layout } from './histmap.js';
+export {
+  KERNEL_MINOR_BITS,
+  kernelDev,
+  fromKernelDev,
+  parseDeviceNumber,
+  blockDeviceName,
+  findBlockDevice,
+  listBlockDevices,
+} from './blockdev.js';
+export type { DeviceNumber, BlockDevice } from './blockdev.js';
+export { mappedFiles, findMappedFile } from './procmaps.js';
+export type { MappedFile, FileMatch, Mapping } from './procmaps.js';
+export { readSdtNotes, parseSdtNotes, hasSdtProbe } from './sdt.js';
+export type { SdtProbe } from './sdt.js';

@@ -128,6 +128,64 @@ export class BpfMap {
     return out;
   }
 
+  /**
+   * Every entry, a batch at a time, without a Buffer per entry: yields
+   * `count` keys and values packed in `keys` (keySize each) and `values`
+   * (valueBytes each). The buffers are reused: read them before asking for
+   * the next batch. For maps of many small entries (a million outstanding
+   * allocations) this is several times faster than entries(). Uses the
+   * kernel's batch lookup where the map type supports it, else key iteration.
+   */
+  *batches(chunk = 4096): Generator<{ keys: Buffer; values: Buffer; count: number }> {
+    this.#check();
+    if (this.#batchSupported !== false && this.type !== 'array' && this.type !== 'percpu_array') {
+      const { mapLookupBatch } = native();
+      let keys = Buffer.alloc(this.keySize * chunk);
+      let values = Buffer.alloc(this.valueBytes * chunk);
+      let inBatch: Buffer | null = null;
+      const outBatch = Buffer.alloc(Math.max(this.keySize, 8));
+      let first = true;
+      for (;;) {
+        let r: { count: number; done: boolean };
+        try {
+          r = this.#call(() => mapLookupBatch(this.fd, inBatch, outBatch, keys, values, chunk, false));
+        } catch (err) {
+          const code = (err as EbpfError).code;
+          if (code === 'ENOSPC' && chunk < this.maxEntries) {
+            chunk = Math.min(chunk * 2, this.maxEntries);
+            keys = Buffer.alloc(this.keySize * chunk);
+            values = Buffer.alloc(this.valueBytes * chunk);
+            continue;
+          }
+          if (first && (code === 'EINVAL' || code === 'EOPNOTSUPP' || code === 'ENOTSUPP' || code === 'E524')) {
+            this.#batchSupported = false;
+            break;
+          }
+          throw err;
+        }
+        first = false;
+        this.#batchSupported = true;
+        if (r.count > 0) yield { keys, values, count: r.count };
+        if (r.done) return;
+        inBatch = Buffer.from(outBatch);
+      }
+    }
+    const keys = Buffer.alloc(this.keySize * chunk);
+    const values = Buffer.alloc(this.valueBytes * chunk);
+    let count = 0;
+    for (const k of [...this.keys()]) {
+      const v = this.lookup(k);
+      if (!v) continue;
+      k.copy(keys, count * this.keySize);
+      v.copy(values, count * this.valueBytes);
+      if (++count === chunk) {
+        yield { keys, values, count };
+        count = 0;
+      }
+    }
+    if (count > 0) yield { keys, values, count };
+  }
+
   #takeOne(k: Buffer): Buffer | undefined {
     const v = this.lookup(k);
     if (!v) return v;

@@ -92,6 +92,18 @@ export function hasTracepoint(tp: string): boolean {
   return existsSync(`${ensureTracefs()}/events/${cat}/${name}`);
 }
 
+let uprobeMulti: boolean | undefined;
+
+/**
+ * Whether this kernel has uprobe_multi links that filter by process (Linux
+ * 6.9+): BpfObject.attachUprobeMulti() works. Probed once (two failing
+ * system calls), then cached.
+ */
+export function uprobeMultiSupported(): boolean {
+  uprobeMulti ??= native().probeUprobeMulti();
+  return uprobeMulti;
+}
+
 /** Everything a tracing tool needs before it loads: privileges, BTF, tracefs and its tracepoints. */
 export function preflight(opts: { tracepoints?: string[] } = {}): void {
   checkPrivileges();

@@ -32,7 +32,9 @@ import {
   tracefsRoot,
   u32Key,
   u64Key,
+  uprobeMultiSupported,
 } from '../src/index.js';
+import { uprobeOffset } from '../src/symbolize/index.js';
 import { EVENT_SIZE, decodeEvent, type Event } from './bpf/probes.gen.js';
 import {
   CORE_DIST_INDEX,
@@ -48,6 +50,7 @@ import {
   getppid,
   loadProbes,
   onOneCpu,
+  perfEventFds,
   sleep,
   tempDir,
   threadComm,
@@ -172,6 +175,97 @@ describe('hooks: load, attach, detach', () => {
     } finally {
       obj.close();
       await w.stop();
+    }
+  });
+
+  it('detachAll(): every link goes at once, off the JS thread; the probes stop, the object stays readable', async () => {
+    const CALLS = 20;
+    const w = await Workload.start(workloadBin, CALLS);
+    const obj = loadProbes();
+    const perfBefore = perfEventFds();
+    try {
+      const links = [];
+      for (let i = 0; i < 4; i++) {
+        links.push(obj.attachUprobe('on_uprobe', { binary: workloadBin, symbol: 'ebpftest_work', pid: w.pid }));
+        links.push(obj.attachUprobe('on_uretprobe', { binary: workloadBin, symbol: 'ebpftest_work', pid: w.pid, retprobe: true }));
+      }
+      expect(obj.linkCount).toBe(8);
+      expect(perfEventFds()).toBe(perfBefore + 8);
+      await w.round();
+      expect(obj.readGlobalInt('hits_uprobe')).toBe(BigInt(4 * CALLS));
+      expect(obj.readGlobalInt('hits_uretprobe')).toBe(BigInt(4 * CALLS));
+
+      const done = obj.detachAll();
+      // Detached for the caller at once; the kernel's part finishes later.
+      expect(obj.linkCount).toBe(0);
+      expect(links.every((l) => !l.attached)).toBe(true);
+      links[0]!.detach(); // a no-op now
+      await done;
+      expect(perfEventFds()).toBe(perfBefore);
+      await w.round();
+      expect(obj.readGlobalInt('hits_uprobe')).toBe(BigInt(4 * CALLS));
+      expect(obj.readGlobalInt('hits_uretprobe')).toBe(BigInt(4 * CALLS));
+      await obj.detachAll(); // nothing left: resolves
+      // Links attached afterwards are counted, and detached, as before.
+      const again = obj.attachUprobe('on_uprobe', { binary: workloadBin, symbol: 'ebpftest_work', pid: w.pid });
+      expect(obj.linkCount).toBe(1);
+      await w.round();
+      expect(obj.readGlobalInt('hits_uprobe')).toBe(BigInt(5 * CALLS));
+      again.detach();
+      expect(obj.linkCount).toBe(0);
+    } finally {
+      obj.close();
+      await w.stop();
+    }
+    expect(perfEventFds()).toBe(perfBefore);
+    await expect(obj.detachAll()).resolves.toBeUndefined(); // closed: nothing to do
+  });
+
+  it('uprobe_multi: one link for several offsets, only the target process, detached at once', async () => {
+    expect(uprobeMultiSupported()).toBe(true); // Linux 6.9+, as here
+    const CALLS = 30;
+    const traced = await Workload.start(workloadBin, CALLS);
+    const other = await Workload.start(workloadBin, CALLS);
+    const spec = ObjectSpec.fromFile(PROBES);
+    spec.setConfig({ targ_tgid: traced.pid });
+    spec.setUprobeMulti('on_uprobe').setUprobeMulti('on_uretprobe');
+    const obj = spec.load();
+    const perfBefore = perfEventFds();
+    try {
+      const at = uprobeOffset(workloadBin, 'ebpftest_work')!;
+      // The same function twice in one link: two probes, two hits per call.
+      const entry = obj.attachUprobeMulti('on_uprobe', { binary: workloadBin, offsets: [at.offset, at.offset], cookies: [1, 2n], pid: traced.pid });
+      const exit = obj.attachUprobeMulti('on_uretprobe', { binary: workloadBin, offsets: [at.offset], pid: traced.pid, retprobe: true });
+      expect(obj.linkCount).toBe(2);
+      expect(perfEventFds()).toBe(perfBefore); // BPF links, no perf events
+      expect(await traced.round()).toBe(CALLS * (CALLS + 1));
+      await other.round(); // not traced
+      expect(obj.readGlobalInt('hits_uprobe')).toBe(BigInt(2 * CALLS));
+      expect(obj.readGlobalInt('hits_uretprobe')).toBe(BigInt(CALLS));
+      await obj.detachAll();
+      expect([entry.attached, exit.attached, obj.linkCount]).toEqual([false, false, 0]);
+      await traced.round();
+      expect(obj.readGlobalInt('hits_uprobe')).toBe(BigInt(2 * CALLS));
+      expect(obj.readGlobalInt('hits_uretprobe')).toBe(BigInt(CALLS));
+
+      expect(thrown(() => obj.attachUprobeMulti('on_uprobe', { binary: workloadBin, offsets: [] }))).toBeInstanceOf(UsageError);
+      expect(thrown(() => obj.attachUprobeMulti('on_uprobe', { binary: workloadBin, offsets: [1, 2], cookies: [1] }))).toBeInstanceOf(UsageError);
+      const missing = thrown(() => obj.attachUprobeMulti('on_uprobe', { binary: '/no/such/binary', offsets: [at.offset] }));
+      expect(missing).toBeInstanceOf(AttachError);
+      expect(missing.code).toBe('ENOENT');
+    } finally {
+      obj.close();
+      await traced.stop();
+      await other.stop();
+    }
+    // A program loaded for perf-event uprobes cannot make a uprobe_multi link.
+    const plain = loadProbes();
+    try {
+      const at = uprobeOffset(workloadBin, 'ebpftest_work')!;
+      expect(thrown(() => plain.attachUprobeMulti('on_uprobe', { binary: workloadBin, offsets: [at.offset] }))).toBeInstanceOf(AttachError);
+      expect(plain.linkCount).toBe(0);
+    } finally {
+      plain.close();
     }
   });
 
@@ -616,6 +710,25 @@ describe('maps', () => {
       expect(entriesOf(h, h.entries())).toEqual(expected);
       expect(entriesOf(h, h.entries(64))).toEqual(expected); // several batches
       expect(entriesOf(h, h.entries(1))).toEqual(expected); // smaller than a hash bucket
+
+      // batches(): the same entries, packed, a batch at a time (buffers reused).
+      for (const chunk of [4096, 64, 1]) {
+        const seen = new Map<number, bigint>();
+        let batches = 0;
+        for (const b of h.batches(chunk)) {
+          batches++;
+          expect(b.count).toBeGreaterThan(0);
+          for (let i = 0; i < b.count; i++) seen.set(b.keys.readUInt32LE(i * 4), b.values.readBigUInt64LE(i * 8));
+        }
+        expect(seen).toEqual(expected);
+        if (chunk === 4096) expect(batches).toBe(1);
+        if (chunk === 64) expect(batches).toBeGreaterThanOrEqual(COUNT / 64);
+      }
+      // An array map takes the key-iteration path, in batches all the same.
+      const arr = obj.map('array');
+      arr.update(u32Key(5), u64Key(55));
+      const fromArray = [...arr.batches(3)].map((b) => b.count);
+      expect(fromArray).toEqual([3, 3, 2]);
 
       expect(entriesOf(h, h.drain(50))).toEqual(expected);
       expect([...h.keys()]).toHaveLength(0);

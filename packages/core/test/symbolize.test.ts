@@ -14,7 +14,9 @@ import {
   formatStacks,
   openElfCached,
   parseMaps,
+  uprobeOffset,
 } from '../src/symbolize/index.js';
+import { findMappedFile } from '../src/index.js';
 
 // A target with uniquely named functions; it prints addresses to resolve and
 // waits on stdin so its mappings stay alive while we read them.
@@ -154,6 +156,44 @@ describe('ElfFile', () => {
       // Parsed files are shared by identity.
       expect(openElfCached(bin)).toBe(openElfCached(bin));
     }
+  });
+});
+
+describe('symbols by name and uprobe offsets', () => {
+  it('findSymbol() finds every alias; vaddrToFileOffset() inverts fileOffsetToVaddr()', () => {
+    for (const bin of [bins.pie, bins.nopie]) {
+      const elf = ElfFile.open(bin);
+      const nm = execFileSync('nm', [bin], { encoding: 'utf8' });
+      for (const name of ['symbolize_target_fn_7781', 'symbolize_local_fn_7781', 'main']) {
+        const want = BigInt(`0x${nm.match(new RegExp(`^([0-9a-f]+) [tT] ${name}$`, 'm'))![1]}`);
+        const sym = elf.findSymbol(name)!;
+        expect(sym).toMatchObject({ name, address: want, ifunc: false, source: 'symtab' });
+        expect(sym.size).toBeGreaterThan(0);
+        const off = elf.vaddrToFileOffset(sym.address)!;
+        expect(elf.fileOffsetToVaddr(off)).toBe(sym.address);
+        // The bytes there are the function's code, as objdump shows it.
+        const dump = execFileSync('objdump', ['-d', `--start-address=${sym.address}`, `--stop-address=${sym.address + 4n}`, bin], { encoding: 'utf8' });
+        const hex = [...dump.matchAll(/^\s+[0-9a-f]+:\t((?:[0-9a-f]{2} )+)/gm)].map((m) => m[1]!.trim()).join(' ').split(' ').slice(0, 4).join('');
+        expect(readFileSync(bin).subarray(off, off + 4).toString('hex')).toBe(hex);
+        expect(uprobeOffset(bin, name, 3)).toEqual({ offset: off + 3, start: off, size: sym.size });
+      }
+      expect(elf.findSymbol('no_such_function_7781')).toBeUndefined();
+      expect(elf.findSymbol('printf')).toBeUndefined(); // undefined (imported) symbols are not found
+      expect(elf.vaddrToFileOffset(0xffffffff00000000n)).toBeUndefined();
+    }
+  });
+
+  it("finds libc's free under all its names, in .dynsym (a stripped library)", () => {
+    const libc = findMappedFile(process.pid, /\/libc[.-][^/]*$/)!;
+    const nmD = execFileSync('nm', ['-D', libc.path], { encoding: 'utf8' });
+    const free = BigInt(`0x${nmD.match(/^([0-9a-f]+) [TW] free@@/m)![1]}`);
+    const elf = ElfFile.open(libc.path);
+    for (const name of ['free', '__libc_free', 'cfree']) {
+      expect(elf.findSymbol(name)?.address).toBe(free);
+    }
+    expect(elf.findSymbol('free')?.source).toBe(elf.hasSymtab ? 'symtab' : 'dynsym');
+    expect(uprobeOffset(libc.path, 'free')?.start).toBe(elf.vaddrToFileOffset(free));
+    expect(uprobeOffset(libc.path, 'no_such_function_7781')).toBeUndefined();
   });
 });
 

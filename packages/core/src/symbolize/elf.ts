@@ -89,6 +89,17 @@ export interface ElfOpenOptions {
 /** Where ElfFile.symbols() got its symbols from. */
 export type SymbolSource = 'symtab' | 'debug' | 'dynsym' | 'none';
 
+/** One symbol found by name (ElfFile.findSymbol()). */
+export interface ElfSymbol {
+  name: string;
+  /** st_value: the virtual address (file-relative for shared objects). */
+  address: bigint;
+  size: number;
+  /** STT_GNU_IFUNC: the address is a resolver, not the function. */
+  ifunc: boolean;
+  source: 'symtab' | 'dynsym';
+}
+
 // ---------------------------------------------------------------------------
 // Small helpers
 
@@ -362,6 +373,7 @@ export class ElfFile {
   readonly buildId: string | undefined;
   readonly debugLink: DebugLink | undefined;
   private symtabCache: SymbolTable | undefined;
+  private byName: Map<string, ElfSymbol> | undefined;
   private source: SymbolSource | undefined;
   private debugPath: string | undefined;
 
@@ -517,6 +529,72 @@ export class ElfFile {
     }
     if (fallback) return fallback.vaddr + BigInt(fileOffset) - BigInt(fallback.offset);
     return undefined;
+  }
+
+  /**
+   * The file offset that virtual address `vaddr` is loaded from (the inverse
+   * of fileOffsetToVaddr): what a uprobe's offset is. Undefined when no
+   * PT_LOAD segment holds file bytes at that address.
+   */
+  vaddrToFileOffset(vaddr: bigint): number | undefined {
+    for (const p of this.segments) {
+      if (p.type !== PT_LOAD || vaddr < p.vaddr || vaddr >= p.vaddr + BigInt(p.filesz)) continue;
+      return p.offset + Number(vaddr - p.vaddr);
+    }
+    return undefined;
+  }
+
+  /**
+   * The defined function (or ifunc) symbol called exactly `name` (no
+   * "@version"), from .symtab, else .dynsym. Unlike symbols(), which keeps
+   * one name per address, every alias is found: libc's `free` as well as
+   * `__libc_free` and `cfree`. The first lookup indexes every name.
+   */
+  findSymbol(name: string): ElfSymbol | undefined {
+    if (!this.byName) {
+      const map = new Map<string, ElfSymbol>();
+      // .dynsym first, so .symtab's entries (which include local symbols) win.
+      for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
+        const sec = this.sections.find((s) => s.type === type && s.size > 0);
+        if (!sec) continue;
+        const strsec = this.sections[sec.link];
+        if (!strsec || strsec.type === SHT_NOBITS) continue;
+        let syms: Buffer;
+        let strtab: Buffer;
+        const fd = openSync(this.path, 'r');
+        try {
+          syms = readAt(fd, this.imageOffset + sec.offset, sec.size);
+          strtab = readAt(fd, this.imageOffset + strsec.offset, strsec.size);
+        } finally {
+          closeSync(fd);
+        }
+        const ent = sec.entsize >= 24 ? sec.entsize : 24;
+        for (let o = ent; o + 24 <= syms.length; o += ent) {
+          const info = syms[o + 4]!;
+          const st = info & 0xf;
+          if (st !== STT_FUNC && st !== STT_GNU_IFUNC) continue;
+          if (syms.readUInt16LE(o + 6) === SHN_UNDEF) continue;
+          let n = cstring(strtab, syms.readUInt32LE(o));
+          const at = n.indexOf('@');
+          if (at > 0) n = n.slice(0, at);
+          if (!n) continue;
+          const prev = map.get(n);
+          const bind = info >> 4;
+          // Several entries of one name (a local and a global, or versions):
+          // the global or weak one, as a dynamic linker would pick.
+          if (prev && bind === STB_LOCAL) continue;
+          map.set(n, {
+            name: n,
+            address: syms.readBigUInt64LE(o + 8),
+            size: u64n(syms, o + 16),
+            ifunc: st === STT_GNU_IFUNC,
+            source: type === SHT_SYMTAB ? 'symtab' : 'dynsym',
+          });
+        }
+      }
+      this.byName = map;
+    }
+    return this.byName.get(name);
   }
 
   /**

@@ -3,6 +3,7 @@
 // format `name+0xoff [module]`.
 
 import { execFileSync } from 'node:child_process';
+import { openElfCached } from './elf.js';
 import type { ResolvedSymbol, Symbolizer } from './kernel.js';
 
 export {
@@ -12,6 +13,7 @@ export {
   clearElfCache,
   openElfCached,
   type DebugLink,
+  type ElfSymbol,
   type ElfOpenOptions,
   type ElfSection,
   type ElfSegment,
@@ -26,6 +28,21 @@ export {
   type Symbolizer,
 } from './kernel.js';
 export { UserSymbolizer, parseMaps, type Mapping, type UserSymbolizerOptions } from './user.js';
+
+/**
+ * Where a uprobe on `symbol` (plus `delta` bytes) goes in the ELF file at
+ * `path`: its file offset, the value perf-event and uprobe_multi attachment
+ * take. Also the symbol's start offset and size, for reading its code.
+ * Undefined when the file has no such function.
+ */
+export function uprobeOffset(path: string, symbol: string, delta = 0): { offset: number; start: number; size: number } | undefined {
+  const elf = openElfCached(path);
+  const sym = elf?.findSymbol(symbol);
+  if (!elf || !sym || sym.ifunc) return undefined;
+  const start = elf.vaddrToFileOffset(sym.address);
+  if (start === undefined) return undefined;
+  return { offset: start + delta, start, size: sym.size };
+}
 
 export interface FormatFrameOptions {
   /** Append `+0xoff` to known names (default true; BCC's show_offset). */

@@ -1,0 +1,64 @@
+// Network addresses from event bytes, printed as the classic tools print them
+// (subpath `@ebpf/core/inet`). BCC's Python tools call socket.inet_ntop(),
+// i.e. glibc's inet_ntop(): dotted quads for IPv4; for IPv6 lowercase hex
+// groups, the longest run of two or more zero groups (the first, on a tie)
+// written "::", and IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible
+// (::a.b.c.d) addresses with a dotted tail. Pure functions, no dependencies.
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** `a.b.c.d` from 4 bytes at `offset`. */
+export function formatIPv4(b: Uint8Array, offset = 0): string {
+  return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`;
+}
+
+/** An IPv6 address from 16 bytes at `offset`, exactly as glibc's inet_ntop(AF_INET6). */
+export function formatIPv6(b: Uint8Array, offset = 0): string {
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push((b[offset + 2 * i]! << 8) | b[offset + 2 * i + 1]!);
+  // The longest run of zero groups (the first one on a tie), if at least 2 long.
+  let bestBase = -1;
+  let bestLen = 0;
+  let curBase = -1;
+  let curLen = 0;
+  for (let i = 0; i <= 8; i++) {
+    if (i < 8 && words[i] === 0) {
+      if (curBase < 0) {
+        curBase = i;
+        curLen = 1;
+      } else {
+        curLen++;
+      }
+    } else if (curBase >= 0) {
+      if (curLen > bestLen) {
+        bestBase = curBase;
+        bestLen = curLen;
+      }
+      curBase = -1;
+    }
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    // ::a.b.c.d (compatible) and ::ffff:a.b.c.d (mapped) keep a dotted tail.
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+      return out + formatIPv4(b, offset + 12);
+    }
+    out += words[i]!.toString(16);
+  }
+  if (bestBase >= 0 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+/** An address of `family` (AF_INET: the first 4 bytes; AF_INET6: 16 bytes). */
+export function formatAddress(family: number, b: Uint8Array, offset = 0): string {
+  if (family === AF_INET) return formatIPv4(b, offset);
+  if (family === AF_INET6) return formatIPv6(b, offset);
+  throw new RangeError(`unknown address family ${family}`);
+}
