@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool cmake g++ make pkg-config
-          systemtap-sdt-dev libbpf-tools)
+          systemtap-sdt-dev libbpf-tools openjdk-17-jdk-headless)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

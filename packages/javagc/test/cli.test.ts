@@ -1,0 +1,278 @@
+// The javagc CLI as users run it: a child process, output into a pipe,
+// stopped by a signal (or by the JVM's exit). One JVM runs the GC rounds;
+// another runs from a JDK copy whose libjvm.so has no USDT notes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { pad } from '@ebpf/core/format';
+import { GCS, Jvm, gcLoopClasses, javaHome, jdkWithoutProbes, sleep, tempDir } from './helpers.js';
+
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const BANNER = 'Tracing javagc time... Hit Ctrl-C to end.';
+const HEADER = 'TIME     CPU     PID     GC TIME';
+const ROW = /^(\d\d:\d\d:\d\d) (\d+) +(\d+) +(\d+)$/;
+const HIST_HEADER = '     usecs               : count     distribution';
+const HIST_ROW = /^ *(\d+) -> (\d+) *: (\d+) *\|[ *]{40}\|$/;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running CLI and what it has printed so far. */
+class Cli {
+  readonly proc: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+
+  constructor(args: string[]) {
+    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve) =>
+      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
+    );
+  }
+
+  /** Starts the CLI and waits for its first output (the probes are attached then). */
+  static async start(args: string[], first = `${BANNER}\n${HEADER}\n`): Promise<Cli> {
+    const cli = new Cli(args);
+    await cli.waitOutput((out) => out.startsWith(first), 15_000);
+    return cli;
+  }
+
+  /**
+   * Starts a CLI that prints nothing once attached (--json) and waits until
+   * it holds a BPF link per USDT probe site (`links`): from then on every GC
+   * is recorded.
+   */
+  static async startSilent(args: string[], links: number): Promise<Cli> {
+    const cli = new Cli(args);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      let n = 0;
+      for (const fd of readdirSync(`/proc/${cli.proc.pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${cli.proc.pid}/fd/${fd}`) === 'anon_inode:bpf_link') n++;
+        } catch {
+          // closed meanwhile
+        }
+      }
+      if (n >= links) return cli;
+      if (cli.proc.exitCode !== null) throw new Error(`CLI exited early (${cli.proc.exitCode}): ${cli.stderr}`);
+      if (Date.now() > deadline) throw new Error(`CLI did not attach: ${cli.stderr}`);
+      await sleep(20);
+    }
+  }
+
+  /** Runs to completion (for errors). */
+  static run(args: string[]): Promise<Exit> {
+    return new Cli(args).exited;
+  }
+
+  lines(): string[] {
+    return this.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  async waitOutput(pred: (stdout: string) => boolean, ms = 8000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred(this.stdout)) {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        throw new Error(`CLI exited early (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.stdout.slice(-2000)}\nstderr: ${this.stderr}`);
+      await sleep(20);
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
+    this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+let tmp: ReturnType<typeof tempDir>;
+let jvm: Jvm;
+let noProbes: Jvm;
+
+beforeAll(async () => {
+  tmp = tempDir();
+  const classes = gcLoopClasses();
+  const nosdt = jdkWithoutProbes(javaHome(), tmp.dir);
+  [jvm, noProbes] = await Promise.all([Jvm.start(classes), Jvm.start(classes, { home: nosdt })]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([jvm?.stop(), noProbes?.stop()]);
+  tmp?.cleanup();
+});
+
+const rows = (lines: string[]) => lines.filter((l) => ROW.test(l));
+
+/** Sums the counts of every histogram row in `text`. */
+function histogramCount(text: string): number {
+  let n = 0;
+  for (const l of text.split('\n')) {
+    const m = l.match(HIST_ROW);
+    if (m) n += Number(m[3]);
+  }
+  return n;
+}
+
+describe('javagc CLI', () => {
+  it("prints libbpf's banner, header and one row per GC (no trailing spaces); -t filters; SIGINT and SIGTERM end it cleanly", async () => {
+    const all = await Cli.start(['-p', String(jvm.pid)]);
+    const none = await Cli.start(['-p', String(jvm.pid), '-t', '10000000']);
+    await jvm.round();
+    await all.waitOutput(() => rows(all.lines()).length >= GCS);
+    await sleep(300); // anything -t would (wrongly) let through would be out by now
+    const a = await all.stop('SIGINT');
+    const n = await none.stop('SIGTERM');
+    for (const e of [a, n]) {
+      expect(e.code).toBe(0);
+      expect(e.signal).toBeNull();
+      expect(e.stderr).toBe('');
+    }
+    expect(n.stdout).toBe(`${BANNER}\n${HEADER}\n`);
+    const lines = a.stdout.split('\n');
+    expect(lines.slice(0, 2)).toEqual([BANNER, HEADER]);
+    expect(lines.at(-1)).toBe('');
+    const body = lines.slice(2, -1);
+    expect(body.length).toBeGreaterThanOrEqual(GCS);
+    for (const l of body) {
+      const m = l.match(ROW);
+      expect(m, l).not.toBeNull();
+      const [, time, cpu, pid, us] = m!;
+      // "%-8s %-7d %-7d %lld": exact columns
+      expect(l).toBe(`${pad(time!, 8)} ${pad(cpu!, 7)} ${pad(pid!, 7)} ${us}`);
+      expect(Number(pid)).toBe(jvm.pid);
+      expect(Number(us)).toBeLessThan(10_000_000);
+    }
+  });
+
+  it('--json: one object per GC; --pools adds pool lines (text) and objects (JSON)', async () => {
+    const json = await Cli.startSilent(['-p', String(jvm.pid), '--json'], 2);
+    const jsonPools = await Cli.startSilent(['-p', String(jvm.pid), '--json', '--pools'], 4);
+    const text = await Cli.start(['-p', String(jvm.pid), '--pools']);
+    await jvm.round();
+    await Promise.all([json, jsonPools].map((c) => c.waitOutput(() => c.lines().length >= GCS)));
+    await text.waitOutput(() => rows(text.lines()).length >= GCS);
+    const [j, jp, t] = await Promise.all([json.stop(), jsonPools.stop(), text.stop()]);
+    for (const e of [j, jp, t]) {
+      expect(e.code).toBe(0);
+      expect(e.stderr).toBe('');
+    }
+
+    const objs = j.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(objs.length).toBeGreaterThanOrEqual(GCS);
+    for (const o of objs) {
+      expect(Object.keys(o)).toEqual(['time', 'timestamp', 'kind', 'pid', 'tid', 'cpu', 'full', 'duration_us', 'duration_ns']);
+      expect(o.kind).toBe('pause');
+      expect(o.pid).toBe(jvm.pid);
+      expect(o.tid).toBe(jvm.thread('VM Thread').tid);
+      expect(o.duration_us).toBe(Math.floor(o.duration_ns / 1000));
+      expect(o.duration_ns).toBeGreaterThan(0);
+      expect(Number.isNaN(Date.parse(o.time))).toBe(false);
+    }
+    expect(objs.filter((o) => o.full).length).toBeGreaterThanOrEqual(GCS);
+
+    const withPools = jp.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const full = withPools.filter((o) => o.full);
+    expect(full.length).toBeGreaterThanOrEqual(GCS);
+    for (const o of full) {
+      expect(o.pools.map((p: { pool: string }) => p.pool)).toEqual(expect.arrayContaining(['G1 Eden Space', 'G1 Old Gen']));
+      for (const p of o.pools) {
+        expect(p.manager).toBe('G1 Old Generation');
+        expect(Object.keys(p.before)).toEqual(['init', 'used', 'committed', 'max']);
+        expect(p.after.used).toBeGreaterThanOrEqual(0);
+      }
+    }
+
+    // Text: each row, then its pools, indented, in BCC's intended format.
+    const tl = t.stdout.trimEnd().split('\n').slice(2);
+    expect(ROW.test(tl[0]!)).toBe(true);
+    let pools = 0;
+    for (const l of tl) {
+      if (ROW.test(l)) continue;
+      expect(l).toMatch(/^ {4}G1 (Old|Young) Generation .+ used=\d+->\d+ max=-?\d+->-?\d+$/);
+      pools++;
+    }
+    expect(pools).toBeGreaterThanOrEqual(GCS * 4);
+    expect(tl.some((l) => l.startsWith('    G1 Old Generation G1 Eden Space used='))).toBe(true);
+  });
+
+  it('-H: a log2 histogram of pause times at exit, or every interval; with --json as rows', async () => {
+    const atExit = await Cli.start(['-p', String(jvm.pid), '-H'], `${BANNER}\n`);
+    const every = await Cli.startSilent(['-p', String(jvm.pid), '-H', '1', '--json'], 2);
+    await jvm.round();
+    // Interval output: the round's pauses, in one or two intervals.
+    const counted = () =>
+      every.lines().reduce((n, l) => n + (JSON.parse(l) as { pauses: number }).pauses, 0);
+    await every.waitOutput(() => counted() >= GCS, 5000);
+    const e = await every.stop();
+    expect(e.code).toBe(0);
+    for (const l of e.stdout.trimEnd().split('\n')) {
+      const o = JSON.parse(l);
+      expect(Object.keys(o)).toEqual(['time', 'unit', 'pauses', 'histogram']);
+      expect(o.unit).toBe('usecs');
+      expect(o.histogram.reduce((n: number, r: { count: number }) => n + r.count, 0)).toBe(o.pauses);
+      for (const r of o.histogram) expect(r.high).toBe(r.low === 0 ? 1 : 2 * r.low - 1);
+    }
+
+    expect(atExit.stdout).toBe(`${BANNER}\n`); // nothing until the end
+    const x = await atExit.stop();
+    expect(x.code).toBe(0);
+    expect(x.stderr).toBe('');
+    const lines = x.stdout.split('\n');
+    expect(lines[0]).toBe(BANNER);
+    expect(lines[1]).toBe('');
+    expect(lines[2]).toMatch(/^\d\d:\d\d:\d\d$/);
+    expect(lines[3]).toBe(HIST_HEADER);
+    expect(lines[4]).toMatch(/^ {9}0 -> 1 {10}: \d+/);
+    expect(histogramCount(x.stdout)).toBeGreaterThanOrEqual(GCS);
+    expect(lines.slice(4, -1).every((l) => HIST_ROW.test(l))).toBe(true);
+  });
+
+  it('bad input: one line on stderr, exit 2; not a JVM or a JVM without probes: one line, exit 1', async () => {
+    const self = readFileSync('/proc/self/comm', 'utf8').trimEnd();
+    const cases: Array<[string[], number, string]> = [
+      [[], 2, 'javagc: -p PID is required: the Java process to trace'],
+      [['-p', 'abc'], 2, "javagc: invalid -p value 'abc': expected a positive integer"],
+      [['-p', '0'], 2, "javagc: invalid -p value '0': expected 1..4194304"],
+      [['-p', '4194304'], 2, "javagc: invalid -p value '4194304': no such process"],
+      [['-p', String(jvm.pid), '-t', '-1'], 2, "javagc: invalid -t value '-1': expected a non-negative integer"],
+      [['-p', String(jvm.pid), '-t', 'x'], 2, "javagc: invalid -t value 'x': expected a non-negative integer"],
+      [['-p', String(jvm.pid), '-H', '0'], 2, "javagc: invalid -H value '0': expected 1..86400"],
+      [['-p', String(jvm.pid), '--nope'], 2, "javagc: unknown option '--nope'"],
+      [['-p'], 2, "javagc: option '-p, --pid <PID>' argument missing"],
+      [['-p', String(process.pid)], 1, `javagc: process ${process.pid} (${self}) is not a Java VM: no libjvm.so in /proc/${process.pid}/maps`],
+    ];
+    const results = await Promise.all(cases.map(([args]) => Cli.run(args)));
+    results.forEach((r, i) => {
+      const [args, code, message] = cases[i]!;
+      expect({ args, code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ args, code, stderr: `${message}\n`, stdout: '' });
+    });
+
+    const lib = `${tmp.dir}/jdk-nosdt/lib/server/libjvm.so`;
+    const r = await Cli.run(['-p', String(noProbes.pid), '--pools']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `javagc: ${lib} of process ${noProbes.pid} has no hotspot:gc__begin, hotspot:gc__end, hotspot:mem__pool__gc__begin, hotspot:mem__pool__gc__end USDT probes (a JVM built without DTrace/SDT support?)\n`,
+    );
+  });
+
+  it('ends by itself, exit 0, when the JVM exits (last: stops the JVM)', async () => {
+    const cli = await Cli.start(['-p', String(jvm.pid)]);
+    await jvm.round();
+    await cli.waitOutput(() => rows(cli.lines()).length >= GCS);
+    await jvm.stop();
+    const e = await cli.exited;
+    expect(e.code).toBe(0);
+    expect(e.stderr).toBe('');
+    expect(rows(e.stdout.split('\n')).length).toBeGreaterThanOrEqual(GCS);
+  });
+});

@@ -1,0 +1,236 @@
+// Shared by the javagc tests: the Java workload (compiled once, cached by the
+// hash of its source), JVMs driven one round of System.gc() calls at a time,
+// in this namespace or in a container-like mount + pid namespace, and a JDK
+// copy whose libjvm.so has no USDT notes.
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { javagc, type GcEvent, type JavagcOptions, type Tracer } from '../src/index.js';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** System.gc() calls per round. */
+export const GCS = 5;
+
+/** Small heap (so the "grow" arithmetic is exact), quick start, no hsperfdata files. */
+export const JAVA_OPTS = ['-XX:-UsePerfData', '-Xms16m', '-Xmx64m', '-XX:+UseG1GC', '-XX:TieredStopAtLevel=1'];
+
+const SOURCE = fileURLToPath(new URL('./fixtures/GcLoop.java', import.meta.url));
+
+/** The JDK `java` on PATH belongs to (its home: bin/java, lib/server/libjvm.so). */
+export function javaHome(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const java = join(dir, 'java');
+    if (existsSync(java)) return dirname(dirname(realpathSync(java)));
+  }
+  throw new Error('no java on PATH: install a JDK (scripts/setup.sh installs openjdk-17-jdk-headless)');
+}
+
+/** Compiles GcLoop.java (once per source version); returns the class directory. */
+export function gcLoopClasses(): string {
+  const src = readFileSync(SOURCE);
+  const hash = createHash('sha256').update(src).digest('hex').slice(0, 16);
+  const dir = join(tmpdir(), `ebpf-javagc-test-classes-${hash}`);
+  if (existsSync(join(dir, 'GcLoop.class'))) return dir;
+  const work = mkdtempSync(join(tmpdir(), 'ebpf-javagc-javac-'));
+  execFileSync(join(javaHome(), 'bin', 'javac'), ['-d', work, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    renameSync(work, dir);
+  } catch {
+    rmSync(work, { recursive: true, force: true }); // compiled meanwhile by another run
+  }
+  return dir;
+}
+
+/** A temporary directory, removed by the returned cleanup. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpf-javagc-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A copy of the JDK at `home` whose libjvm.so has no .note.stapsdt section: a
+ * JVM "built without DTrace support". Only bin/java, libjli.so (the launcher
+ * finds its home through libjli's real path) and libjvm.so are files; the
+ * rest are links to the original.
+ */
+export function jdkWithoutProbes(home: string, dir: string): string {
+  const copy = join(dir, 'jdk-nosdt');
+  mkdirSync(join(copy, 'bin'), { recursive: true });
+  mkdirSync(join(copy, 'lib', 'server'), { recursive: true });
+  copyFileSync(join(home, 'bin', 'java'), join(copy, 'bin', 'java'));
+  execFileSync('chmod', ['755', join(copy, 'bin', 'java')]);
+  for (const e of readdirSync(home)) if (e !== 'bin' && e !== 'lib') symlinkSync(join(home, e), join(copy, e));
+  for (const e of readdirSync(join(home, 'lib'))) {
+    if (e === 'server') continue;
+    if (e === 'libjli.so') copyFileSync(join(home, 'lib', e), join(copy, 'lib', e));
+    else symlinkSync(join(home, 'lib', e), join(copy, 'lib', e));
+  }
+  for (const e of readdirSync(join(home, 'lib', 'server'))) {
+    if (e !== 'libjvm.so') symlinkSync(join(home, 'lib', 'server', e), join(copy, 'lib', 'server', e));
+  }
+  execFileSync('objcopy', ['--remove-section', '.note.stapsdt', join(home, 'lib', 'server', 'libjvm.so'), join(copy, 'lib', 'server', 'libjvm.so')]);
+  return copy;
+}
+
+export interface JvmOptions {
+  /** The JDK to run (default: the one on PATH). */
+  home?: string;
+  /**
+   * Run in new mount and pid namespaces, as in a container: the JDK is
+   * bind-mounted on this directory (empty on the host), and the JVM is PID 1
+   * of its namespace.
+   */
+  containerMount?: string;
+}
+
+/** A running GcLoop JVM, driven one round at a time. */
+export class Jvm {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** The JVM's PID here (for a container JVM: not the unshare process). */
+  pid = 0;
+  #lines: string[] = [];
+  #waiters: Array<() => void> = [];
+  #exited: Promise<void>;
+  stderr = '';
+
+  private constructor(cmd: string, args: string[]) {
+    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    createInterface({ input: this.child.stdout }).on('line', (l) => {
+      this.#lines.push(l);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.#exited = new Promise((resolve) => this.child.once('close', () => resolve()));
+  }
+
+  static async start(classes: string, opts: JvmOptions = {}): Promise<Jvm> {
+    const home = opts.home ?? javaHome();
+    let jvm: Jvm;
+    if (opts.containerMount) {
+      const java = [join(opts.containerMount, 'bin', 'java'), ...JAVA_OPTS, '-cp', classes, 'GcLoop', String(GCS)].join(' ');
+      jvm = new Jvm('unshare', [
+        '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private',
+        'sh', '-c', `mount --bind ${home} ${opts.containerMount} && exec ${java}`,
+      ]);
+    } else {
+      jvm = new Jvm(join(home, 'bin', 'java'), [...JAVA_OPTS, '-cp', classes, 'GcLoop', String(GCS)]);
+    }
+    const first = await jvm.#line(20_000);
+    if (first !== 'ready') throw new Error(`JVM said ${first}: ${jvm.stderr}`);
+    jvm.pid = opts.containerMount ? Jvm.#forkedChild(jvm.child.pid!) : jvm.child.pid!;
+    return jvm;
+  }
+
+  /** The one child unshare --fork started (it exec'd the JVM). */
+  static #forkedChild(pid: number): number {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    if (kids.length !== 1) throw new Error(`unshare ${pid} has children [${kids.join(', ')}]`);
+    return Number(kids[0]);
+  }
+
+  #line(timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`JVM: no output in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      const take = () => {
+        if (this.#lines.length) {
+          clearTimeout(timer);
+          resolve(this.#lines.shift()!);
+        } else {
+          this.#waiters.push(take);
+        }
+      };
+      take();
+    });
+  }
+
+  /**
+   * Runs one round (GCS System.gc() calls after `command`); resolves once the
+   * JVM says "done", with the monotonic clock just before and just after:
+   * every GC of the round happened between the two.
+   */
+  async round(command: 'go' | 'grow' | 'drop' = 'go'): Promise<{ t0: bigint; t1: bigint }> {
+    const t0 = process.hrtime.bigint();
+    this.child.stdin.write(`${command}\n`);
+    const line = await this.#line(20_000);
+    const t1 = process.hrtime.bigint();
+    if (line !== 'done') throw new Error(`JVM said ${line}`);
+    return { t0, t1 };
+  }
+
+  /** Thread ids of the JVM's thread named `comm` (e.g. "VM Thread"): [ours, the JVM namespace's]. */
+  thread(comm: string): { tid: number; nsTid: number } {
+    for (const t of readdirSync(`/proc/${this.pid}/task`)) {
+      try {
+        if (readFileSync(`/proc/${this.pid}/task/${t}/comm`, 'utf8').trimEnd() !== comm) continue;
+        const status = readFileSync(`/proc/${this.pid}/task/${t}/status`, 'utf8');
+        const nsTid = Number(status.match(/^NSpid:\s*(.+)$/m)![1]!.trim().split(/\s+/).pop());
+        return { tid: Number(t), nsTid };
+      } catch {
+        // thread gone meanwhile
+      }
+    }
+    throw new Error(`JVM ${this.pid} has no thread ${comm}`);
+  }
+
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
+  /** Closes stdin (the JVM exits) and waits; SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.stdin.end();
+      const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await this.#exited;
+      clearTimeout(t);
+    }
+  }
+}
+
+/** A running tracer and every event it has delivered so far. */
+export interface Capture {
+  tracer: Tracer<GcEvent>;
+  events: GcEvent[];
+  /** Resolves once `n` events match `pred`; rejects after `ms`. */
+  waitForCount(pred: (e: GcEvent) => boolean, n: number, ms?: number): Promise<GcEvent[]>;
+  close(): void;
+}
+
+export function capture(opts: JavagcOptions): Capture {
+  const tracer = javagc(opts);
+  const events: GcEvent[] = [];
+  tracer.subscribe((batch) => {
+    for (const e of batch) events.push(e);
+  });
+  return {
+    tracer,
+    events,
+    waitForCount: async (pred, n, ms = 5000) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        tracer.flush();
+        const found = events.filter(pred);
+        if (found.length >= n) return found;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} events (have ${found.length} of ${events.length})`);
+        await sleep(20);
+      }
+    },
+    close: () => tracer.close(),
+  };
+}

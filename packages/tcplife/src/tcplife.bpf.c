@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// tcplife: one record per TCP session when it closes: who owned it, both
+// ends' addresses and ports, payload bytes each way, and how long it lived.
+//
+// A lesson in following an object through a state machine from a single
+// tracepoint, and in knowing *who* you are running as when it fires.
+//
+// Every TCP socket moves through the states of RFC 793, and the kernel
+// reports every move on the tracepoint sock:inet_sock_set_state, with the
+// socket's address (`skaddr`, used here as the session's identity), the old
+// and new state, ports and addresses. A session looks like this:
+//
+//   client (active open)                    server (passive open)
+//   CLOSE -> SYN_SENT        connect()
+//                                           LISTEN -> SYN_RECV   a new child socket
+//   SYN_SENT -> ESTABLISHED                 SYN_RECV -> ESTABLISHED
+//   ESTABLISHED -> FIN_WAIT1 close()        ESTABLISHED -> CLOSE_WAIT  (their FIN)
+//   FIN_WAIT1 -> FIN_WAIT2   (FIN acked)    CLOSE_WAIT -> LAST_ACK     close()
+//   FIN_WAIT2 -> CLOSE       (their FIN)    LAST_ACK -> CLOSE          (FIN acked)
+//
+// (Either side may close first; the other side then takes the right-hand
+// path.) So: remember the socket when it opens, note what happens on the way,
+// and report when it reaches CLOSE. Three things need care.
+//
+// 1. Who owns the session? A tracepoint runs in whatever context changed the
+//    state. connect() and close() are system calls: the current task is the
+//    socket's user. But most moves happen when a packet arrives, in softirq
+//    context, on behalf of whatever task the CPU happened to be running. Over
+//    loopback that is the *peer* (its send processes our packet), otherwise a
+//    random task, ksoftirqd or the idle task ("swapper", pid 0). BCC caches
+//    pid/comm only at SYN_SENT and LAST_ACK and otherwise takes the current
+//    task at CLOSE, so a server that closes first is reported under its
+//    client's PID (over loopback) or under pid 0.
+//    Here the socket itself says whether the current task is its user: a
+//    system call that works on a socket takes the socket lock with
+//    lock_sock(), which sets sk->sk_lock.owned; softirq code never sets it
+//    (when it finds the socket owned, it queues the packet to the owner's
+//    backlog, and the owner processes it, in its own context, when it
+//    releases the lock). So `sk_lock.owned != 0` during a state change means
+//    "the current task is the socket's user, in a system call", and every
+//    such change records pid and comm: the last task to act on the socket
+//    (connect, shutdown, close) owns the session. A server socket whose
+//    client resets it never sees such a change (accept() changes no state);
+//    for those, the owner is the process that called listen() on the port,
+//    which is recorded when the listener is created.
+//
+// 2. A connection refused (or timed out) goes CLOSE -> SYN_SENT -> CLOSE and
+//    never was a session: BCC prints it anyway, with zero bytes. Only
+//    sessions that reached ESTABLISHED are reported here.
+//
+// 3. Bytes. tcp_sock.bytes_acked and .bytes_received (RFC 4898, what
+//    `ss -i` shows and BCC reports) count sequence numbers, and SYN and FIN
+//    each use one: a client that wrote 300000 bytes and closed shows
+//    bytes_acked = 300002. The payload is recovered exactly from facts the
+//    socket keeps: our SYN was acked if we opened actively (and the session
+//    was established); our FIN was acked if we sent one and everything we
+//    sent is acked (snd_una == write_seq: the FIN is the last sequence
+//    number); their FIN was received if the socket has the SOCK_DONE flag,
+//    which tcp_fin() sets when it processes the FIN.
+//
+// Hook: tracepoint sock:inet_sock_set_state (no kprobes on this kernel, and
+// none needed: this one tracepoint sees every state change of every socket).
+#include "ebpf/common.h"
+#include "ebpf/output.h"
+
+/* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
+const volatile __u32 targ_pid = 0;     /* only sessions owned by this process (0: all) */
+const volatile __u16 targ_family = 0;  /* AF_INET or AF_INET6 (0: both) */
+const volatile bool filter_lport = false;
+const volatile bool filter_rport = false;
+/* The ports to keep, as bitmaps: bit p of the 8 KiB set means port p. One
+ * array read per test, however many ports were asked for. */
+const volatile __u8 lport_bits[8192] = {};
+const volatile __u8 rport_bits[8192] = {};
+
+#define AF_INET 2
+#define AF_INET6 10
+#define EEXIST 17
+
+/* Session flags (struct session.flags; sent along in struct event.flags). */
+#define F_ACTIVE 0x01         /* this side opened: connect(), SYN_SENT seen */
+#define F_ESTABLISHED 0x02    /* the handshake completed */
+#define F_FIN_SENT 0x04       /* this side sent a FIN: FIN_WAIT1 or LAST_ACK seen */
+#define F_OWNER_TASK 0x08     /* pid/comm: the last task to change the state in a system call */
+#define F_OWNER_LISTENER 0x10 /* pid/comm: the process that listen()ed on the local port */
+
+/* What is remembered about a live session, from open to close. */
+struct session {
+	__u64 birth_ns; /* first state change seen: SYN_SENT or SYN_RECV */
+	__u32 pid;      /* owner (see above); 0 while unknown */
+	__u32 flags;
+	char comm[16];
+};
+
+/* What user space receives, once per session, at close. */
+struct event {
+	__u64 ts;          /* bpf_ktime_get_ns() at close */
+	__u64 span_ns;     /* close - birth */
+	__u64 tx_bytes;    /* payload sent and acknowledged */
+	__u64 rx_bytes;    /* payload received */
+	__u32 pid;
+	__u32 flags;       /* F_* */
+	__u16 family;      /* AF_INET or AF_INET6 */
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];    /* IPv4: the first 4 bytes */
+	__u8 raddr[16];
+	char comm[16];
+};
+EBPF_EXPORT(event);
+
+/* ---- Maps ---- */
+
+/* Live sessions, keyed by the socket's address. Every entry is removed when
+ * its socket reaches CLOSE, so the map holds only open sessions. Not
+ * preallocated: memory follows the number of open sessions, not the limit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct session);
+} sessions SEC(".maps");
+
+/* Who listen()ed on a port: the owner of that listener's children until they
+ * show their own (see 1. above). LRU: listeners are never removed, so that
+ * children still queued when their listener closes find it. */
+struct listener_key {
+	__u16 family;
+	__u16 port;
+};
+
+struct owner {
+	__u32 pid;
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listener_key);
+	__type(value, struct owner);
+} listeners SEC(".maps");
+
+EBPF_RINGBUF(events, 1024 * 1024); /* user space may resize it before load */
+
+/* Sessions not followed because `sessions` was full (read by user space). */
+__u64 sessions_untracked = 0;
+
+/* ---- Helpers ---- */
+
+static __always_inline bool port_in(const volatile __u8 *bits, __u16 port)
+{
+	return bits[port >> 3] & (1 << (port & 7));
+}
+
+/* Port filters, applied at every state change (as BCC does), so a filtered
+ * session is dropped as early as its ports are known. A port of 0 is not
+ * known yet: connect() enters SYN_SENT before it picks the local port. */
+static __always_inline bool ports_wanted(__u16 lport, __u16 rport)
+{
+	if (filter_lport && lport && !port_in(lport_bits, lport))
+		return false;
+	if (filter_rport && rport && !port_in(rport_bits, rport))
+		return false;
+	return true;
+}
+
+/* True when the current task is the socket's user, in a system call (see 1.). */
+static __always_inline bool current_owns(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_lock.owned) != 0;
+}
+
+static __always_inline void take_current(struct session *s)
+{
+	s->pid = ebpf_current_tgid();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->flags = (s->flags & ~F_OWNER_LISTENER) | F_OWNER_TASK;
+}
+
+/* CLOSE -> LISTEN, in listen(): remember who listens on the port. */
+static __always_inline void on_listen(struct sock *sk, __u16 family, __u16 port)
+{
+	struct listener_key k = { .family = family, .port = port };
+	struct owner o = {};
+
+	if (!current_owns(sk))
+		return;
+	o.pid = ebpf_current_tgid();
+	bpf_get_current_comm(o.comm, sizeof(o.comm));
+	bpf_map_update_elem(&listeners, &k, &o, BPF_ANY);
+}
+
+/* Into SYN_SENT, SYN_RECV or ESTABLISHED: a session opens. */
+static __always_inline void on_open(struct sock *sk, __u64 key, int old, int new,
+				    __u16 family, __u16 lport)
+{
+	struct session *s = bpf_map_lookup_elem(&sessions, &key);
+	long err;
+
+	if (s) {
+		if (new == TCP_ESTABLISHED)
+			s->flags |= F_ESTABLISHED;
+		if (current_owns(sk))
+			take_current(s);
+		return;
+	}
+
+	/* First sight: normally SYN_SENT (client) or LISTEN -> SYN_RECV (server's
+	 * new child). ESTABLISHED first only when the tool started mid-handshake. */
+	struct session n = {};
+	n.birth_ns = bpf_ktime_get_ns();
+	if (new == TCP_SYN_SENT || old == TCP_SYN_SENT)
+		n.flags |= F_ACTIVE;
+	if (new == TCP_ESTABLISHED)
+		n.flags |= F_ESTABLISHED;
+	if (current_owns(sk)) {
+		take_current(&n);
+	} else if (old == TCP_LISTEN) {
+		/* A child is created in softirq context: the current task is
+		 * whoever sent the packet. Borrow the listener's owner. */
+		struct listener_key k = { .family = family, .port = lport };
+		struct owner *o = bpf_map_lookup_elem(&listeners, &k);
+
+		if (o) {
+			n.pid = o->pid;
+			__builtin_memcpy(n.comm, o->comm, sizeof(n.comm));
+			n.flags |= F_OWNER_LISTENER;
+		}
+	}
+	err = bpf_map_update_elem(&sessions, &key, &n, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		__sync_fetch_and_add(&sessions_untracked, 1);
+}
+
+/* FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING: on the way out. Only
+ * two things matter here: a FIN sent by this side, and the owner. */
+static __always_inline void on_progress(struct sock *sk, __u64 key, int new)
+{
+	bool fin = new == TCP_FIN_WAIT1 || new == TCP_LAST_ACK;
+	bool owner = current_owns(sk);
+	struct session *s;
+
+	if (!fin && !owner)
+		return; /* softirq, nothing to note: no map lookup */
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s)
+		return;
+	if (fin)
+		s->flags |= F_FIN_SENT;
+	if (owner)
+		take_current(s);
+}
+
+/* Into CLOSE: the session is over; report it. */
+static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state *ctx,
+				     struct sock *sk, __u64 key, __u16 family,
+				     __u16 lport, __u16 rport)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct session *s;
+	struct event *e;
+	__u64 acked, received;
+
+	s = bpf_map_lookup_elem(&sessions, &key);
+	if (!s)
+		return; /* opened before we started: its birth is unknown (BCC skips these too) */
+	if (current_owns(sk))
+		take_current(s);
+	/* Refused, timed out, or a handshake that never completed: no session. */
+	if (!(s->flags & F_ESTABLISHED))
+		goto out;
+	if (targ_pid && s->pid != targ_pid)
+		goto out;
+
+	/* Payload bytes: the counters minus the sequence numbers SYN and FIN use (see 3.). */
+	acked = BPF_CORE_READ(tp, bytes_acked);
+	received = BPF_CORE_READ(tp, bytes_received);
+	if ((s->flags & F_ACTIVE) && acked)
+		acked--; /* our SYN */
+	if ((s->flags & F_FIN_SENT) && acked &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--; /* our FIN */
+	if (received &&
+	    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		received--; /* their FIN */
+
+	e = ebpf_reserve(events, sizeof(*e));
+	if (!e)
+		goto out; /* ring full: counted in events_drops */
+	e->ts = bpf_ktime_get_ns();
+	e->span_ns = e->ts - s->birth_ns;
+	e->tx_bytes = acked;
+	e->rx_bytes = received;
+	e->pid = s->pid;
+	e->flags = s->flags;
+	e->family = family;
+	e->lport = lport;
+	e->rport = rport;
+	e->pad = 0;
+	/* Addresses come with the tracepoint (its IPv6 fields hold v4-mapped
+	 * addresses for IPv4 sockets; the IPv4 fields are what we want then).
+	 * Copied with a helper: the compiler turns a plain copy into loads
+	 * through a pointer to the middle of the context, which the verifier
+	 * refuses ("dereference of modified ctx ptr"). */
+	if (family == AF_INET) {
+		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+		bpf_probe_read_kernel(e->laddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(e->raddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
+	}
+	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
+	ebpf_submit(events, e);
+out:
+	bpf_map_delete_elem(&sessions, &key);
+}
+
+/* ---- Entry point ---- */
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	__u64 key = (__u64)sk;
+	int old = ctx->oldstate, new = ctx->newstate;
+	__u16 family = ctx->family, lport = ctx->sport, rport = ctx->dport;
+
+	/* The tracepoint also reports SCTP and MPTCP sockets: not tcp_socks. */
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (targ_family && family != targ_family)
+		return 0;
+	if (!ports_wanted(lport, rport)) {
+		/* A client's local port shows up only after SYN_SENT: drop
+		 * what was recorded before it was known. */
+		bpf_map_delete_elem(&sessions, &key);
+		return 0;
+	}
+
+	if (new == TCP_LISTEN) {
+		on_listen(sk, family, lport);
+		return 0;
+	}
+	if (old == TCP_LISTEN && new != TCP_SYN_RECV)
+		return 0; /* a listener closing: not a session */
+	if (new < TCP_FIN_WAIT1) /* SYN_SENT, SYN_RECV, ESTABLISHED (BCC's test) */
+		on_open(sk, key, old, new, family, lport);
+	else if (new == TCP_CLOSE)
+		on_close(ctx, sk, key, family, lport, rport);
+	else
+		on_progress(sk, key, new);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
