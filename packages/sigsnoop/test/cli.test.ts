@@ -1,0 +1,371 @@
+// The sigsnoop and killsnoop CLIs as users run them: child processes, output
+// into a pipe, stopped by a signal. One workload run is watched by a CLI per
+// flag set at once; rows are matched by the workload's PIDs (the machine may
+// be sending other signals at the same time), and filters are checked on
+// every row they print.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CHILD, SIGRTMIN, expectedFromChildren, expectedFromWorkload, runAll, sleep, type Work } from './helpers.js';
+
+const BIN = {
+  sigsnoop: new URL('../dist/cli.js', import.meta.url).pathname,
+  killsnoop: new URL('../dist/killsnoop.js', import.meta.url).pathname,
+};
+type Tool = keyof typeof BIN;
+
+// libbpf-tools sigsnoop: "%-8s %-7s %-16s %-9s %-7s %-6s\n"
+const SIG_HEADER = 'TIME     PID     COMM             SIG       TPID    RESULT';
+// BCC killsnoop: "%-9s %-*s %-16s %-4s %-*s %s", PID width len(pid_max) + 1
+const PIDW = readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim().length + 1;
+const l = (s: string | number, w: number) => String(s).padEnd(w);
+const KILL_HEADER = `${l('TIME', 9)} ${l('PID', PIDW)} ${l('COMM', 16)} ${l('SIG', 4)} ${l('TPID', PIDW)} RESULT`;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running CLI and what it has printed so far. */
+class Cli {
+  readonly proc: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+
+  constructor(tool: Tool, args: string[], wrap: string[] = []) {
+    const argv = [...wrap, process.execPath, BIN[tool], ...args];
+    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve) =>
+      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
+    );
+  }
+
+  /** Starts the CLI and waits until it has attached (its header, or for --json a while after start). */
+  static async start(tool: Tool, args: string[]): Promise<Cli> {
+    const cli = new Cli(tool, args);
+    if (args.includes('--json')) await cli.waitAttached();
+    else await cli.waitOutput((out) => out.includes('\n'), 15_000);
+    return cli;
+  }
+
+  /** --json prints no header: wait until the process holds its 13 BPF links. */
+  async waitAttached(): Promise<void> {
+    const { readdirSync, readlinkSync } = await import('node:fs');
+    const links = () => {
+      try {
+        return readdirSync(`/proc/${this.proc.pid}/fd`).filter((fd) => {
+          try {
+            return readlinkSync(`/proc/${this.proc.pid}/fd/${fd}`) === 'anon_inode:bpf_link';
+          } catch {
+            return false;
+          }
+        }).length;
+      } catch {
+        return 0;
+      }
+    };
+    const deadline = Date.now() + 15_000;
+    while (links() < 13) {
+      if (this.proc.exitCode !== null) throw new Error(`CLI exited early: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error('CLI did not attach');
+      await sleep(20);
+    }
+  }
+
+  async waitOutput(pred: (stdout: string) => boolean, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred(this.stdout)) {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+        throw new Error(`CLI exited early (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr}`);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.stdout.slice(-2000)}`);
+      await sleep(20);
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
+    this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+/** A clean end: status 0, nothing on stderr. */
+function expectCleanExit(e: Exit): void {
+  expect(e.stderr).toBe('');
+  expect([e.code, e.signal]).toEqual([0, null]);
+}
+
+/** Rows (without the header) whose PID column is one of `pids`. */
+function rowsOf(stdout: string, pids: number[]): string[] {
+  return stdout
+    .split('\n')
+    .slice(1)
+    .filter((r) => pids.includes(Number(r.split(/ +/)[1])));
+}
+
+/** Every row, split into columns (no COMM here has spaces). */
+const columns = (stdout: string) =>
+  stdout
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((r) => r.split(/ +/));
+
+const TIME8 = /^\d\d:\d\d:\d\d $/;
+
+type Expected = ReturnType<typeof expectedFromWorkload>[number] | ReturnType<typeof expectedFromChildren>[number];
+
+// The references' rows, built here with plain padEnd (no code shared with src/).
+const NAMES: Record<number, string> = { 0: 'N/A', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 15: 'SIGTERM', 17: 'SIGCHLD' };
+const name = (sig: number) => NAMES[sig] ?? (sig > SIGRTMIN ? `SIGRTMIN+${sig - SIGRTMIN}` : String(sig));
+const sigRow = (e: Expected, names = false) =>
+  `${l(e.pid, 7)} ${l(e.comm, 16)} ${l(names ? name(e.sig) : e.sig, 9)} ${l(e.tpid, 7)} ${l(e.result, 6)}`;
+const killRow = (e: Expected) => `${l(e.pid, PIDW)} ${l(e.comm, 16)} ${l(e.sig, 4)} ${l(e.tpid, PIDW)} ${e.ret ?? 0}`;
+
+describe('one workload, watched by a CLI per flag set', () => {
+  const clis = new Map<string, Cli>();
+  const exits = new Map<string, Exit>();
+  let w: Work;
+  let fromWork: Expected[];
+  let fromChildren: Expected[];
+
+  beforeAll(async () => {
+    const fixed: Array<[string, Tool, string[]]> = [
+      ['sigsnoop', 'sigsnoop', []],
+      ['sigsnoop -n', 'sigsnoop', ['-n']],
+      ['sigsnoop -k', 'sigsnoop', ['-k']],
+      ['sigsnoop -x', 'sigsnoop', ['-x']],
+      ['sigsnoop -s SIGUSR2', 'sigsnoop', ['-s', 'SIGUSR2']],
+      ['sigsnoop -s rtmin+2', 'sigsnoop', ['--signal', 'rtmin+2']],
+      ['sigsnoop -c', 'sigsnoop', ['-c', 'sigwork-child-of']],
+      ['sigsnoop --json', 'sigsnoop', ['--json']],
+      ['killsnoop', 'killsnoop', []],
+      ['killsnoop -x', 'killsnoop', ['-x']],
+    ];
+    const started = await Promise.all(fixed.map(([, tool, args]) => Cli.start(tool, args)));
+    fixed.forEach(([key], i) => clis.set(key, started[i]!));
+    w = await runAll(async (p) => {
+      const more: Array<[string, Tool, string[]]> = [
+        ['sigsnoop -p', 'sigsnoop', ['-p', String(p.pid)]],
+        ['sigsnoop -T', 'sigsnoop', ['-T', String(p.a)]],
+        ['killsnoop -p -T -s', 'killsnoop', ['-p', String(p.pid), '-T', String(p.a), '-s', '10']],
+      ];
+      const s = await Promise.all(more.map(([, tool, args]) => Cli.start(tool, args)));
+      more.forEach(([key], i) => clis.set(key, s[i]!));
+    });
+    fromWork = expectedFromWorkload(w);
+    fromChildren = expectedFromChildren(w);
+    // The unfiltered CLI has printed the workload's last event: the others
+    // have theirs in their buffers too. Stop every one (SIGINT flushes).
+    const all = clis.get('sigsnoop')!;
+    await all.waitOutput((out) => rowsOf(out, w.all).length >= fromWork.length + fromChildren.length, 10_000);
+    await sleep(200);
+    await Promise.all([...clis].map(async ([k, c]) => exits.set(k, await c.stop())));
+  }, 60_000);
+
+  afterAll(() => {
+    for (const c of clis.values()) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  });
+
+  const out = (key: string) => exits.get(key)!.stdout;
+
+  it('every CLI ended cleanly on SIGINT', () => {
+    for (const [k, e] of exits) expect([k, e.code, e.signal, e.stderr]).toEqual([k, 0, null, '']);
+  });
+
+  it('sigsnoop: libbpf-tools\' header and rows, byte for byte (RESULT padded to 6, trailing spaces)', () => {
+    const o = out('sigsnoop');
+    expect(o.split('\n')[0]).toBe(SIG_HEADER);
+    const rows = rowsOf(o, w.all);
+    for (const r of rows) expect(r.slice(0, 9)).toMatch(TIME8);
+    expect(rows.filter((r) => Number(r.split(/ +/)[1]) === w.pid).map((r) => r.slice(9))).toEqual(fromWork.map((e) => sigRow(e)));
+    expect(rows.filter((r) => Number(r.split(/ +/)[1]) !== w.pid).map((r) => r.slice(9)).sort()).toEqual(fromChildren.map((e) => sigRow(e)).sort());
+  });
+
+  it('sigsnoop -n: signal names for every signal: N/A for 0, SIGRTMIN+n for real-time ones', () => {
+    const rows = rowsOf(out('sigsnoop -n'), [w.pid]).map((r) => r.slice(9));
+    expect(rows).toEqual(fromWork.map((e) => sigRow(e, true)));
+    expect(rows.map((r) => r.split(/ +/)[2])).toEqual([
+      'SIGUSR1', 'SIGUSR1', 'SIGTERM', 'N/A', 'SIGUSR2', 'SIGRTMIN+1', 'SIGRTMIN+2', 'SIGRTMIN+3', 'SIGUSR1', 'SIGUSR1',
+      'SIGUSR2', 'SIGUSR2', 'SIGUSR1', 'SIGUSR1', 'SIGUSR2', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGCHLD',
+    ]);
+  });
+
+  it('killsnoop: BCC\'s header and columns; RESULT is the syscall\'s return (0 for an ignored signal)', () => {
+    const o = out('killsnoop');
+    expect(o.split('\n')[0]).toBe(KILL_HEADER);
+    const rows = rowsOf(o, w.all);
+    for (const r of rows) expect(r.slice(0, 10)).toMatch(/^\d\d:\d\d:\d\d  $/);
+    expect(rows.map((r) => r.slice(10))).toEqual(fromWork.filter((e) => e.syscall).map(killRow));
+    expect(rows.map((r) => r.split(/ +/)[5])).toContain('0'); // kill of the child ignoring SIGUSR1
+  });
+
+  it('sigsnoop -k: every kill-family call, none of the kernel\'s signals', () => {
+    expect(rowsOf(out('sigsnoop -k'), w.all).map((r) => r.slice(9))).toEqual(fromWork.filter((e) => e.syscall).map((e) => sigRow(e)));
+  });
+
+  it('sigsnoop -x: every row printed has RESULT not 0; for the workload, exactly its failures', () => {
+    for (const c of columns(out('sigsnoop -x'))) expect(c[5]).not.toBe('0');
+    const want = [...fromWork, ...fromChildren].filter((e) => e.result !== 0).map((e) => sigRow(e));
+    expect(rowsOf(out('sigsnoop -x'), w.all).map((r) => r.slice(9)).sort()).toEqual(want.sort());
+  });
+
+  it('killsnoop -x: only calls that failed (BCC: ret < 0)', () => {
+    for (const c of columns(out('killsnoop -x'))) expect(Number(c[5])).toBeLessThan(0);
+    expect(rowsOf(out('killsnoop -x'), w.all).map((r) => r.slice(10))).toEqual(fromWork.filter((e) => (e.ret ?? 0) < 0).map(killRow));
+  });
+
+  it('sigsnoop -s: a name, or RTMIN+n in any case; every row has that signal', () => {
+    const usr2 = columns(out('sigsnoop -s SIGUSR2'));
+    for (const c of usr2) expect(c[3]).toBe('12');
+    expect(rowsOf(out('sigsnoop -s SIGUSR2'), w.all)).toHaveLength(4);
+    for (const c of columns(out('sigsnoop -s rtmin+2'))) expect(c[3]).toBe(String(SIGRTMIN + 2));
+    expect(rowsOf(out('sigsnoop -s rtmin+2'), w.all).map((r) => r.slice(9))).toEqual([sigRow(fromWork[6]!)]);
+  });
+
+  it('sigsnoop -c: only senders with that command (compared on its first 15 bytes)', () => {
+    const cols = columns(out('sigsnoop -c'));
+    for (const c of cols) expect(c[2]).toBe(CHILD);
+    expect(rowsOf(out('sigsnoop -c'), w.all).map((r) => r.slice(9)).sort()).toEqual(fromChildren.map((e) => sigRow(e)).sort());
+  });
+
+  it('sigsnoop -p: only that sender, every row', () => {
+    const cols = columns(out('sigsnoop -p'));
+    for (const c of cols) expect(Number(c[1])).toBe(w.pid);
+    expect(cols).toHaveLength(fromWork.length);
+  });
+
+  it('sigsnoop -T: only that target, every row (a pidfd counts as its process)', () => {
+    const cols = columns(out('sigsnoop -T'));
+    for (const c of cols) expect(Number(c[4])).toBe(w.a);
+    expect(rowsOf(out('sigsnoop -T'), w.all).map((r) => r.slice(9))).toEqual(fromWork.filter((e) => e.tpid === w.a).map((e) => sigRow(e)));
+  });
+
+  it('killsnoop -p -T -s together', () => {
+    const rows = out('killsnoop -p -T -s').split('\n').slice(1).filter(Boolean).map((r) => r.slice(10));
+    expect(rows).toEqual(fromWork.filter((e) => e.tpid === w.a && e.sig === 10).map(killRow));
+    expect(rows).toHaveLength(2); // kill() and pidfd_send_signal()
+  });
+
+  it('--json: one object per line, every field', () => {
+    const objs = out('sigsnoop --json')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const mine = objs.filter((o) => o.pid === w.pid);
+    expect(mine.map((o) => ({ pid: o.pid, comm: o.comm, sig: o.sig, tpid: o.tpid, syscall: o.syscall, ret: o.ret, generated: o.generated, delivery: o.delivery, code: o.code, result: o.result }))).toEqual(fromWork);
+    expect(mine.map((o) => o.signal)).toEqual(fromWork.map((e) => (e.sig ? name(e.sig) : null)));
+    for (const o of mine) {
+      expect(Object.keys(o)).toEqual(['time', 'timestamp', 'pid', 'tid', 'comm', 'sig', 'signal', 'tpid', 'syscall', 'ret', 'generated', 'delivery', 'code', 'result']);
+      expect(o.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(typeof o.timestamp).toBe('number');
+      if (o.sig === 17) expect([w.pid, w.t]).toContain(o.tid); // sent by whichever thread exits last
+      else expect(o.tid).toBe(w.pid);
+    }
+  });
+});
+
+describe('ending the run', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal}: every event before the signal is printed (piped output is flushed)`, async () => {
+      const cli = await Cli.start('sigsnoop', ['-p', String(process.pid), '-s', '0']);
+      for (let i = 0; i < 50; i++) process.kill(process.pid, 0);
+      await sleep(50);
+      const e = await cli.stop(signal); // at once: the rows may still be in the ring or the output buffer
+      expectCleanExit(e);
+      const rows = e.stdout.split('\n').slice(1).filter(Boolean);
+      expect(rows.map((r) => r.slice(9))).toEqual(Array(50).fill(`${l(process.pid, 7)} ${l(readFileSync('/proc/self/comm', 'utf8').trim(), 16)} ${l(0, 9)} ${l(process.pid, 7)} ${l(0, 6)}`));
+    });
+  }
+
+  it('a closed pipe (| head -n 2) ends the run by itself, status 0, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigsnoop-test-'));
+    try {
+      const err = join(dir, 'stderr');
+      const cmd = `"${process.execPath}" "${BIN.sigsnoop}" -p ${process.pid} 2>"${err}" | head -n 2`;
+      const pipeline = spawn('/bin/bash', ['-o', 'pipefail', '-c', cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
+      let done = false;
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        pipeline.on('close', (code, sig) => {
+          done = true;
+          r([code, sig]);
+        }),
+      );
+      const deadline = Date.now() + 15_000;
+      while (!done && Date.now() < deadline) {
+        process.kill(process.pid, 0);
+        await sleep(50);
+      }
+      expect(done).toBe(true);
+      expect(await exited).toEqual([0, null]); // pipefail: node's own status too
+      const lines = text.split('\n');
+      expect(lines).toEqual([SIG_HEADER, expect.stringMatching(/^\d\d:\d\d:\d\d /), '']);
+      expect(lines[1]!.slice(9)).toBe(`${l(process.pid, 7)} ${l(readFileSync('/proc/self/comm', 'utf8').trim(), 16)} ${l(0, 9)} ${l(process.pid, 7)} ${l(0, 6)}`);
+      expect(readFileSync(err, 'utf8')).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('errors and help', () => {
+  const runCli = (tool: Tool, args: string[], wrap: string[] = []) => new Cli(tool, args, wrap).exited;
+  const cases: Array<[Tool, string[]]> = [
+    ['sigsnoop', ['-s', 'SIGFOO']],
+    ['sigsnoop', ['-s', '65']],
+    ['sigsnoop', ['-s', 'RTMIN+40']],
+    ['sigsnoop', ['-p', 'abc']],
+    ['sigsnoop', ['-p', '0']],
+    ['sigsnoop', ['-p', '-5']],
+    ['sigsnoop', ['-p', '4194304']], // in range, but no such process
+    ['sigsnoop', ['-T', 'x']],
+    ['sigsnoop', ['-c', '']],
+    ['sigsnoop', ['-s']],
+    ['sigsnoop', ['--bogus']],
+    ['sigsnoop', ['--jsn']], // no "did you mean" second line
+    ['killsnoop', ['-n']], // BCC's killsnoop has no -n
+    ['killsnoop', ['-s', 'nope']],
+    ['killsnoop', ['-T', '1.5']],
+  ];
+  for (const [tool, args] of cases) {
+    it(`${tool} ${args.join(' ')}: exit 2, one line on stderr`, async () => {
+      const e = await runCli(tool, args);
+      expect([e.code, e.signal]).toEqual([2, null]);
+      expect(e.stdout).toBe('');
+      expect(e.stderr.endsWith('\n')).toBe(true);
+      const lines = e.stderr.split('\n').slice(0, -1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^${tool}: \\S`));
+    });
+  }
+
+  it('not root: exit 1, one line saying root is needed', async () => {
+    const e = await runCli('sigsnoop', [], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+    expect([e.code, e.signal, e.stdout]).toEqual([1, null, '']);
+    const lines = e.stderr.split('\n').slice(0, -1);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sigsnoop: .*root/);
+  });
+
+  it('--help: exit 0, every flag listed', async () => {
+    const s = await runCli('sigsnoop', ['--help']);
+    expect([s.code, s.stderr]).toEqual([0, '']);
+    for (const flag of ['-k, --kill', '-n, --name', '-p, --pid <PID>', '-s, --signal <SIGNAL>', '-T, --tpid <PID>', '-c, --comm <COMM>', '-x, --failed', '--json', '-v, --verbose']) {
+      expect(s.stdout, flag).toContain(`  ${flag} `);
+    }
+    const k = await runCli('killsnoop', ['--help']);
+    expect([k.code, k.stderr]).toEqual([0, '']);
+    for (const flag of ['-x, --failed', '-p, --pid <PID>', '-T, --tpid <PID>', '-s, --signal <SIGNAL>', '--json']) {
+      expect(k.stdout, flag).toContain(`  ${flag} `);
+    }
+  });
+});
