@@ -120,6 +120,23 @@ describe('packed packages', () => {
     expect(t.err()).toBe('');
   });
 
+  it('npx opensnoop traces a workload', async () => {
+    const mark = join(dir, 'packaging-open-mark-78');
+    writeFileSync(mark, 'x');
+    const t = startTool(join(bin, 'npx'), ['opensnoop', '-n', 'cat']);
+    try {
+      await t.ready;
+      expect(t.out()).toMatch(/^PID +COMM +FD ERR PATH\n/);
+      spawnSync('/bin/cat', [mark]);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      const end = await t.stop();
+      expect(end.code === 0 || end.signal === 'SIGINT').toBe(true);
+    }
+    expect(t.out()).toMatch(new RegExp(`^\\d+ +cat +\\d+ +0 ${mark}$`, 'm'));
+    expect(t.err()).toBe('');
+  });
+
   it('the typed API works from the installed package', () => {
     const script = `
       import { execsnoop } from '@ebpf/execsnoop';
