@@ -45,8 +45,11 @@ function ensureVmlinux() {
     process.exit(1);
   }
   const header = run('bpftool', ['btf', 'dump', 'file', btf, 'format', 'c']);
-  writeFileSync(target + '.tmp', header);
-  renameSync(target + '.tmp', target);
+  // turbo builds packages in parallel: each writes its own temp file and the
+  // atomic rename makes whichever finishes last win with identical content.
+  const tmp = `${target}.${process.pid}.tmp`;
+  writeFileSync(tmp, header);
+  renameSync(tmp, target);
 }
 
 const args = process.argv.slice(2);
