@@ -3,7 +3,7 @@
 // output follow BCC's biolatency; -j/--json prints real JSON (one object per
 // histogram) where BCC printed a Python dict.
 import { Command, Option } from 'commander';
-import { Session, describeError, parsePositiveInt, printError, runMain } from '@ebpf/core/cli';
+import { Session, describeError, parsePositiveInt, printError, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native } from '@ebpf/core';
 import { biolatency, resolveDisk, type Snapshot } from './index.js';
 import { BANNER, formatJson, formatSnapshot, type Flags } from './output.js';
@@ -36,13 +36,8 @@ export function program(): Command {
     .argument('[interval]', 'output interval, in seconds', parsePositiveInt('interval', 99999999))
     .argument('[count]', 'number of outputs', parsePositiveInt('count', 99999999))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'biolatency: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value, extra argument) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('biolatency'))
+    .exitOverride(commanderExit);
 }
 
 async function main(argv: string[]): Promise<number> {

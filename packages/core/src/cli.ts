@@ -306,3 +306,19 @@ export function runEventTool<E>(opts: EventToolOptions<E>): Promise<number> {
   });
   return session.done;
 }
+
+/**
+ * commander's error output as the tools print errors: `<tool>: <message>`
+ * (commander writes `error: <message>`). Use: `.configureOutput(commanderOutput('execsnoop'))`.
+ */
+export function commanderOutput(tool: string): { outputError: (str: string, write: (s: string) => void) => void } {
+  return { outputError: (str, write) => write(str.replace(/^error: /, `${tool}: `)) };
+}
+
+/**
+ * commander's exits as argparse's: `--help` 0, any usage error (unknown
+ * option, missing value, extra argument) 2. Use: `.exitOverride(commanderExit)`.
+ */
+export function commanderExit(err: { exitCode: number }): never {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+}

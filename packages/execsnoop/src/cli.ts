@@ -2,7 +2,7 @@
 // execsnoop: trace exec() syscalls. Flags and output follow BCC's execsnoop;
 // --json prints one JSON object per event instead.
 import { Command, Option } from 'commander';
-import { Session, parsePositiveInt, parseRegex, parseUser, runEventTool, runMain } from '@ebpf/core/cli';
+import { Session, parsePositiveInt, parseRegex, parseUser, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { native } from '@ebpf/core';
 import { execsnoop } from './index.js';
 import { formatJson, formatRow, header, type Flags } from './output.js';
@@ -37,13 +37,8 @@ export function program(): Command {
     .addOption(new Option('--json', 'print one JSON object per event'))
     .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'execsnoop: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('execsnoop'))
+    .exitOverride(commanderExit);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@
 // exitsnoop; --json prints one JSON object per event instead.
 import { readFileSync, readdirSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { Session, parsePositiveInt, printError, runEventTool, runMain } from '@ebpf/core/cli';
+import { Session, parsePositiveInt, printError, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native, type Tracer } from '@ebpf/core';
 import { exitsnoop, type ExitEvent } from './index.js';
 import { formatJson, formatRow, header, wallClock, type Flags } from './output.js';
@@ -67,13 +67,8 @@ export function program(): Command {
     .addOption(new Option('--json', 'print one JSON object per event'))
     .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'exitsnoop: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('exitsnoop'))
+    .exitOverride(commanderExit);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@
 // ours.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runEventTool, runMain } from '@ebpf/core/cli';
+import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native } from '@ebpf/core';
 import { javagc } from './index.js';
 import { BANNER, HEADER, PauseHistogram, formatJson, formatRow } from './output.js';
@@ -40,13 +40,8 @@ export function program(): Command {
     .addOption(new Option('--json', 'print one JSON object per GC (or per histogram)'))
     .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'javagc: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('javagc'))
+    .exitOverride(commanderExit);
 }
 
 /** The process's start time (field 22 of /proc/PID/stat): tells a PID's reuse from its process. */

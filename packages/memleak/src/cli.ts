@@ -2,7 +2,7 @@
 // memleak: outstanding allocations by stack. Flags and output follow BCC's
 // memleak; --json prints one JSON object per report (or per -t event).
 import { Command, Option } from 'commander';
-import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runMain } from '@ebpf/core/cli';
+import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native } from '@ebpf/core';
 import { jsonLine } from '@ebpf/core/format';
 import { checkOptions, memleak, type Memleak, type MemleakOptions } from './index.js';
@@ -75,13 +75,8 @@ export function program(): Command {
     .addOption(new Option('--json', 'print one JSON object per report (or per -t event)'))
     .addOption(new Option('-v, --verbose', "print where the probes went and libbpf's debug messages"))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'memleak: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('memleak'))
+    .exitOverride(commanderExit);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -4,7 +4,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Command, Option } from 'commander';
-import { Session, parsePid, parsePositiveInt, parseUser, runEventTool, runMain } from '@ebpf/core/cli';
+import { Session, parsePid, parsePositiveInt, parseUser, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native, openFlagValue } from '@ebpf/core';
 import { opensnoop, opensnoopObject, type OpensnoopOptions } from './index.js';
 import { formatJson, header, type Flags } from './output.js';
@@ -80,13 +80,8 @@ export function program(): Command {
     .addOption(new Option('--json', 'print one JSON object per event'))
     .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'opensnoop: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('opensnoop'))
+    .exitOverride(commanderExit);
 }
 
 /** BCC's -b is pages per CPU for each CPU's perf buffer; ours is one ring shared by all CPUs. */

@@ -3,7 +3,7 @@
 //   killsnoop  BCC killsnoop's flags and columns
 // Both take --json, which prints the same object per event.
 import { Command, Option } from 'commander';
-import { Session, parsePid, runEventTool } from '@ebpf/core/cli';
+import { Session, parsePid, runEventTool, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native } from '@ebpf/core';
 import { parseSignal } from '@ebpf/core/signals';
 import { sigsnoop, type SigsnoopOptions } from './index.js';
@@ -80,14 +80,9 @@ function base(tool: Tool, description: string, examples: string): Command {
   return new Command(tool)
     .description(description)
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
     .showSuggestionAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, `${tool}: `)) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput(tool))
+    .exitOverride(commanderExit);
 }
 
 export function program(tool: Tool): Command {

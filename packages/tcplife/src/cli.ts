@@ -2,7 +2,7 @@
 // tcplife: trace the lifespan of TCP sessions. Flags and output follow BCC's
 // tcplife; --json prints one JSON object per session instead.
 import { Command, Option } from 'commander';
-import { Session, parsePid, runEventTool, runMain } from '@ebpf/core/cli';
+import { Session, parsePid, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
 import { UsageError, native } from '@ebpf/core';
 import { tcplife, type TcplifeTracer } from './index.js';
 import { Formatter, formatJson, header, type Flags } from './output.js';
@@ -58,13 +58,8 @@ export function program(): Command {
     .addOption(new Option('--json', 'print one JSON object per session'))
     .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
     .addHelpText('after', `\n${examples}`)
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'tcplife: ')) })
-    .exitOverride((err) => {
-      // commander errors (unknown option, missing value) exit 2, like argparse
-      if (err.exitCode !== 0) process.exit(2);
-      process.exit(0);
-    });
+    .configureOutput(commanderOutput('tcplife'))
+    .exitOverride(commanderExit);
 }
 
 async function main(argv: string[]): Promise<number> {
