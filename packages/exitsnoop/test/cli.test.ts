@@ -114,8 +114,9 @@ describe('output', () => {
 
   it('--json: one object per line, exact fields', async () => {
     const cli = new Cli(['--json']);
-    // No header in JSON mode: run a probe workload until it shows up.
-    const deadline = Date.now() + 10_000;
+    // No header in JSON mode: run a probe workload until it shows up (start-up
+    // can take seconds when the whole suite loads the machine).
+    const deadline = Date.now() + 25_000;
     for (;;) {
       const p = await sh('exit 42');
       await sleep(100);
