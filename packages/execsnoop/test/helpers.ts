@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execsnoop, type ExecEvent, type ExecsnoopOptions, type Tracer } from '../src/index.js';
+import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -13,41 +14,10 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const uniq = (tag = 'm'): string => `${tag}-${process.pid}-${randomBytes(6).toString('hex')}`;
 
 /** A running tracer and every event it has delivered so far. */
-export interface Capture {
-  tracer: Tracer<ExecEvent>;
-  events: ExecEvent[];
-  /** Resolves with the first event matching `pred`; rejects after `ms`. */
-  waitFor(pred: (e: ExecEvent) => boolean, ms?: number): Promise<ExecEvent>;
-  /** Resolves once `n` events match `pred`; rejects after `ms`. */
-  waitForCount(pred: (e: ExecEvent) => boolean, n: number, ms?: number): Promise<ExecEvent[]>;
-  close(): void;
-}
+export type Capture = EventCapture<ExecEvent, Tracer<ExecEvent>>;
 
 export function capture(opts: ExecsnoopOptions = {}): Capture {
-  const tracer = execsnoop(opts);
-  const events: ExecEvent[] = [];
-  tracer.subscribe((batch) => {
-    for (const e of batch) events.push(e);
-  });
-  const waitForCount = async (pred: (e: ExecEvent) => boolean, n: number, ms = 5000): Promise<ExecEvent[]> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      tracer.flush();
-      const found = events.filter(pred);
-      if (found.length >= n) return found;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${n} events (have ${found.length} of ${events.length} seen)`);
-      }
-      await sleep(20);
-    }
-  };
-  return {
-    tracer,
-    events,
-    waitFor: async (pred, ms) => (await waitForCount(pred, 1, ms))[0]!,
-    waitForCount,
-    close: () => tracer.close(),
-  };
+  return collect<ExecEvent, Tracer<ExecEvent>>(execsnoop(opts));
 }
 
 export interface RunResult {

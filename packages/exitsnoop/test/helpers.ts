@@ -6,57 +6,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitsnoop, type ExitEvent, type ExitsnoopOptions, type Tracer } from '../src/index.js';
+import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A running tracer and every event it has delivered so far. */
-export interface Capture {
-  tracer: Tracer<ExitEvent>;
-  events: ExitEvent[];
-  /** Resolves once `n` events match `pred`; rejects after `ms`. */
-  waitForCount(pred: (e: ExitEvent) => boolean, n: number, ms?: number): Promise<ExitEvent[]>;
-  /** The first event matching `pred`. */
-  waitFor(pred: (e: ExitEvent) => boolean, ms?: number): Promise<ExitEvent>;
-  /** Every event matching `pred` after the ring has been drained. */
-  settled(pred: (e: ExitEvent) => boolean): Promise<ExitEvent[]>;
-  close(): void;
-}
+export type Capture = EventCapture<ExitEvent, Tracer<ExitEvent>>;
 
 export function capture(opts: ExitsnoopOptions = {}): Capture {
-  const tracer = exitsnoop(opts);
-  const events: ExitEvent[] = [];
-  tracer.subscribe((batch) => {
-    for (const e of batch) events.push(e);
-  });
-  const waitForCount = async (pred: (e: ExitEvent) => boolean, n: number, ms = 5000): Promise<ExitEvent[]> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      tracer.flush();
-      const found = events.filter(pred);
-      if (found.length >= n) return found;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${n} events (have ${found.length} of ${events.length} seen)`);
-      }
-      await sleep(20);
-    }
-  };
-  return {
-    tracer,
-    events,
-    waitForCount,
-    waitFor: async (pred, ms) => (await waitForCount(pred, 1, ms))[0]!,
-    settled: async (pred) => {
-      // An exit is in the ring before the parent's wait() returns, so a
-      // flush after that delivers it, unless another CPU holds an earlier
-      // record still being written (microseconds): flush a few times.
-      for (let i = 0; i < 3; i++) {
-        await sleep(30);
-        tracer.flush();
-      }
-      return events.filter(pred);
-    },
-    close: () => tracer.close(),
-  };
+  return collect<ExitEvent, Tracer<ExitEvent>>(exitsnoop(opts));
 }
 
 export interface RunResult {

@@ -21,6 +21,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { javagc, type GcEvent, type JavagcOptions, type Tracer } from '../src/index.js';
+import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -204,33 +205,8 @@ export class Jvm {
 }
 
 /** A running tracer and every event it has delivered so far. */
-export interface Capture {
-  tracer: Tracer<GcEvent>;
-  events: GcEvent[];
-  /** Resolves once `n` events match `pred`; rejects after `ms`. */
-  waitForCount(pred: (e: GcEvent) => boolean, n: number, ms?: number): Promise<GcEvent[]>;
-  close(): void;
-}
+export type Capture = EventCapture<GcEvent, Tracer<GcEvent>>;
 
 export function capture(opts: JavagcOptions): Capture {
-  const tracer = javagc(opts);
-  const events: GcEvent[] = [];
-  tracer.subscribe((batch) => {
-    for (const e of batch) events.push(e);
-  });
-  return {
-    tracer,
-    events,
-    waitForCount: async (pred, n, ms = 5000) => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        tracer.flush();
-        const found = events.filter(pred);
-        if (found.length >= n) return found;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} events (have ${found.length} of ${events.length})`);
-        await sleep(20);
-      }
-    },
-    close: () => tracer.close(),
-  };
+  return collect<GcEvent, Tracer<GcEvent>>(javagc(opts));
 }

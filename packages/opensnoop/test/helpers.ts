@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { opensnoop, type OpenEvent, type OpensnoopOptions, type Tracer } from '../src/index.js';
+import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -15,35 +16,10 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const uniq = (tag = 'o'): string => `${tag}-${process.pid}-${randomBytes(6).toString('hex')}`;
 
 /** A running tracer and every event it has delivered so far. */
-export interface Capture {
-  tracer: Tracer<OpenEvent>;
-  events: OpenEvent[];
-  /** Resolves once `n` events match `pred`; rejects after `ms`. */
-  waitForCount(pred: (e: OpenEvent) => boolean, n: number, ms?: number): Promise<OpenEvent[]>;
-  close(): void;
-}
+export type Capture = EventCapture<OpenEvent, Tracer<OpenEvent>>;
 
 export function capture(opts: OpensnoopOptions = {}): Capture {
-  const tracer = opensnoop(opts);
-  const events: OpenEvent[] = [];
-  tracer.subscribe((batch) => {
-    for (const e of batch) events.push(e);
-  });
-  return {
-    tracer,
-    events,
-    waitForCount: async (pred, n, ms = 5000) => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        tracer.flush();
-        const found = events.filter(pred);
-        if (found.length >= n) return found;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} events (have ${found.length})`);
-        await sleep(20);
-      }
-    },
-    close: () => tracer.close(),
-  };
+  return collect<OpenEvent, Tracer<OpenEvent>>(opensnoop(opts));
 }
 
 /** A temporary directory (world-readable: workloads may run as nobody), removed by cleanup. */

@@ -6,39 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sigsnoop, type Delivery, type SignalEvent, type SignalSyscall, type SigsnoopOptions, type Tracer } from '../src/index.js';
+import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A running tracer and every event it has delivered so far. */
-export interface Capture {
-  tracer: Tracer<SignalEvent>;
-  events: SignalEvent[];
-  /** Resolves once `n` events match `pred`; rejects after `ms`. */
-  waitForCount(pred: (e: SignalEvent) => boolean, n: number, ms?: number): Promise<SignalEvent[]>;
-  close(): void;
-}
+export type Capture = EventCapture<SignalEvent, Tracer<SignalEvent>>;
 
 export function capture(opts: SigsnoopOptions = {}): Capture {
-  const tracer = sigsnoop(opts);
-  const events: SignalEvent[] = [];
-  tracer.subscribe((batch) => {
-    for (const e of batch) events.push(e);
-  });
-  return {
-    tracer,
-    events,
-    waitForCount: async (pred, n, ms = 5000) => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        tracer.flush();
-        const found = events.filter(pred);
-        if (found.length >= n) return found;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} events (have ${found.length} of ${events.length} seen)`);
-        await sleep(20);
-      }
-    },
-    close: () => tracer.close(),
-  };
+  return collect<SignalEvent, Tracer<SignalEvent>>(sigsnoop(opts));
 }
 
 let built: { bin: string; dir: string } | undefined;
