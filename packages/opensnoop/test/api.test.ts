@@ -3,7 +3,7 @@
 // paths unique to this run (other workloads run on the machine meanwhile).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '@ebpf/core';
 import { openFlagNames, opensnoop, type OpenEvent } from '../src/index.js';
@@ -281,7 +281,19 @@ describe('filters (in the kernel)', () => {
 describe('lifecycle and options', () => {
   it('close() frees every BPF object, is idempotent and ends iteration; nothing lost', async () => {
     const before = bpfFds();
-    const idle = spawn('/bin/sleep', ['30'], { stdio: 'ignore' }); // a process that opens nothing
+    const idle = spawn('/bin/sleep', ['30'], { stdio: 'ignore' }); // a process that opens nothing...
+    // ...once its loader is done: wait until it sits in clock_nanosleep (230) / nanosleep (35).
+    for (let i = 0; i < 500; i++) {
+      const nr = (() => {
+        try {
+          return readFileSync(`/proc/${idle.pid}/syscall`, 'utf8').split(' ')[0];
+        } catch {
+          return '';
+        }
+      })();
+      if (nr === '230' || nr === '35') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const t = opensnoop({ pid: idle.pid! });
     expect(bpfFds().length).toBeGreaterThan(before.length);
     const it = t[Symbol.asyncIterator]();
