@@ -10,13 +10,13 @@
 //
 // Output formatting lives in '@ebpf/core/format', CLI conventions in
 // '@ebpf/core/cli', record decoding helpers in '@ebpf/core/decode'.
-export { ObjectSpec, BpfObject, Link, closeAll } from './object.js';
-export type { ProgramInfo, MapInfo, GlobalInfo, GlobalValue, UprobeOptions, UprobeMultiOptions, UsdtOptions, Closeable } from './object.js';
-export { BpfMap, u32Key, u64Key, readStack } from './map.js';
-export { RingBuffer, PerfBuffer } from './reader.js';
-export type { RecordHandler, RingBufferOptions, PerfBufferOptions } from './reader.js';
-export { Tracer } from './tracer.js';
-export type { TracerOptions, Decoder, LostCounts } from './tracer.js';
+export { ObjectSpec, BpfObject, Link, closeAll } from './bpf/object.js';
+export type { ProgramInfo, MapInfo, GlobalInfo, GlobalValue, UprobeOptions, UprobeMultiOptions, UsdtOptions, Closeable } from './bpf/object.js';
+export { BpfMap, u32Key, u64Key, readStack } from './bpf/map.js';
+export { RingBuffer, PerfBuffer } from './stream/reader.js';
+export type { RecordHandler, RingBufferOptions, PerfBufferOptions } from './stream/reader.js';
+export { Tracer } from './stream/tracer.js';
+export type { TracerOptions, Decoder, LostCounts } from './stream/tracer.js';
 export {
   preflight,
   checkPrivileges,
@@ -28,7 +28,7 @@ export {
   ensureTracefs,
   tracefsRoot,
   uprobeMultiSupported,
-} from './preflight.js';
+} from './kernel/preflight.js';
 export {
   EbpfError,
   NativeLoadError,
@@ -39,15 +39,15 @@ export {
   ClosedError,
 } from './errors.js';
 export type { PreflightKind } from './errors.js';
-export type { PerfEventSpec } from './binding.js';
-export { native } from './native.js';
-export { OPEN_FLAGS, OPEN_ACCESS_MODES, openFlagNames, openFlagValue } from './flags.js';
+export type { PerfEventSpec } from './native/binding.js';
+export { native } from './native/load.js';
+export { OPEN_FLAGS, OPEN_ACCESS_MODES, openFlagNames, openFlagValue } from './kernel/flags.js';
 
 /** perf_event_attr.type / config values for attachPerfEvent(). */
 export const PerfType = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2 } as const;
 export const PerfSoftware = { CPU_CLOCK: 0, TASK_CLOCK: 1 } as const;
-export { DoubleBufferedMap, log2Buckets } from './histmap.js';
-export type { Log2Layout } from './histmap.js';
+export { DoubleBufferedMap, log2Buckets } from './bpf/histmap.js';
+export type { Log2Layout } from './bpf/histmap.js';
 export {
   KERNEL_MINOR_BITS,
   kernelDev,
@@ -56,9 +56,9 @@ export {
   blockDeviceName,
   findBlockDevice,
   listBlockDevices,
-} from './blockdev.js';
-export type { DeviceNumber, BlockDevice } from './blockdev.js';
-export { mappedFiles, findMappedFile } from './procmaps.js';
-export type { MappedFile, FileMatch, Mapping } from './procmaps.js';
-export { readSdtNotes, parseSdtNotes, hasSdtProbe } from './sdt.js';
-export type { SdtProbe } from './sdt.js';
+} from './kernel/blockdev.js';
+export type { DeviceNumber, BlockDevice } from './kernel/blockdev.js';
+export { mappedFiles, findMappedFile } from './kernel/procmaps.js';
+export type { MappedFile, FileMatch, Mapping } from './kernel/procmaps.js';
+export { readSdtNotes, parseSdtNotes, hasSdtProbe } from './kernel/sdt.js';
+export type { SdtProbe } from './kernel/sdt.js';

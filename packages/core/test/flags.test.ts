@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { OPEN_ACCESS_MODES, OPEN_FLAGS, openFlagNames, openFlagValue } from '../src/flags.js';
+import { OPEN_ACCESS_MODES, OPEN_FLAGS, openFlagNames, openFlagValue } from '../src/kernel/flags.js';
 
 describe('open flags', () => {
   it('has the kernel values for this architecture (x86-64 / generic here)', () => {

@@ -10,8 +10,8 @@ import {
   log2Slot,
   pad,
   padStart,
-} from '../src/format.js';
-import { bytes, cstring, decodeUtf8, splitCStrings } from '../src/decode.js';
+} from '../src/format/index.js';
+import { bytes, cstring, decodeUtf8, splitCStrings } from '../src/format/decode.js';
 
 // Expected texts below are the output of bcc/table.py 0.26 (_print_log2_hist,
 // _print_linear_hist) for the same counts, one "\n"-terminated line per print().

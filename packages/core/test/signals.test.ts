@@ -15,7 +15,7 @@ import {
   signalName,
   signalNumber,
   signalShortName,
-} from '../src/signals.js';
+} from '../src/kernel/signals.js';
 
 const has = (cmd: string): boolean => {
   try {

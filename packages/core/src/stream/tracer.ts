@@ -8,9 +8,9 @@
 //     print thousands of events a second.
 // close() delivers what is still buffered, detaches everything, and ends
 // iteration. It is idempotent, and runs at process exit if nobody called it.
-import type { BpfObject } from './object.js';
+import type { BpfObject } from '../bpf/object.js';
 import type { RingBuffer } from './reader.js';
-import { track, untrack } from './resources.js';
+import { track, untrack } from '../bpf/resources.js';
 
 /** Turns one record into an event, or undefined to drop it (a user-space filter). */
 export type Decoder<E> = (view: DataView, offset: number, length: number) => E | undefined;

@@ -27,7 +27,7 @@
 import type { BpfMap } from './map.js';
 import { u32Key } from './map.js';
 import type { BpfObject } from './object.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 
 export class DoubleBufferedMap {
   readonly outer: BpfMap;

@@ -6,8 +6,8 @@
 // failure (missing privilege or kernel feature, load/attach failure), 2 bad
 // usage (unknown flag, bad value), as BCC's argparse does.
 import { existsSync, readFileSync } from 'node:fs';
-import { EbpfError, LoadError, PreflightError, UsageError } from './errors.js';
-import type { Tracer } from './tracer.js';
+import { EbpfError, LoadError, PreflightError, UsageError } from '../errors.js';
+import type { Tracer } from '../stream/tracer.js';
 
 /**
  * Output that costs the traced workload little: on a terminal each batch is

@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { minimizedBtf } from './btf-cache.js';
-import type { NativeGlobalInfo, NativeMapInfo, NativeObject, NativeProgramInfo, PerfEventSpec } from './binding.js';
-import { AttachError, ClosedError, EbpfError, LoadError, PreflightError, UsageError, nativeCode } from './errors.js';
+import type { NativeGlobalInfo, NativeMapInfo, NativeObject, NativeProgramInfo, PerfEventSpec } from '../native/binding.js';
+import { AttachError, ClosedError, EbpfError, LoadError, PreflightError, UsageError, nativeCode } from '../errors.js';
 import { BpfMap } from './map.js';
-import { native } from './native.js';
-import { PerfBuffer, RingBuffer, type PerfBufferOptions, type RecordHandler, type RingBufferOptions } from './reader.js';
-import { ensureTracefs, tracefsRoot } from './preflight.js';
+import { native } from '../native/load.js';
+import { PerfBuffer, RingBuffer, type PerfBufferOptions, type RecordHandler, type RingBufferOptions } from '../stream/reader.js';
+import { ensureTracefs, tracefsRoot } from '../kernel/preflight.js';
 import { track, untrack, type Closeable } from './resources.js';
 
 export { closeAll, type Closeable } from './resources.js';

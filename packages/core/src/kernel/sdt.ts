@@ -10,8 +10,8 @@
 // has no such probe" (a JVM built without DTrace support, say) instead of
 // relaying an attach errno.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { EbpfError } from './errors.js';
-import { ElfFile, SHT_NOTE } from './symbolize/elf.js';
+import { EbpfError } from '../errors.js';
+import { ElfFile, SHT_NOTE } from '../symbolize/elf.js';
 
 export interface SdtProbe {
   provider: string;

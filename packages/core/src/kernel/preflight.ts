@@ -1,8 +1,8 @@
 // Checks a tool makes before loading anything, each failing with a one-line
 // PreflightError a CLI prints as it is. All are a few file-system reads.
 import { existsSync, readFileSync } from 'node:fs';
-import { PreflightError } from './errors.js';
-import { native } from './native.js';
+import { PreflightError } from '../errors.js';
+import { native } from '../native/load.js';
 
 const TRACEFS = '/sys/kernel/tracing';
 const DEBUGFS_TRACING = '/sys/kernel/debug/tracing';

@@ -2,10 +2,10 @@
 // on wake-ups and on a short timer and calls in once per batch; here each batch
 // is split into records for a handler, with no copying: the handler gets a
 // DataView over the batch and the record's offset and length.
-import type { NativePerfReader, NativeReader } from './binding.js';
-import { EbpfError, nativeCode } from './errors.js';
-import { native } from './native.js';
-import { track, untrack } from './resources.js';
+import type { NativePerfReader, NativeReader } from '../native/binding.js';
+import { EbpfError, nativeCode } from '../errors.js';
+import { native } from '../native/load.js';
+import { track, untrack } from '../bpf/resources.js';
 
 /** Called for each record; `source` is the ring's index (ring buffers) or the CPU (perf buffers). */
 export type RecordHandler = (view: DataView, offset: number, length: number, source: number) => void;

@@ -2,9 +2,9 @@
 // key and value sizes; typed views are up to the caller (generated decoders,
 // or the small helpers below). Per-CPU maps hold one value per possible CPU,
 // each rounded up to 8 bytes, as the kernel lays them out.
-import type { NativeMapInfo } from './binding.js';
-import { ClosedError, EbpfError, UsageError, nativeCode } from './errors.js';
-import { native } from './native.js';
+import type { NativeMapInfo } from '../native/binding.js';
+import { ClosedError, EbpfError, UsageError, nativeCode } from '../errors.js';
+import { native } from '../native/load.js';
 
 const PERCPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
 

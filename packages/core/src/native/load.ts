@@ -4,10 +4,10 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Binding } from './binding.js';
-import { NativeLoadError } from './errors.js';
+import { NativeLoadError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
-const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 let binding: Binding | undefined;
 

@@ -11,10 +11,10 @@
 // link to the very file the mapping holds, reaches both.
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { EbpfError } from './errors.js';
-import { parseMaps, type Mapping } from './symbolize/user.js';
+import { EbpfError } from '../errors.js';
+import { parseMaps, type Mapping } from '../symbolize/user.js';
 
-export type { Mapping } from './symbolize/user.js';
+export type { Mapping } from '../symbolize/user.js';
 
 export interface MappedFile {
   pid: number;
