@@ -4,7 +4,7 @@
 // histogram) where BCC printed a Python dict.
 import { Command, Option } from 'commander';
 import { Session, describeError, parsePositiveInt, printError, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native } from '@ebpf/core';
+import { UsageError, setLibbpfVerbose } from '@ebpf/core';
 import { biolatency, resolveDisk, type Snapshot } from './index.js';
 import { BANNER, formatJson, formatSnapshot, type Flags } from './output.js';
 
@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   cmd.parse(argv);
   const f = cmd.opts<Flags>();
   const [interval, count] = cmd.processedArgs as [number | undefined, number | undefined];
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
   if (f.disks && f.flags) throw new UsageError('can only use -D or -F');
   // Checked before anything loads, so a bad disk is one line and exit 2.
   if (f.disk !== undefined) resolveDisk(f.disk);

@@ -40,7 +40,7 @@ export {
 } from './errors.js';
 export type { PreflightKind } from './errors.js';
 export type { PerfEventSpec } from './native/binding.js';
-export { native } from './native/load.js';
+export { setLibbpfVerbose, libbpfVersion, possibleCpus } from './bpf/libbpf.js';
 export { OPEN_FLAGS, OPEN_ACCESS_MODES, openFlagNames, openFlagValue } from './kernel/flags.js';
 
 /** perf_event_attr.type / config values for attachPerfEvent(). */

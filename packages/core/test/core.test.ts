@@ -27,13 +27,14 @@ import {
   effectiveCapabilities,
   hasTracepoint,
   hasTracingPrivileges,
-  native,
+  possibleCpus,
   preflight,
   tracefsRoot,
   u32Key,
   u64Key,
   uprobeMultiSupported,
 } from '../src/index.js';
+import { native } from '../src/native/load.js';
 import { uprobeOffset } from '../src/symbolize/index.js';
 import { EVENT_SIZE, decodeEvent, type Event } from './bpf/probes.gen.js';
 import {
@@ -334,7 +335,7 @@ describe('hooks: load, attach, detach', () => {
         frequency: 99,
       });
       // One event per online CPU (all possible CPUs are online here).
-      expect(links).toHaveLength(native().possibleCpus());
+      expect(links).toHaveLength(possibleCpus());
       expect(obj.linkCount).toBe(links.length);
       burnCpu(300);
       for (const l of links) l.detach();
@@ -344,7 +345,7 @@ describe('hooks: load, attach, detach', () => {
       expect(hits).toBeGreaterThan(0n);
       const percpu = obj.map('percpu');
       const perCpu = percpu.perCpuValues(percpu.lookup(u32Key(0))!).map((b) => b.readBigUInt64LE(0));
-      expect(perCpu).toHaveLength(native().possibleCpus());
+      expect(perCpu).toHaveLength(possibleCpus());
       expect(perCpu.reduce((a, b) => a + b, 0n)).toBe(hits);
 
       burnCpu(100);
@@ -609,7 +610,7 @@ describe('perf buffer', () => {
       // CPUs' buffers are read one after another: order within a CPU only.
       expect(seqs(events).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(range(0, N));
       expect(events.every((e) => e.magic === MAGIC && e.tgid === process.pid && e.comm === threadComm())).toBe(true);
-      for (const cpu of cpus) expect(cpu).toBeLessThan(native().possibleCpus());
+      for (const cpu of cpus) expect(cpu).toBeLessThan(possibleCpus());
     } finally {
       obj.close();
     }
@@ -789,7 +790,7 @@ describe('maps', () => {
     const obj = loadProbes();
     try {
       const p = obj.map('percpu');
-      const cpus = native().possibleCpus();
+      const cpus = possibleCpus();
       expect(p.perCpu).toBe(true);
       expect(p.valueBytes).toBe(8 * cpus);
       const v = Buffer.alloc(p.valueBytes);

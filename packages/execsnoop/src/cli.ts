@@ -3,7 +3,7 @@
 // --json prints one JSON object per event instead.
 import { Command, Option } from 'commander';
 import { Session, parsePositiveInt, parseRegex, parseUser, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { native } from '@ebpf/core';
+import { setLibbpfVerbose } from '@ebpf/core';
 import { execsnoop } from './index.js';
 import { formatJson, formatRow, header, type Flags } from './output.js';
 
@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = program();
   cmd.parse(argv);
   const f = cmd.opts<Flags>();
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
 
   const startNs = process.hrtime.bigint();
   return runEventTool({

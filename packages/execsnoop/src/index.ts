@@ -5,7 +5,7 @@
 //   for await (const ev of trace) console.log(ev.pid, ev.filename, ev.args);
 //   trace.close();
 import { existsSync } from 'node:fs';
-import { ObjectSpec, Tracer, UsageError, native, preflight } from '@ebpf/core';
+import { ObjectSpec, Tracer, UsageError, possibleCpus, preflight } from '@ebpf/core';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
 import { decodeEvent, type Config } from './execsnoop.gen.js';
 
@@ -121,7 +121,7 @@ export function execsnoop(opts: ExecsnoopOptions = {}): Tracer<ExecEvent> {
       include_failed: !!opts.failed,
     };
     spec.setConfig({ ...config });
-    spec.setMaxEntries('scratch', native().possibleCpus());
+    spec.setMaxEntries('scratch', possibleCpus());
     spec.setMaxEntries('events', ring);
   } catch (err) {
     spec.close();

@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Session, parsePositiveInt, printError, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native, type Tracer } from '@ebpf/core';
+import { UsageError, setLibbpfVerbose, type Tracer } from '@ebpf/core';
 import { exitsnoop, type ExitEvent } from './index.js';
 import { formatJson, formatRow, header, wallClock, type Flags } from './output.js';
 
@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
   cmd.parse(argv);
   const f = cmd.opts<Flags>();
   if (f.utc) f.timestamp = true;
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
   const pid = f.pid;
 
   const session = new Session({ tool: 'exitsnoop' });

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native } from '@ebpf/core';
+import { UsageError, setLibbpfVerbose } from '@ebpf/core';
 import { javagc } from './index.js';
 import { BANNER, HEADER, PauseHistogram, formatJson, formatRow } from './output.js';
 
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   cmd.parse(argv);
   const f = cmd.opts<Flags>();
   if (f.pid === undefined) throw new UsageError('-p PID is required: the Java process to trace');
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
   const pid = f.pid;
   const pools = !!f.pools;
   const born = startTime(pid);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EbpfError, UsageError, native } from '@ebpf/core';
+import { EbpfError, UsageError, possibleCpus } from '@ebpf/core';
 import { findLibjvm, javagc, targetNamespace, type GcEvent } from '../src/index.js';
 import { GCS, Jvm, capture, gcLoopClasses, sleep, tempDir } from './helpers.js';
 
@@ -51,7 +51,7 @@ describe('javagc()', () => {
       t.tracer.flush();
       const evs = t.events;
       expect(evs.length).toBeGreaterThanOrEqual(GCS);
-      const cpus = native().possibleCpus();
+      const cpus = possibleCpus();
       for (const e of evs) {
         expect(e.kind).toBe('pause');
         expect(e.pid).toBe(a.pid);

@@ -3,7 +3,7 @@
 // memleak; --json prints one JSON object per report (or per -t event).
 import { Command, Option } from 'commander';
 import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native } from '@ebpf/core';
+import { UsageError, setLibbpfVerbose } from '@ebpf/core';
 import { jsonLine } from '@ebpf/core/format';
 import { checkOptions, memleak, type Memleak, type MemleakOptions } from './index.js';
 import { formatReport, formatReportJson, formatTrace, formatTraceJson } from './output.js';
@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
   cmd.parse(argv);
   const f = cmd.opts<Flags>();
   const [interval, count] = cmd.processedArgs as [number, number | undefined];
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
   if (f.pid !== undefined && f.command !== undefined) throw new UsageError('-p and -c cannot be used together');
   if (f.minSize !== undefined && f.maxSize !== undefined && f.minSize > f.maxSize) {
     throw new UsageError("min_size (-z) can't be greater than max_size (-Z)");

@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Command, Option } from 'commander';
 import { Session, parsePid, parsePositiveInt, parseUser, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native, openFlagValue } from '@ebpf/core';
+import { UsageError, openFlagValue, possibleCpus, setLibbpfVerbose } from '@ebpf/core';
 import { opensnoop, opensnoopObject, type OpensnoopOptions } from './index.js';
 import { formatJson, header, type Flags } from './output.js';
 import { RowWriter } from './rows.js';
@@ -164,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = program();
   cmd.parse(argv);
   const f = cmd.opts<CliFlags & { extendedFields?: boolean }>();
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
   if (cmd.args.length) throw new UsageError(`unrecognized arguments: ${cmd.args.join(' ')}`);
   const flags: Flags = { ...f, extendedFields: f.extended_fields || f.extendedFields };
   const opts: OpensnoopOptions = {
@@ -175,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
     name: f.name,
     flags: f.flag_filter,
     fullPath: f.fullPath,
-    ringBytes: ringBytes(f.bufferPages, native().possibleCpus()),
+    ringBytes: ringBytes(f.bufferPages, possibleCpus()),
   };
   const session = new Session({ tool: 'opensnoop', durationSeconds: f.duration });
   if (!f.json) return runRows(session, opts, flags);

@@ -12,7 +12,6 @@ import {
   Tracer,
   UsageError,
   hasTracepoint,
-  native,
   openFlagValue,
   preflight,
 } from '@ebpf/core';

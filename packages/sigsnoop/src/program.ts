@@ -4,7 +4,7 @@
 // Both take --json, which prints the same object per event.
 import { Command, Option } from 'commander';
 import { Session, parsePid, runEventTool, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native } from '@ebpf/core';
+import { UsageError, setLibbpfVerbose } from '@ebpf/core';
 import { parseSignal } from '@ebpf/core/signals';
 import { sigsnoop, type SigsnoopOptions } from './index.js';
 import { SIGSNOOP_HEADER, formatJson, killsnoopHeader, killsnoopRow, pidWidth, sigsnoopRow } from './output.js';
@@ -119,7 +119,7 @@ export async function main(tool: Tool, argv: string[]): Promise<number> {
   const cmd = program(tool);
   cmd.parse(argv);
   const f = cmd.opts<Flags>();
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
 
   const startNs = process.hrtime.bigint();
   let header: string | undefined;

@@ -3,7 +3,7 @@
 // tcplife; --json prints one JSON object per session instead.
 import { Command, Option } from 'commander';
 import { Session, parsePid, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, native } from '@ebpf/core';
+import { UsageError, setLibbpfVerbose } from '@ebpf/core';
 import { tcplife, type TcplifeTracer } from './index.js';
 import { Formatter, formatJson, header, type Flags } from './output.js';
 
@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = program();
   cmd.parse(argv);
   const f = cmd.opts<CliFlags>();
-  if (f.verbose) native().setVerbose(true);
+  if (f.verbose) setLibbpfVerbose(true);
 
   const startNs = process.hrtime.bigint();
   const formatter = new Formatter(f);

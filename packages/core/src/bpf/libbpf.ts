@@ -1,0 +1,21 @@
+// Process-wide libbpf settings and facts, for tools and tests: the only
+// parts of the native addon a tool needs directly.
+import { native } from '../native/load.js';
+
+/** Print libbpf's debug log (and verifier logs) to stderr, e.g. for a CLI's --verbose. */
+export function setLibbpfVerbose(on: boolean): void {
+  native().setVerbose(on);
+}
+
+/** The libbpf version the addon was built against, e.g. '1.1.0'. */
+export function libbpfVersion(): string {
+  return native().libbpfVersion;
+}
+
+/**
+ * Number of possible CPUs (/sys/devices/system/cpu/possible), as libbpf
+ * counts them: the size of a per-CPU map value, one perf buffer per CPU.
+ */
+export function possibleCpus(): number {
+  return native().possibleCpus();
+}
