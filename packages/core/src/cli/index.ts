@@ -7,45 +7,49 @@
 // usage (unknown flag, bad value), as BCC's argparse does.
 import { existsSync, readFileSync } from 'node:fs';
 import { EbpfError, LoadError, PreflightError, UsageError } from '../errors.js';
+import { RowBuffer } from '../format/rowbuffer.js';
 import type { Tracer } from '../stream/tracer.js';
 
 /**
- * Output that costs the traced workload little: on a terminal each batch is
- * written at once; into a pipe or file, writes are gathered into large chunks
- * (flushed at 64 KiB, after 100 ms, and at exit).
+ * Output that costs the traced workload little: rows go as bytes into one
+ * reused buffer (RowBuffer); on a terminal each batch is written at once,
+ * into a pipe or file writes are gathered into large chunks (64 KiB, or
+ * 100 ms after the first row waiting, and at exit). A closed pipe ends the
+ * run quietly; any other write error (a full disk) ends it with one line.
  */
 export class Output {
   readonly isTTY: boolean;
-  #chunks: string[] = [];
-  #size = 0;
+  /** Rows, as bytes: tools with a fast path write records straight into it. */
+  readonly rows: RowBuffer;
   #timer: NodeJS.Timeout | undefined;
   #broken = false;
-  #onBroken: () => void;
-  static readonly MAX_BUFFER = 64 * 1024;
   static readonly MAX_DELAY_MS = 100;
 
-  constructor(onBroken: () => void) {
+  constructor(onBroken: (err: NodeJS.ErrnoException) => void) {
     this.isTTY = !!process.stdout.isTTY;
-    this.#onBroken = onBroken;
+    this.rows = new RowBuffer((chunk) => {
+      if (this.#broken) return true;
+      process.stdout.write(chunk);
+      // Files, terminals and (on Linux) pipes are written synchronously; when
+      // nothing is left queued, the chunk's memory is free to reuse.
+      return process.stdout.writableLength === 0;
+    });
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.#broken) return;
       this.#broken = true;
-      if (err.code === 'EPIPE') this.#onBroken();
-      else throw err;
+      onBroken(err);
     });
   }
 
   /** Queues text (lines with their "\n"). */
   write(text: string): void {
-    if (this.#broken) return;
-    this.#chunks.push(text);
-    this.#size += text.length;
-    if (this.#size >= Output.MAX_BUFFER) this.flush();
+    if (!this.#broken) this.rows.text(text);
   }
 
   /** Call after each batch of events: a terminal sees it now, a pipe soon. */
   endBatch(): void {
     if (this.isTTY) this.flush();
-    else if (!this.#timer && this.#size > 0) {
+    else if (!this.#timer && this.rows.pending > 0) {
       this.#timer = setTimeout(() => this.flush(), Output.MAX_DELAY_MS);
       this.#timer.unref();
     }
@@ -54,16 +58,25 @@ export class Output {
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#size === 0 || this.#broken) return;
-    const text = this.#chunks.length === 1 ? this.#chunks[0]! : this.#chunks.join('');
-    this.#chunks = [];
-    this.#size = 0;
-    process.stdout.write(text);
+    if (this.#broken) this.rows.pos = 0;
+    else this.rows.flush();
   }
 
   get broken(): boolean {
     return this.#broken;
   }
+}
+
+/** Node's timers fire at once past 2^31-1 ms: longer waits go in steps. Unref'd. */
+export function longTimeout(fn: () => void, ms: number): { cancel(): void } {
+  const MAX = 2 ** 31 - 1;
+  let timer: NodeJS.Timeout;
+  const step = (left: number) => {
+    timer = setTimeout(() => (left > MAX ? step(left - MAX) : fn()), Math.min(left, MAX));
+    timer.unref();
+  };
+  step(ms);
+  return { cancel: () => clearTimeout(timer) };
 }
 
 /** Prints `<tool>: <message>` to stderr: the one-line error convention. */
@@ -118,7 +131,12 @@ export class Session {
 
   constructor(opts: SessionOptions) {
     this.tool = opts.tool;
-    this.out = new Output(() => this.stop(0));
+    this.out = new Output((err) => {
+      // A closed pipe (`| head`) is a normal end; anything else is one line.
+      if (err.code === 'EPIPE') return this.stop(0);
+      printError(this.tool, `cannot write output: ${err.code ? `${err.code}: ` : ''}${err.message.replace(/^\w+: /, '')}`);
+      this.stop(1);
+    });
     this.#lost = opts.lost;
     this.#lostMessage = opts.lostMessage ?? ((n) => `Possibly lost ${n} samples`);
     this.#done = new Promise((r) => (this.#resolve = r));
@@ -127,7 +145,7 @@ export class Session {
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onSignal);
     if (opts.durationSeconds !== undefined) {
-      setTimeout(() => this.stop(0), opts.durationSeconds * 1000).unref();
+      longTimeout(() => this.stop(0), opts.durationSeconds * 1000);
     }
     if (this.#lost) {
       this.#lostTimer = setInterval(() => this.reportLost(), 1000);

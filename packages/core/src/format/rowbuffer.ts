@@ -1,0 +1,148 @@
+// Rows written as bytes into one reused buffer. Under a storm a tool prints
+// hundreds of thousands of rows a second; building a string per row, then
+// joining and re-encoding them, costs more CPU than the tracing itself. A
+// RowBuffer takes text and numbers and, for the hot columns, bytes copied
+// straight from a ring record, and hands finished chunks to a sink.
+const SPACE = 0x20;
+const ZERO = 0x30;
+const MINUS = 0x2d;
+
+/** Flush once this much is waiting. */
+export const CHUNK_BYTES = 64 * 1024;
+/** Room past CHUNK_BYTES: the longest row (8 KiB of names, escaped 4×) fits. */
+const ROOM = CHUNK_BYTES + 64 * 1024;
+
+/** True when every byte from `from` to `to` is printable ASCII (copied as is). */
+export function printable(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+export class RowBuffer {
+  #buf = Buffer.allocUnsafe(ROOM);
+  /** Write position: rows are appended here. */
+  pos = 0;
+  #sink: (chunk: Buffer) => boolean;
+
+  /**
+   * `sink` receives each finished chunk and returns true when it is done with
+   * the bytes (the buffer is then reused), false when it may still read them.
+   */
+  constructor(sink: (chunk: Buffer) => boolean) {
+    this.#sink = sink;
+  }
+
+  /** Bytes waiting. */
+  get pending(): number {
+    return this.pos;
+  }
+
+  /** Hands what is waiting to the sink. */
+  flush(): void {
+    if (this.pos === 0) return;
+    const chunk = this.#buf.subarray(0, this.pos);
+    this.pos = 0;
+    if (!this.#sink(chunk)) this.#buf = Buffer.allocUnsafe(ROOM);
+  }
+
+  /** Ends a row: flushes when a chunk's worth is waiting. */
+  endRow(): void {
+    if (this.pos >= CHUNK_BYTES) this.flush();
+  }
+
+  /** Text as UTF-8 (whole rows from a formatter, a header). */
+  text(s: string): void {
+    if (s.length * 3 > this.#buf.length - this.pos) {
+      this.flush();
+      if (s.length * 3 > this.#buf.length) {
+        this.#sink(Buffer.from(s, 'utf8'));
+        return;
+      }
+    }
+    this.pos += this.#buf.write(s, this.pos, 'utf8');
+    this.endRow();
+  }
+
+  byte(c: number): void {
+    this.#buf[this.pos++] = c;
+  }
+
+  /** Bytes copied from a record. */
+  copy(src: Uint8Array, from: number, to: number): void {
+    const buf = this.#buf;
+    let p = this.pos;
+    if (to - from > 32) {
+      buf.set(src.subarray(from, to), p);
+      p += to - from;
+    } else {
+      for (let i = from; i < to; i++) buf[p++] = src[i]!;
+    }
+    this.pos = p;
+  }
+
+  /** Spaces up to column `end` (an absolute position). */
+  spacesTo(end: number): void {
+    while (this.pos < end) this.#buf[this.pos++] = SPACE;
+  }
+
+  /** An ASCII string, left-aligned in `width` bytes ("%-Ns"). */
+  ascii(s: string, width = 0): void {
+    const start = this.pos;
+    for (let i = 0; i < s.length; i++) this.#buf[this.pos++] = s.charCodeAt(i);
+    this.spacesTo(start + width);
+  }
+
+  #uint(n: number): void {
+    let p = this.pos + digits(n);
+    this.pos = p;
+    do {
+      this.#buf[--p] = ZERO + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+  }
+
+  /** "%-Nd" */
+  intLeft(n: number, width: number): void {
+    const start = this.pos;
+    if (n < 0) {
+      this.byte(MINUS);
+      n = -n;
+    }
+    this.#uint(n);
+    this.spacesTo(start + width);
+  }
+
+  /** "%Nd" */
+  intRight(n: number, width: number): void {
+    const neg = n < 0;
+    const abs = neg ? -n : n;
+    this.spacesTo(this.pos + width - digits(abs) - (neg ? 1 : 0));
+    if (neg) this.byte(MINUS);
+    this.#uint(abs);
+  }
+
+  /** "%0No" of a value below 2^32. */
+  octal(n: number, width: number): void {
+    let d = 1;
+    for (let v = n >>> 3; v > 0; v >>>= 3) d++;
+    const w = d > width ? d : width;
+    let p = this.pos + w;
+    this.pos = p;
+    for (let i = 0; i < w; i++) {
+      this.#buf[--p] = ZERO + (n & 7);
+      n >>>= 3;
+    }
+  }
+}

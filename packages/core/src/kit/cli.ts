@@ -1,0 +1,243 @@
+// A tool's command line from its declarations: commander with the tool's
+// options, the common flags (--json, -v), BCC's error and exit conventions;
+// then the run loops of the three shapes of tool:
+//   runEventCli:    streaming tools, one row per event;
+//   runPeriodicCli: interval histograms and reports (a snapshot per interval).
+// Every ending (Ctrl-C, SIGTERM, SIGHUP, a closed pipe, a full disk,
+// --duration, interval×count) detaches every probe and flushes every line.
+import { Command } from 'commander';
+import { Session, commanderExit, commanderOutput, describeError, printError, runMain } from '../cli/index.js';
+import { setLibbpfVerbose } from '../bpf/libbpf.js';
+import { jsonLine } from '../format/index.js';
+import type { RowBuffer } from '../format/rowbuffer.js';
+import type { Periodic } from './periodic.js';
+import type { EventTool } from './event.js';
+import { commanderOption, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
+
+/** A positional argument ([interval] [count]). */
+export interface ArgDef {
+  name: string;
+  help: string;
+  type: ValueType<number>;
+  default?: number;
+}
+
+export interface CommandDef<D extends OptionDefs> {
+  name: string;
+  description: string;
+  /** Every flag, in the order --help lists them: the tool's options and display-only flags. */
+  options: D;
+  args?: ArgDef[];
+  /** The examples block of --help. */
+  examples?: string;
+  /** --json's flags and help (default '--json', 'print one JSON object per event'). */
+  jsonFlag?: { flags: string; help: string };
+  /** -v's help (default "print libbpf's debug messages"). */
+  verboseHelp?: string;
+}
+
+export interface ParsedCommand<D extends OptionDefs> {
+  /** Every flag's value, by declaration key. */
+  flags: FlagsOf<D>;
+  /** The API options among them. */
+  options: OptionsOf<D>;
+  args: Array<number | undefined>;
+  json: boolean;
+  verbose: boolean;
+}
+
+/** The commander Command for a tool (also for tests of --help). */
+export function toolCommand<D extends OptionDefs>(def: CommandDef<D>): Command {
+  const cmd = new Command(def.name).description(def.description);
+  for (const a of def.args ?? []) {
+    cmd.argument(`[${a.name}]`, a.help, (v: string) => a.type.parse(v, a.name), a.default);
+  }
+  for (const o of Object.values(def.options)) cmd.addOption(commanderOption(o));
+  const json = def.jsonFlag ?? { flags: '--json', help: 'print one JSON object per event' };
+  cmd.option(json.flags, json.help);
+  cmd.option('-v, --verbose', def.verboseHelp ?? "print libbpf's debug messages");
+  if (def.examples) cmd.addHelpText('after', `\n${def.examples}`);
+  return cmd.configureOutput(commanderOutput(def.name)).exitOverride(commanderExit);
+}
+
+/** Parses argv into flags, API options and positional arguments. */
+export function parseCommand<D extends OptionDefs>(def: CommandDef<D>, argv: string[]): ParsedCommand<D> {
+  const cmd = toolCommand(def);
+  cmd.parse(argv);
+  const raw = cmd.opts();
+  const flags: Record<string, unknown> = {};
+  const options: Record<string, unknown> = {};
+  const byAttr = new Map(cmd.options.map((o) => [o.flags, o.attributeName()]));
+  for (const [key, o] of Object.entries(def.options)) {
+    const v = raw[byAttr.get(o.flags)!];
+    flags[key] = v;
+    if (!o.cliOnly && v !== undefined) options[key] = v;
+  }
+  const verbose = !!raw.verbose;
+  if (verbose) setLibbpfVerbose(true);
+  return { flags: flags as FlagsOf<D>, options: options as OptionsOf<D>, args: cmd.processedArgs as Array<number | undefined>, json: !!raw.json, verbose };
+}
+
+/** Runs a CLI's main; errors become one line and an exit code. */
+export function runCli(name: string, main: (argv: string[]) => Promise<number>): Promise<never> {
+  return runMain(name, () => main(process.argv), () => process.argv.includes('-v') || process.argv.includes('--verbose'));
+}
+
+/**
+ * The clock of one batch: rows of a batch share one reading of the wall
+ * clock (the -T column, JSON's time) instead of one per event.
+ */
+export class BatchClock {
+  /** CLOCK_MONOTONIC ns at the start (the zero of "seconds since start" columns). */
+  readonly startNs = process.hrtime.bigint();
+  #date: Date | undefined;
+  #iso: string | undefined;
+
+  /** The wall clock for this batch. */
+  now(): Date {
+    return (this.#date ??= new Date());
+  }
+
+  /** ISO 8601 text of now(). */
+  iso(): string {
+    return (this.#iso ??= this.now().toISOString());
+  }
+
+  /** Seconds from the start to a CLOCK_MONOTONIC ns timestamp. */
+  since(ns: bigint): number {
+    return Number(ns - this.startNs) / 1e9;
+  }
+
+  /** A new batch begins: the wall clock is read again when asked. */
+  tick(): void {
+    this.#date = undefined;
+    this.#iso = undefined;
+  }
+}
+
+/**
+ * A fast row writer for text output: formats one raw record straight into
+ * the output bytes and returns true, or returns false to send that record
+ * through decode → row (anything unusual: a byte that needs escaping).
+ */
+export type FastRow = (view: DataView, offset: number, length: number, out: RowBuffer) => boolean;
+
+export interface EventCliDef<D extends OptionDefs, E> extends CommandDef<D> {
+  tool: EventTool<any, E>;
+  /** API options from the parsed flags (default: the declared options as parsed). */
+  toOptions?: (flags: FlagsOf<D>, parsed: ParsedCommand<D>) => Record<string, unknown>;
+  /** Checks across flags (one line, exit 2). */
+  check?: (flags: FlagsOf<D>) => void;
+  /** The header line(s), printed once tracing runs (text output only). */
+  header?: (flags: FlagsOf<D>) => string | undefined;
+  /** One text row with its "\n" ('' skips the event). */
+  row: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => string;
+  /** The JSON object for one event. */
+  json: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => unknown;
+  /** A byte-level writer for the common rows (text output only, when no user-space filter runs). */
+  fastRow?: (flags: FlagsOf<D>, clock: BatchClock) => FastRow | undefined;
+  /** Stop after this many seconds: the flag key holding it (default 'duration' when declared). */
+  lostMessage?: (n: number) => string;
+}
+
+/**
+ * The run loop of a streaming tool: records are read per batch, decoded,
+ * filtered, formatted and written into one reused output buffer; one clock
+ * read and at most one write per batch (immediate on a terminal); lost
+ * events reported; every ending detaches and flushes.
+ */
+export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E>, argv = process.argv): Promise<number> {
+  const parsed = parseCommand(def, argv);
+  const f = parsed.flags;
+  def.check?.(f);
+  const duration = (f as Record<string, unknown>).duration as number | undefined;
+  const session = new Session({ tool: def.name, durationSeconds: duration, lostMessage: def.lostMessage });
+  const opts = def.toOptions ? def.toOptions(f, parsed) : parsed.options;
+  const loaded = def.tool.load(opts as never);
+  session.onStop(() => loaded.object.close()); // drains the ring into the output first
+  const out = session.out;
+  const rows = out.rows;
+  const clock = new BatchClock();
+  const format = parsed.json ? ((j) => (ev: E) => jsonLine(j(ev)))(def.json(f, clock)) : def.row(f, clock);
+  const fast = parsed.json || def.tool.def.filter?.(opts as never) ? undefined : def.fastRow?.(f, clock);
+  const decode = loaded.decode;
+  const reader = loaded.object.ringBuffer(
+    loaded.rings,
+    fast
+      ? (view, offset, length) => {
+          if (!fast(view, offset, length, rows)) {
+            const ev = decode(view, offset, length);
+            if (ev !== undefined) rows.text(format(ev));
+          } else rows.endRow();
+        }
+      : (view, offset, length) => {
+          const ev = decode(view, offset, length);
+          if (ev !== undefined) rows.text(format(ev));
+        },
+    {
+      onBatchEnd: () => {
+        clock.tick();
+        out.endBatch();
+      },
+    },
+  );
+  session.setLost(() => reader.lost());
+  const header = parsed.json ? undefined : def.header?.(f);
+  if (header !== undefined) out.write(`${header}\n`);
+  out.flush();
+  return session.done;
+}
+
+export interface PeriodicCliDef<D extends OptionDefs, S> extends CommandDef<D> {
+  /** Checks across flags (one line, exit 2). */
+  check?: (flags: FlagsOf<D>) => void;
+  /** Starts the tool; interval and count come from the positional arguments. */
+  start: (parsed: ParsedCommand<D>, interval: number | undefined, count: number | undefined) => Periodic<S> | Promise<Periodic<S>>;
+  /** Printed once tracing runs (text output only): "Tracing... Hit Ctrl-C to end." */
+  banner?: (flags: FlagsOf<D>) => string | undefined;
+  /** One snapshot as text. */
+  print: (s: S, flags: FlagsOf<D>) => string;
+  /** One snapshot as a JSON line's object. */
+  json: (s: S, flags: FlagsOf<D>) => unknown;
+  /** A last snapshot at Ctrl-C (default true, as BCC's tools print one). */
+  printLast?: boolean;
+}
+
+/**
+ * The run loop of an interval tool: a snapshot every interval (`count`
+ * times), and the partial period at any other ending (Ctrl-C, SIGTERM, a
+ * closed pipe, --duration).
+ */
+export async function runPeriodicCli<D extends OptionDefs, S>(def: PeriodicCliDef<D, S>, argv = process.argv): Promise<number> {
+  const parsed = parseCommand(def, argv);
+  const f = parsed.flags;
+  def.check?.(f);
+  const [interval, count] = parsed.args;
+  const duration = (f as Record<string, unknown>).duration as number | undefined;
+  const session = new Session({ tool: def.name, durationSeconds: duration });
+  const out = session.out;
+  const handle = await def.start(parsed, interval, interval !== undefined ? count : undefined);
+  session.setLost(() => handle.lost());
+  const print = (s: S) => {
+    out.write(parsed.json ? jsonLine(def.json(s, f)) : def.print(s, f));
+    out.flush();
+  };
+  // Without an interval nothing else keeps Node running until the signal.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  session.onStop(() => {
+    clearInterval(keepAlive);
+    const last = handle.close();
+    if (last !== undefined && def.printLast !== false) print(last);
+  });
+  const banner = parsed.json ? undefined : def.banner?.(f);
+  if (banner) out.write(banner);
+  out.flush();
+  void (async () => {
+    for await (const snap of handle) print(snap);
+    if (handle.error === undefined) return session.stop(0);
+    const d = describeError(handle.error);
+    printError(def.name, d.message);
+    session.stop(d.exitCode);
+  })();
+  return session.done;
+}

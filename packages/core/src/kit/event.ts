@@ -1,0 +1,70 @@
+// Streaming tools (execsnoop, opensnoop, ...): a BPF program that sends one
+// record per event through a ring buffer. The tool declares its program, its
+// decoder and its user-space filters; the kit gives it the typed API (a
+// Tracer: events as an async iterable, close()) and the CLI pipeline
+// (kit/cli.ts) from the same declaration.
+import type { BpfObject } from '../bpf/object.js';
+import { Tracer, type Decoder } from '../stream/tracer.js';
+import { checkOptions, type OptionDefs, type OptionsOf } from './options.js';
+import { loadProgram, type ProgramDef } from './program.js';
+
+/** Options every event tool takes besides its own. */
+export interface CommonOptions {
+  /** Ring buffer size in bytes, a power of two (each tool has its default). */
+  ringBytes?: number;
+}
+
+export interface EventToolDef<D extends OptionDefs, E> extends ProgramDef<OptionsOf<D> & CommonOptions> {
+  /** The options: CLI flag, help and value type each. */
+  options: D;
+  /** One ring record to one event. The event must own its data (copy bytes out of the view). */
+  decode: Decoder<E>;
+  /** A user-space filter built from the options (for what the kernel cannot filter). */
+  filter?: (opts: OptionsOf<D>) => ((ev: E) => boolean) | undefined;
+  /** Ring buffer maps to read (default: the `ring` map, or 'events'). */
+  rings?: string[];
+}
+
+/** A loaded event tool, before anything reads it: for pipelines that read records themselves. */
+export interface LoadedEventTool<E> {
+  object: BpfObject;
+  rings: string[];
+  /** decode + filter: the event, or undefined when filtered out. */
+  decode: Decoder<E>;
+}
+
+export interface EventTool<D extends OptionDefs, E> {
+  readonly def: EventToolDef<D, E>;
+  /** Validates options, loads and attaches: the typed API. */
+  start(opts?: OptionsOf<D> & CommonOptions): Tracer<E>;
+  /** Validates options, loads and attaches; the caller reads the rings. */
+  load(opts?: OptionsOf<D> & CommonOptions): LoadedEventTool<E>;
+}
+
+export function defineEventTool<D extends OptionDefs, E>(def: EventToolDef<D, E>): EventTool<D, E> {
+  const rings = def.rings ?? [def.ring?.map ?? 'events'];
+  const load = (opts: OptionsOf<D> & CommonOptions = {} as OptionsOf<D>): LoadedEventTool<E> => {
+    checkOptions(def.options, opts, ['ringBytes']);
+    const accept = def.filter?.(opts);
+    const decode: Decoder<E> = accept
+      ? (view, offset, length) => {
+          const ev = def.decode(view, offset, length);
+          return ev !== undefined && accept(ev) ? ev : undefined;
+        }
+      : def.decode;
+    return { object: loadProgram(def, opts), rings, decode };
+  };
+  return {
+    def,
+    load,
+    start(opts) {
+      const loaded = load(opts);
+      try {
+        return new Tracer<E>(loaded);
+      } catch (err) {
+        loaded.object.close();
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,19 @@
+// @ebpf/core/kit: what a tool is built from. A tool declares its options, its
+// BPF program (knobs, map sizes), its decoded event and its output forms; the
+// kit does the rest: finding the object, preflight, load/attach/cleanup, the
+// typed API, the CLI with the common flags, and every ending.
+//
+//   const tool = defineEventTool({ name, object, options, knobs, ring, decode });
+//   export const mytool = (opts = {}) => tool.start(opts);       // the API
+//   await runCli(name, (argv) => runEventCli({ tool, ...cli }, argv));   // the CLI
+export { option, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption } from './options.js';
+export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
+export { loadProgram, objectFile, tracepointOf, checkRingBytes } from './program.js';
+export type { ProgramDef, RingDef } from './program.js';
+export { defineEventTool } from './event.js';
+export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
+export { Periodic, checkInterval } from './periodic.js';
+export type { PeriodicOptions } from './periodic.js';
+export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock } from './cli.js';
+export type { CommandDef, ParsedCommand, EventCliDef, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
+export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';

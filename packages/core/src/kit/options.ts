@@ -1,0 +1,155 @@
+// A tool's options, declared once: each has its CLI flag, its help, and a
+// value type that both parses CLI text and checks an API value, so
+// `execsnoop({ uid: -1 })` and `execsnoop -u -1` fail with the same kind of
+// precise one-line UsageError. The CLI (kit/command.ts) and the API
+// (kit/program.ts) are both built from the same declarations.
+import { Option } from 'commander';
+import { UsageError } from '../errors.js';
+import { parseNonNegativeInt, parsePid, parsePositiveInt, parseRegex, parseUser } from '../cli/index.js';
+
+/** How one option's value is read from the command line and checked from the API. */
+export interface ValueType<T> {
+  /** Parses CLI text; throws a UsageError naming `flag`. */
+  parse(text: string, flag: string): T;
+  /** Checks an API value; throws a UsageError naming `key`. */
+  check(value: unknown, key: string): T;
+}
+
+export interface OptionDef<T = unknown> {
+  /** commander's flag syntax: '-u, --uid <USER>'; no <ARG>: a switch. */
+  flags: string;
+  help: string;
+  /** The value's type (switches have none: a boolean). */
+  type?: ValueType<T>;
+  /** CLI default (the API's default is the tool's business: undefined). */
+  default?: T;
+  /** How the default shows in --help. */
+  defaultText?: string;
+  /** Given several times, the values collect in an array. */
+  repeatable?: boolean;
+  /** Kept out of --help (aliases, BCC flags that are refused). */
+  hidden?: boolean;
+  /** Only on the command line (display flags: -T, -U, --max-args...). */
+  cliOnly?: boolean;
+}
+
+/** Declares an option. */
+export function option<T = boolean>(flags: string, help: string, type?: ValueType<T>, more: Partial<OptionDef<T>> = {}): OptionDef<T> {
+  return { flags, help, type, ...more };
+}
+
+export type OptionDefs = Record<string, OptionDef<any>>;
+
+/** The API options object a set of declarations describes (display-only flags excluded). */
+export type OptionsOf<D extends OptionDefs> = {
+  [K in keyof D as D[K]['cliOnly'] extends true ? never : K]?: D[K] extends OptionDef<infer T>
+    ? D[K]['repeatable'] extends true
+      ? T[]
+      : T
+    : never;
+};
+
+/** Every value the command line produced, display flags included. */
+export type FlagsOf<D extends OptionDefs> = {
+  [K in keyof D]?: D[K] extends OptionDef<infer T> ? (D[K]['repeatable'] extends true ? T[] : T) : never;
+};
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+/** An integer from `min` to `max`. */
+export function int(min: number, max: number): ValueType<number> {
+  const positive = min === 1;
+  const parse = positive ? parsePositiveInt : parseNonNegativeInt;
+  return {
+    parse: (text, flag) => {
+      const n = parse(flag, max)(text);
+      if (n < min) throw new UsageError(`invalid ${flag} value '${text}': expected ${min}..${max}`);
+      return n;
+    },
+    check: (v, key) => {
+      if (!isInt(v) || v < min || v > max) throw new UsageError(`${key} must be an integer from ${min} to ${max}, got ${String(v)}`);
+      return v;
+    },
+  };
+}
+
+/** A user or thread-group id as a 32-bit id (0 works). */
+export const id32 = int(0, 0xffffffff);
+
+/** A process id: on the command line it must name a live process. */
+export const pid: ValueType<number> = {
+  parse: (text, flag) => parsePid(flag)(text),
+  check: int(1, 4194304).check,
+};
+
+/** A UID, or on the command line a user name (as BCC's getpwnam). */
+export const user: ValueType<number> = {
+  parse: (text, flag) => parseUser(flag)(text),
+  check: id32.check,
+};
+
+/** A regular expression. */
+export const regex: ValueType<RegExp> = {
+  parse: (text, flag) => parseRegex(flag)(text),
+  check: (v, key) => {
+    if (!(v instanceof RegExp)) throw new UsageError(`${key} must be a RegExp`);
+    return v;
+  },
+};
+
+/** Text, optionally bounded in bytes (a comm holds 15). */
+export function text(maxBytes = Infinity, what = 'bytes'): ValueType<string> {
+  const check = (v: unknown, key: string): string => {
+    if (typeof v !== 'string') throw new UsageError(`${key} must be a string`);
+    const n = Buffer.byteLength(v);
+    if (n > maxBytes) throw new UsageError(`${key} '${v}' is ${n} bytes; ${what} hold at most ${maxBytes}, so it could never match`);
+    return v;
+  };
+  return { parse: (t, flag) => check(t, flag), check };
+}
+
+/** A custom type from one parse function used for both (its errors should be UsageErrors). */
+export function custom<T>(parse: (text: string, flag: string) => T, check: (v: unknown, key: string) => T): ValueType<T> {
+  return { parse, check };
+}
+
+const boolean: ValueType<boolean> = {
+  parse: () => true,
+  check: (v, key) => {
+    if (typeof v !== 'boolean') throw new UsageError(`${key} must be true or false`);
+    return v;
+  },
+};
+
+/** Checks API options against their declarations: unknown keys and bad values are UsageErrors. */
+export function checkOptions<D extends OptionDefs>(defs: D, opts: object, extraKeys: readonly string[] = []): void {
+  for (const [key, value] of Object.entries(opts)) {
+    if (value === undefined) continue;
+    const def = defs[key];
+    if (!def || def.cliOnly) {
+      if (extraKeys.includes(key)) continue;
+      throw new UsageError(`unknown option '${key}'`);
+    }
+    const type: ValueType<unknown> = def.type ?? boolean;
+    if (def.repeatable) {
+      if (!Array.isArray(value)) throw new UsageError(`${key} must be an array`);
+      value.forEach((v, i) => type.check(v, `${key}[${i}]`));
+    } else type.check(value, key);
+  }
+}
+
+/** The commander Option for a declaration. */
+export function commanderOption(def: OptionDef): Option {
+  const o = new Option(def.flags, def.help);
+  if (def.type) {
+    const flag = def.flags.split(/[ ,]+/)[0]!;
+    const type = def.type;
+    if (def.repeatable) o.argParser((v: string, prev: unknown[] | undefined) => [...(prev ?? []), type.parse(v, flag)]);
+    else o.argParser((v: string) => type.parse(v, flag));
+  }
+  if (def.default !== undefined) o.default(def.default, def.defaultText ?? String(def.default));
+  if (def.hidden) o.hideHelp();
+  return o;
+}

@@ -1,0 +1,97 @@
+// From a tool's declaration to a loaded, attached BPF object: find the
+// object file, derive the hooks it needs from its SEC() names, run the
+// preflight checks, set the knobs and map sizes, load, attach, and close
+// everything again if any step fails.
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfObject, ObjectSpec, type GlobalValue, type ProgramInfo } from '../bpf/object.js';
+import { UsageError } from '../errors.js';
+import { hasTracepoint, preflight } from '../kernel/preflight.js';
+
+export interface RingDef {
+  /** The ring buffer map (default 'events'). */
+  map?: string;
+  /** Default size in bytes, a power of two. */
+  defaultBytes: number;
+}
+
+export interface ProgramDef<O> {
+  /** The tool's name, as in messages. */
+  name: string;
+  /** The compiled object: `new URL('./tool.bpf.o', import.meta.url)`. From source (src/), ../dist is used. */
+  object: URL;
+  /** `const volatile` knobs from the options (undefined values are left as compiled). */
+  knobs?: (opts: O) => Record<string, GlobalValue | undefined>;
+  /** Map sizes (max_entries) from the options. */
+  maps?: (opts: O) => Record<string, number>;
+  /** The ring the events flow through, sized by the `ringBytes` option. */
+  ring?: RingDef;
+  /**
+   * Programs whose tracepoint this kernel may lack (open() on arm64,
+   * openat2() before 5.6): left unloaded there instead of failing preflight.
+   */
+  optional?: string[];
+  /** Checks across options, before anything is loaded. */
+  check?: (opts: O) => void;
+  /** Anything else to do to the spec before load. */
+  configure?: (spec: ObjectSpec, opts: O) => void;
+  /** Attaches the programs (default: every loaded program by its SEC() name). */
+  attach?: (obj: BpfObject, opts: O) => void;
+}
+
+/** The object file next to the module once built; in ../dist when running from source. */
+export function objectFile(url: URL): URL {
+  if (existsSync(url)) return url;
+  const fromSource = new URL(`../dist/${basename(fileURLToPath(url))}`, url);
+  return existsSync(fromSource) ? fromSource : url;
+}
+
+/** "category:name" of a tracepoint program's SEC(), or undefined for other hook types. */
+export function tracepointOf(p: Pick<ProgramInfo, 'section'>): string | undefined {
+  const m = /^(?:tracepoint|tp)\/([^/]+)\/([^/]+)$/.exec(p.section);
+  return m ? `${m[1]}:${m[2]}` : undefined;
+}
+
+/** Checks the `ringBytes` option: a power of two from 4 KiB to 1 GiB. */
+export function checkRingBytes(bytes: unknown): number {
+  if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes < 4096 || bytes > 2 ** 30 || (bytes & (bytes - 1)) !== 0) {
+    throw new UsageError(`ringBytes must be a power of two from 4096 to 1 GiB, got ${String(bytes)}`);
+  }
+  return bytes;
+}
+
+/**
+ * Opens, configures, loads and attaches a tool's BPF object. Throws a
+ * PreflightError when the machine cannot run it, a UsageError for bad
+ * options; nothing stays loaded when it throws.
+ */
+export function loadProgram<O extends { ringBytes?: number }>(def: ProgramDef<O>, opts: O): BpfObject {
+  def.check?.(opts);
+  const ringBytes = def.ring ? checkRingBytes(opts.ringBytes ?? def.ring.defaultBytes) : undefined;
+  const spec = ObjectSpec.fromFile(objectFile(def.object), def.name);
+  let obj: BpfObject | undefined;
+  try {
+    const optional = new Set(def.optional ?? []);
+    const required: string[] = [];
+    for (const p of spec.programs) {
+      const tp = p.autoload ? tracepointOf(p) : undefined;
+      if (!tp) continue;
+      if (!optional.has(p.name)) required.push(tp);
+      else if (!hasTracepoint(tp)) spec.setAutoload(p.name, false);
+    }
+    preflight({ tracepoints: required });
+    if (def.knobs) spec.setConfig(def.knobs(opts));
+    for (const [map, n] of Object.entries(def.maps?.(opts) ?? {})) spec.setMaxEntries(map, n);
+    if (ringBytes !== undefined) spec.setMaxEntries(def.ring!.map ?? 'events', ringBytes);
+    def.configure?.(spec, opts);
+    obj = spec.load();
+    if (def.attach) def.attach(obj, opts);
+    else obj.attach();
+    return obj;
+  } catch (err) {
+    if (obj) obj.close();
+    else spec.close();
+    throw err;
+  }
+}
