@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 // execsnoop: trace exec() syscalls. Flags and output follow BCC's execsnoop;
 // --json prints one JSON object per event instead.
-import { Command, Option } from 'commander';
-import { Session, parsePositiveInt, parseRegex, parseUser, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { setLibbpfVerbose } from '@ebpf/core';
-import { execsnoop } from './index.js';
-import { formatJson, formatRow, header, type Flags } from './output.js';
+import { int, option, runCli, runEventCli } from '@ebpf/core/kit';
+import { options, tool } from './index.js';
+import { formatJson, formatRow, header } from './output.js';
 
 const examples = `examples:
     execsnoop                      # trace all exec() syscalls
@@ -21,39 +19,36 @@ const examples = `examples:
     execsnoop -l tpkg              # only print command where arguments contains "tpkg"
     execsnoop --json               # one JSON object per event`;
 
-export function program(): Command {
-  return new Command('execsnoop')
-    .description('Trace exec() syscalls')
-    .addOption(new Option('-T, --time', 'include time column on output (HH:MM:SS)'))
-    .addOption(new Option('-t, --timestamp', 'include timestamp on output'))
-    .addOption(new Option('-x, --fails', 'include failed exec()s'))
-    .addOption(new Option('-u, --uid <USER>', 'trace this UID only').argParser(parseUser('-u')))
-    .addOption(new Option('-q, --quote', 'Add quotemarks (") around arguments.'))
-    .addOption(new Option('-n, --name <NAME>', 'only print commands matching this name (regex), any arg').argParser(parseRegex('-n')))
-    .addOption(new Option('-l, --line <LINE>', 'only print commands where arg contains this line (regex)').argParser(parseRegex('-l')))
-    .addOption(new Option('-U, --print-uid', 'print UID column'))
-    .addOption(new Option('--max-args <MAX_ARGS>', 'maximum number of arguments parsed and displayed').default(20, '20').argParser(parsePositiveInt('--max-args', 100000)))
-    .addOption(new Option('-P, --ppid <PPID>', 'trace this parent PID only').argParser(parsePositiveInt('-P', 4194304)))
-    .addOption(new Option('--json', 'print one JSON object per event'))
-    .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
-    .addHelpText('after', `\n${examples}`)
-    .configureOutput(commanderOutput('execsnoop'))
-    .exitOverride(commanderExit);
-}
+/** Every flag, in BCC's order: execsnoop's options and the display flags. */
+export const flags = {
+  time: option('-T, --time', 'include time column on output (HH:MM:SS)', undefined, { cliOnly: true }),
+  timestamp: option('-t, --timestamp', 'include timestamp on output', undefined, { cliOnly: true }),
+  failed: options.failed,
+  uid: options.uid,
+  quote: option('-q, --quote', 'Add quotemarks (") around arguments.', undefined, { cliOnly: true }),
+  name: options.name,
+  line: options.line,
+  printUid: option('-U, --print-uid', 'print UID column', undefined, { cliOnly: true }),
+  maxArgs: option('--max-args <MAX_ARGS>', 'maximum number of arguments parsed and displayed', int(1, 100000), { cliOnly: true, default: 20 }),
+  ppid: options.ppid,
+};
 
-async function main(argv: string[]): Promise<number> {
-  const cmd = program();
-  cmd.parse(argv);
-  const f = cmd.opts<Flags>();
-  if (f.verbose) setLibbpfVerbose(true);
+export const command = {
+  name: 'execsnoop',
+  description: 'Trace exec() syscalls',
+  options: flags,
+  examples,
+};
 
-  const startNs = process.hrtime.bigint();
-  return runEventTool({
-    session: new Session({ tool: 'execsnoop' }),
-    start: () => execsnoop({ uid: f.uid, ppid: f.ppid, failed: f.fails, name: f.name, line: f.line }),
-    header: f.json ? undefined : header(f),
-    format: f.json ? (ev) => formatJson(ev, startNs) : (ev) => formatRow(ev, f, startNs),
-  });
-}
-
-await runMain('execsnoop', () => main(process.argv), () => process.argv.includes('-v') || process.argv.includes('--verbose'));
+await runCli('execsnoop', (argv) =>
+  runEventCli(
+    {
+      ...command,
+      tool,
+      header,
+      row: (f, clock) => (ev) => formatRow(ev, f, clock),
+      json: (_f, clock) => (ev) => formatJson(ev, clock),
+    },
+    argv,
+  ),
+);

@@ -4,8 +4,8 @@
 //   const trace = execsnoop({ failed: true });
 //   for await (const ev of trace) console.log(ev.pid, ev.filename, ev.args);
 //   trace.close();
-import { existsSync } from 'node:fs';
-import { ObjectSpec, Tracer, UsageError, possibleCpus, preflight } from '@ebpf/core';
+import { possibleCpus, type Tracer } from '@ebpf/core';
+import { defineEventTool, int, option, regex, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
 import { decodeEvent, type Config } from './execsnoop.gen.js';
 
@@ -45,22 +45,6 @@ export interface ExecEvent {
 const FLAG_ARGS_TRUNCATED = 1;
 const FLAG_ARGS_FAULT = 4;
 
-/** Where the compiled BPF object lives: next to this file once built; in
- * ../dist when this module runs from source (src/index.ts under vitest). */
-export const objectPath = ((): URL => {
-  const built = new URL('./execsnoop.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/execsnoop.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
-/** The tracepoints execsnoop attaches to. */
-export const tracepoints = [
-  'syscalls:sys_enter_execve',
-  'syscalls:sys_exit_execve',
-  'syscalls:sys_enter_execveat',
-  'syscalls:sys_exit_execveat',
-];
-
 /** Turns one ring record into an ExecEvent. */
 export function decodeExec(view: DataView, offset: number, length: number): ExecEvent {
   const raw = decodeEvent(view, offset, length);
@@ -92,59 +76,39 @@ export function commandLine(ev: ExecEvent): string {
   return ev.args.length ? `${ev.filename} ${ev.args.join(' ')}` : ev.filename;
 }
 
-function checkId(what: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-    throw new UsageError(`${what} must be an integer from 0 to 4294967295, got ${v}`);
-  }
-}
+/** execsnoop's options: the API's keys, with their CLI flags. */
+export const options = {
+  uid: option('-u, --uid <USER>', 'trace this UID only', user),
+  ppid: option('-P, --ppid <PPID>', 'trace this parent PID only', int(1, 4194304)),
+  failed: option('-x, --fails', 'include failed exec()s'),
+  name: option('-n, --name <NAME>', 'only print commands matching this name (regex), any arg', regex),
+  line: option('-l, --line <LINE>', 'only print commands where arg contains this line (regex)', regex),
+};
+
+export const tool = defineEventTool({
+  name: 'execsnoop',
+  object: new URL('./execsnoop.bpf.o', import.meta.url),
+  options,
+  knobs: (o) => ({
+    filter_uid: o.uid !== undefined,
+    targ_uid: o.uid ?? 0,
+    filter_ppid: o.ppid !== undefined,
+    targ_ppid: o.ppid ?? 0,
+    include_failed: !!o.failed,
+  } satisfies Config),
+  maps: () => ({ scratch: possibleCpus() }),
+  // An exec storm fills ~40 KiB per 20 ms drain.
+  ring: { defaultBytes: 256 * 1024 },
+  decode: decodeExec,
+  filter: ({ name, line }) => (name || line ? (ev) => (!name || name.test(ev.comm)) && (!line || line.test(commandLine(ev))) : undefined),
+});
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,
  * no BTF, no tracefs), a UsageError for bad options.
  */
 export function execsnoop(opts: ExecsnoopOptions = {}): Tracer<ExecEvent> {
-  checkId('uid', opts.uid);
-  checkId('ppid', opts.ppid);
-  const ring = opts.ringBytes ?? 256 * 1024;
-  if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0) {
-    throw new UsageError(`ringBytes must be a power of two of at least 4096, got ${ring}`);
-  }
-  preflight({ tracepoints });
-
-  const spec = ObjectSpec.fromFile(objectPath, 'execsnoop');
-  try {
-    const config: Config = {
-      filter_uid: opts.uid !== undefined,
-      targ_uid: opts.uid ?? 0,
-      filter_ppid: opts.ppid !== undefined,
-      targ_ppid: opts.ppid ?? 0,
-      include_failed: !!opts.failed,
-    };
-    spec.setConfig({ ...config });
-    spec.setMaxEntries('scratch', possibleCpus());
-    spec.setMaxEntries('events', ring);
-  } catch (err) {
-    spec.close();
-    throw err;
-  }
-  const obj = spec.load();
-  try {
-    obj.attach();
-    const { name, line } = opts;
-    return new Tracer<ExecEvent>({
-      object: obj,
-      rings: ['events'],
-      decode: (view, offset, length) => {
-        const ev = decodeExec(view, offset, length);
-        if (name && !name.test(ev.comm)) return undefined;
-        if (line && !line.test(commandLine(ev))) return undefined;
-        return ev;
-      },
-    });
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
+  return tool.start(opts);
 }
 
 export type { Tracer } from '@ebpf/core';

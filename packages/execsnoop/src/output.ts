@@ -1,22 +1,11 @@
 // How execsnoop prints an event: BCC's columns, or one JSON object per line.
-import { escapeControl, fmtFixed, hhmmss, jsonLine, pad, padStart } from '@ebpf/core/format';
+import { escapeControl, fmtFixed, hhmmss, pad, padStart } from '@ebpf/core/format';
+import type { BatchClock, FlagsOf } from '@ebpf/core/kit';
+import type { flags } from './cli.js';
 import type { ExecEvent } from './index.js';
 
 /** The CLI flags that shape output. */
-export interface Flags {
-  time?: boolean;
-  timestamp?: boolean;
-  fails?: boolean;
-  uid?: number;
-  quote?: boolean;
-  name?: RegExp;
-  line?: RegExp;
-  printUid?: boolean;
-  maxArgs: number;
-  ppid?: number;
-  json?: boolean;
-  verbose?: boolean;
-}
+export type Flags = FlagsOf<typeof flags>;
 
 /** The header line, built column by column as BCC does. */
 export function header(f: Flags): string {
@@ -34,10 +23,11 @@ function cell(text: string, width: number): string {
 
 /** ARGS as BCC prints it: at most --max-args fields, then "..."; quoted with -q. */
 export function formatArgs(ev: ExecEvent, f: Pick<Flags, 'maxArgs' | 'quote'>): string {
+  const maxArgs = f.maxArgs ?? 20;
   let fields = [ev.filename, ...ev.args];
   let more = ev.truncated;
-  if (fields.length > f.maxArgs) {
-    fields = fields.slice(0, f.maxArgs);
+  if (fields.length > maxArgs) {
+    fields = fields.slice(0, maxArgs);
     more = true;
   }
   if (more) fields.push('...');
@@ -45,18 +35,18 @@ export function formatArgs(ev: ExecEvent, f: Pick<Flags, 'maxArgs' | 'quote'>): 
   return escapeControl(fields.join(' '));
 }
 
-export function formatRow(ev: ExecEvent, f: Flags, startNs: bigint): string {
+export function formatRow(ev: ExecEvent, f: Flags, clock: BatchClock): string {
   let row = '';
-  if (f.time) row += cell(hhmmss(), 9);
-  if (f.timestamp) row += cell(fmtFixed(Number(ev.timestamp - startNs) / 1e9, 3), 8);
+  if (f.time) row += cell(hhmmss(clock.now()), 9);
+  if (f.timestamp) row += cell(fmtFixed(clock.since(ev.timestamp), 3), 8);
   if (f.printUid) row += cell(String(ev.uid), 6);
   return `${row}${pad(escapeControl(ev.comm), 16)} ${pad(String(ev.pid), 7)} ${pad(String(ev.ppid), 7)} ${padStart(String(ev.retval), 3)} ${formatArgs(ev, f)}\n`;
 }
 
-export function formatJson(ev: ExecEvent, startNs: bigint): string {
-  return jsonLine({
-    time: new Date().toISOString(),
-    timestamp: Number(ev.timestamp - startNs) / 1e9,
+export function formatJson(ev: ExecEvent, clock: BatchClock): object {
+  return {
+    time: clock.iso(),
+    timestamp: clock.since(ev.timestamp),
     pid: ev.pid,
     ppid: ev.ppid,
     uid: ev.uid,
@@ -65,6 +55,6 @@ export function formatJson(ev: ExecEvent, startNs: bigint): string {
     filename: ev.filename,
     args: ev.args,
     truncated: ev.truncated,
-  });
+  };
 }
 
