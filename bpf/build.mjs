@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds .bpf.c sources into CO-RE BPF objects, and generates a TypeScript module
 // with the types and decoders of what each object exports (see EBPF_EXPORT in
-// include/ebpf/common.h) and the names of its global (config) variables.
+// include/ebpf/common.h), the names of its global (config) variables, and the
+// integer constants (#define, enum) the .bpf.c itself defines (gen-consts.mjs).
 //
 //   node bpf/build.mjs --out DIR [--gen DIR] FILE.bpf.c...
 //
@@ -13,6 +14,7 @@ import { existsSync, mkdirSync, writeFileSync, readFileSync, statSync, renameSyn
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateTypes } from './gen-types.mjs';
+import { findConstants, cLiteral } from './gen-consts.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const includeDir = join(here, 'include');
@@ -52,6 +54,22 @@ function ensureVmlinux() {
   renameSync(tmp, target);
 }
 
+// The integer constants the source defines itself, as the preprocessor leaves
+// them (same flags as the build, so the same #if branches), each value then
+// confirmed by the compiler: a _Static_assert per constant after the file.
+function sourceConstants(src, cflags) {
+  const pp = run('clang', [...cflags, '-E', '-dD', src]).toString();
+  const constants = findConstants(pp, src);
+  if (constants.length === 0) return constants;
+  const check = [
+    `#include ${JSON.stringify(resolve(src))}`,
+    ...constants.map((c) => `_Static_assert((${c.name}) == ${cLiteral(c.value)}, ${JSON.stringify(c.name)});`),
+    '',
+  ].join('\n');
+  run('clang', [...cflags, '-fsyntax-only', '-x', 'c', '-'], { input: check, stdio: ['pipe', 'pipe', 'pipe'] });
+  return constants;
+}
+
 const args = process.argv.slice(2);
 let outDir;
 let genDir;
@@ -70,19 +88,20 @@ for (const src of sources) {
   if (!src.endsWith('.bpf.c')) usage(`${src}: expected a .bpf.c file`);
   const name = basename(src, '.bpf.c');
   const obj = join(outDir, `${name}.bpf.o`);
-  run('clang', [
+  const cflags = [
     '-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86',
     '-Wall', '-Werror', '-Wno-unused-function', '-Wno-unused-variable',
     '-I', includeDir, '-I', dirname(resolve(src)),
     // <asm/...> for headers such as bpf/usdt.bpf.h (Debian's multiarch path)
     '-idirafter', '/usr/include/x86_64-linux-gnu',
-    '-c', src, '-o', obj,
-  ]);
+  ];
+  run('clang', [...cflags, '-c', src, '-o', obj]);
   // Drop DWARF (it is large); keep .BTF and .BTF.ext, which CO-RE needs.
   run('llvm-strip', ['-g', obj]);
   if (genDir) {
     const btf = JSON.parse(run('bpftool', ['-j', 'btf', 'dump', 'file', obj]).toString());
-    const ts = generateTypes(btf, { name, source: basename(src) });
+    const constants = sourceConstants(src, cflags);
+    const ts = generateTypes(btf, { name, source: basename(src), constants });
     const target = join(genDir, `${name}.gen.ts`);
     mkdirSync(genDir, { recursive: true });
     if (!existsSync(target) || readFileSync(target, 'utf8') !== ts) writeFileSync(target, ts);

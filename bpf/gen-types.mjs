@@ -6,6 +6,10 @@
 // The decoders read a DataView at an offset, the shape @ebpf/core's ring and perf
 // buffer readers hand out, with the offsets taken from BTF: a field moved in the
 // .bpf.c moves in the decoder at the next build.
+//
+// It also exports the integer constants the .bpf.c defines itself (its
+// `#define NAME value` macros and enums, found by gen-consts.mjs), so that
+// user space reads flag bits and codes from the same place the program does.
 
 const QUALIFIERS = new Set(['TYPEDEF', 'CONST', 'VOLATILE', 'RESTRICT', 'TYPE_TAG', 'DECL_TAG']);
 
@@ -13,7 +17,7 @@ function pascal(name) {
   return name.replace(/(^|_)([a-z0-9])/g, (_, __, c) => c.toUpperCase());
 }
 
-export function generateTypes(btf, { name, source }) {
+export function generateTypes(btf, { name, source, constants = [] }) {
   const byId = new Map(btf.types.map((t) => [t.id, t]));
   const strip = (id) => {
     let t = byId.get(id);
@@ -109,6 +113,24 @@ export function generateTypes(btf, { name, source }) {
   out.push('// Keeps the imports used when a module exports no strings or byte arrays.');
   out.push('void cstring; void bytes;');
 
+  if (constants.length) {
+    out.push('');
+    out.push(`// Constants of ${source}: its own integer #defines and enums, as the compiler`);
+    out.push('// sees them. Function-like and non-integer macros are left out.');
+    let group;
+    for (const c of constants) {
+      const g = c.kind === 'enum' ? `enum ${c.enumName || '(anonymous)'}` : '#define';
+      if (g !== group) {
+        if (group !== undefined) out.push('');
+        out.push(`/* ${g} */`);
+        group = g;
+      }
+      const value = c.value >= -BigInt(Number.MAX_SAFE_INTEGER) && c.value <= BigInt(Number.MAX_SAFE_INTEGER) ? String(c.value) : `${c.value}n`;
+      const note = c.text !== String(c.value) ? ` // ${c.text}` : '';
+      out.push(`export const ${c.name} = ${value};${note}`);
+    }
+  }
+
   const datasecs = btf.types.filter((t) => t.kind === 'DATASEC');
   const exported = datasecs.find((d) => d.name === '.ebpf.types');
   for (const v of exported?.vars ?? []) {
@@ -162,5 +184,13 @@ export function generateTypes(btf, { name, source }) {
   out.push('/** Run-time globals in .bss/.data. */');
   out.push(`export interface Variables {${vars.map((g) => `\n  ${g.name}: ${g.ts};`).join('')}${vars.length ? '\n' : ''}}`);
   out.push('');
+
+  const names = new Set();
+  for (const line of out) {
+    const m = /^export (?:const|function|interface) (\w+)/.exec(line);
+    if (!m) continue;
+    if (names.has(m[1])) throw new Error(`${source}: ${m[1]} would be exported twice from ${name}.gen.ts; rename the constant or the type`);
+    names.add(m[1]);
+  }
   return out.join('\n');
 }
