@@ -1,5 +1,6 @@
 // Test support shared by the packages' tests: collect a tracer's events and
 // wait for the ones a test is after. (Not a test file: vitest collects *.test.ts.)
+import { DEADLINE, sleep } from './wait.js';
 
 /** What collect() needs of a tracer: @ebpf/core's Tracer has it. */
 interface EventSource<E> {
@@ -12,7 +13,7 @@ export interface Capture<E, T extends EventSource<E> = EventSource<E>> {
   tracer: T;
   /** Every event delivered so far, in order. */
   events: E[];
-  /** Resolves once `n` events match `pred` (flushing the ring as it polls); rejects after `ms`. */
+  /** Resolves once `n` events match `pred` (flushing the ring as it polls); rejects after `ms` (default DEADLINE.output). */
   waitForCount(pred: (e: E) => boolean, n: number, ms?: number): Promise<E[]>;
   /** The first event matching `pred`. */
   waitFor(pred: (e: E) => boolean, ms?: number): Promise<E>;
@@ -21,14 +22,12 @@ export interface Capture<E, T extends EventSource<E> = EventSource<E>> {
   close(): void;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export function collect<E, T extends EventSource<E>>(tracer: T): Capture<E, T> {
   const events: E[] = [];
   tracer.subscribe((batch) => {
     for (const e of batch) events.push(e);
   });
-  const waitForCount = async (pred: (e: E) => boolean, n: number, ms = 5000): Promise<E[]> => {
+  const waitForCount = async (pred: (e: E) => boolean, n: number, ms: number = DEADLINE.output): Promise<E[]> => {
     const deadline = Date.now() + ms;
     for (;;) {
       tracer.flush();
@@ -55,5 +54,24 @@ export function collect<E, T extends EventSource<E>>(tracer: T): Capture<E, T> {
       return events.filter(pred);
     },
     close: () => tracer.close(),
+  };
+}
+
+export interface Iteration<E> {
+  /** What the loop has received so far. */
+  seen: E[];
+  /** Whether the loop has ended (the iterator said done) within `ms`. */
+  ended(ms?: number): Promise<boolean>;
+}
+
+/** Runs `for await (const e of source)` in the background, collecting what it yields. */
+export function iterate<E>(source: AsyncIterable<E>): Iteration<E> {
+  const seen: E[] = [];
+  const loop = (async () => {
+    for await (const e of source) seen.push(e);
+  })();
+  return {
+    seen,
+    ended: (ms = DEADLINE.output) => Promise.race([loop.then(() => true), sleep(ms).then(() => false)]),
   };
 }

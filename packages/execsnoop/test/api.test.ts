@@ -3,23 +3,27 @@
 // running other workloads at the same time).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandLine, type ExecEvent } from '../src/index.js';
-import { bpfFds, capture, compileC, run, runMissing, sleep, tempDir, threadComm, uniq } from './helpers.js';
+import { capture, runMissing } from './helpers.js';
+import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
+import { iterate } from '../../../test/support/events.js';
+import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
+import { sleep } from '../../../test/support/wait.js';
+import { compileC, run, threadComm } from '../../../test/support/workload.js';
 
-const C_DIR = new URL('./c/', import.meta.url).pathname;
-const src = (name: string) => readFileSync(join(C_DIR, `${name}.c`), 'utf8');
+const source = (name: string) => new URL(`./c/${name}.c`, import.meta.url);
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: TempDir;
 let bin: { nores: string; execat: string; threadexec: string };
 
 beforeAll(() => {
   tmp = tempDir();
   bin = {
-    nores: compileC(tmp.dir, 'nores', src('nores')),
-    execat: compileC(tmp.dir, 'execat', src('execat')),
-    threadexec: compileC(tmp.dir, 'threadexec', src('threadexec'), ['-pthread']),
+    nores: compileC(source('nores')),
+    execat: compileC(source('execat')),
+    threadexec: compileC(source('threadexec'), { flags: ['-pthread'] }),
   };
 });
 
@@ -433,35 +437,30 @@ describe('filters', () => {
   });
 
   it('rejects bad options before loading anything', () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     expect(() => capture({ uid: -1 })).toThrow(/uid must be an integer/);
     expect(() => capture({ ppid: 1.5 })).toThrow(/ppid must be an integer/);
     expect(() => capture({ ringBytes: 5000 })).toThrow(/power of two/);
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
   });
 });
 
 describe('lifecycle', () => {
   it('close() is idempotent, ends for await after delivering what was buffered, and frees every BPF fd', async () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     const c = capture();
-    expect(bpfFds().filter((f) => f === 'anon_inode:bpf_link')).toHaveLength(4);
-    const seen: ExecEvent[] = [];
-    const loop = (async () => {
-      for await (const e of c.tracer) seen.push(e);
-      return 'ended';
-    })();
+    expect(bpfLinks()).toBe(4);
+    const { seen, ended } = iterate(c.tracer);
     const m = uniq();
     const r = await run('/bin/echo', [m]);
     // no waiting: close() must still deliver the event already in the ring
     c.close();
     expect(c.tracer.closed).toBe(true);
     expect(() => c.close()).not.toThrow();
-    const result = await Promise.race([loop, sleep(3000).then(() => 'still running')]);
-    expect(result).toBe('ended');
+    expect(await ended()).toBe(true);
     expect(seen.filter(ofChild(r.pid)).map((e) => e.args)).toEqual([[m]]);
-    expect(bpfFds()).toEqual(before);
-    expect(bpfFds().filter((f) => f === 'anon_inode:bpf_link')).toEqual([]);
+    expect(bpfFdTargets()).toEqual(before);
+    expect(bpfLinks()).toBe(0);
     // a new iteration of a closed tracer ends at once
     const after = await c.tracer[Symbol.asyncIterator]().next();
     expect(after.done).toBe(true);

@@ -2,92 +2,14 @@
 // stopped by a signal. Rows are matched by PID and unique markers (the
 // machine may be running other workloads at the same time).
 import { describe, it, expect } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { run, runMissing, sleep, tempDir, threadComm, uniq } from './helpers.js';
+import { runMissing } from './helpers.js';
+import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
+import { uniq } from '../../../test/support/tmp.js';
+import { run, threadComm } from '../../../test/support/workload.js';
 
-const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const HEADER = 'PCOMM            PID     PPID    RET ARGS';
 const HEADER_TTU = 'TIME     TIME(s) UID   PCOMM            PID     PPID    RET ARGS';
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A running CLI and what it has printed so far. */
-class Cli {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(args: string[], wrap: string[] = []) {
-    const [cmd, ...pre] = wrap.length ? wrap : [process.execPath];
-    this.proc = spawn(cmd!, [...pre, ...(wrap.length ? [process.execPath] : []), CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) =>
-      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
-    );
-  }
-
-  /** Starts the CLI and waits until it prints its header (tracing is attached then). */
-  static async start(args: string[], header = HEADER): Promise<Cli> {
-    const cli = new Cli(args);
-    await cli.waitOutput((out) => out.startsWith(`${header}\n`), 10_000);
-    return cli;
-  }
-
-  lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l !== '');
-  }
-
-  async waitOutput(pred: (stdout: string) => boolean, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this.stdout)) {
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`CLI exited early (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.stdout.slice(-2000)}`);
-      await sleep(20);
-    }
-  }
-
-  /** The one output line containing `text` (waits for it). */
-  async line(text: string): Promise<string> {
-    await this.waitOutput((out) => out.includes(text));
-    const found = this.lines().filter((l) => l.includes(text));
-    expect(found).toHaveLength(1);
-    return found[0]!;
-  }
-
-  /** The one row whose PID column is `pid` (default layout), waiting for it. */
-  async row(pid: number, offset = 17): Promise<string> {
-    const match = (l: string) => l.slice(offset).startsWith(`${pid} `);
-    await this.waitOutput(() => this.lines().some(match));
-    const found = this.lines().filter(match);
-    expect(found).toHaveLength(1);
-    return found[0]!;
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
-    this.proc.kill(signal);
-    return this.exited;
-  }
-}
-
-/** A clean end: status 0, nothing on stderr. */
-function expectCleanExit(e: Exit): void {
-  expect(e.stderr).not.toMatch(/^\s+at /m);
-  expect(e.stderr).toBe('');
-  expect([e.code, e.signal]).toEqual([0, null]);
-}
+const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: HEADER, pidColumn: 17 });
 
 /** BCC's row: "%-16s %-7d %-7s %3d %s" (widths in bytes). */
 function bccRow(comm: string, pid: number, ppid: number, ret: number, args: string): string {
@@ -117,7 +39,7 @@ function expectAligned(header: string, rows: string[]): void {
 
 describe('output format', () => {
   it('default header, and a row exactly as BCC prints it', async () => {
-    const cli = await Cli.start([]);
+    const cli = await CLI.start([]);
     const m = uniq();
     const r = await run('/bin/echo', ['hello world', m]);
     const missing = `/nonexistent-dir/${uniq()}`;
@@ -135,7 +57,7 @@ describe('output format', () => {
 
   it('-T -t -U: header exactly as BCC, and the columns line up', async () => {
     const t0 = Date.now();
-    const cli = await Cli.start(['-T', '-t', '-U'], HEADER_TTU);
+    const cli = await CLI.start(['-T', '-t', '-U'], HEADER_TTU);
     const m = uniq();
     const r = await run('/bin/echo', [m]);
     const row = await cli.row(r.pid, 40);
@@ -159,7 +81,7 @@ describe('output format', () => {
   });
 
   it('-q quotes every argument and escapes ", newlines and tabs print as \\n and \\t', async () => {
-    const cli = await Cli.start(['-q']);
+    const cli = await CLI.start(['-q']);
     const m = uniq();
     const r1 = await run('/bin/echo', ['a b', 'q"uote', '', m]);
     const r2 = await run('/bin/echo', ['x\ny', 'tab\there', m]);
@@ -171,7 +93,7 @@ describe('output format', () => {
   });
 
   it('without -q: arguments space-joined, a newline printed as the two characters \\n', async () => {
-    const cli = await Cli.start([]);
+    const cli = await CLI.start([]);
     const m = uniq();
     const r = await run('/bin/echo', ['x\ny', 'q"uote', m]);
     expect(await cli.row(r.pid)).toBe(bccRow('echo', r.pid, process.pid, 0, `/bin/echo x\\ny q"uote ${m}`));
@@ -179,9 +101,9 @@ describe('output format', () => {
   });
 
   it('--max-args: filename counts as one field, then "..." ("..." quoted with -q, as BCC)', async () => {
-    const cli3 = await Cli.start(['--max-args', '3']);
-    const cli3q = await Cli.start(['--max-args', '3', '-q']);
-    const cliDefault = await Cli.start([]);
+    const cli3 = await CLI.start(['--max-args', '3']);
+    const cli3q = await CLI.start(['--max-args', '3', '-q']);
+    const cliDefault = await CLI.start([]);
     const r1 = await run('/bin/echo', ['a1', 'a2', 'a3', uniq()]);
     const r2 = await run('/bin/echo', ['a1', 'a2']); // exactly 3 fields: no marker
     const a19 = Array.from({ length: 19 }, (_, i) => `a${i + 1}`);
@@ -205,15 +127,13 @@ describe('output format', () => {
   });
 
   it('--json: one object per line, exact arguments', async () => {
-    const cli = new Cli(['--json']);
+    const cli = CLI.spawn(['--json']);
     // No header in JSON mode: run a probe workload until it shows up.
     const probe = uniq('probe');
-    const deadline = Date.now() + 10_000;
-    while (!cli.stdout.includes(probe)) {
-      expect(Date.now()).toBeLessThan(deadline);
+    await cli.waitProbe(async () => {
       await run('/bin/true', [probe]);
-      await sleep(100);
-    }
+      return probe;
+    });
     const args = ['a b', 'q"uote', '', 'new\nline', 'tab\t', 'héllo ✓', 'back\\slash', uniq()];
     const t0 = Date.now();
     const r = await run('/bin/echo', args);
@@ -244,7 +164,7 @@ describe('filters', () => {
   const nobody = { uid: 65534, gid: 65534, cwd: '/' };
 
   it('-x shows failed execs with RET -2 and the caller\'s comm', async () => {
-    const cli = await Cli.start(['-x']);
+    const cli = await CLI.start(['-x']);
     const missing = `/nonexistent-dir/${uniq()}`;
     await runMissing(missing, ['a b']);
     const row = await cli.line(missing);
@@ -255,9 +175,9 @@ describe('filters', () => {
   });
 
   it('-u 0 and -u root trace only root (BCC ignores them); -u nobody only that user', async () => {
-    const byUid = await Cli.start(['-u', '0', '-U'], `UID   ${HEADER}`);
-    const byRoot = await Cli.start(['-u', 'root', '-U'], `UID   ${HEADER}`);
-    const byName = await Cli.start(['-u', 'nobody', '-U'], `UID   ${HEADER}`);
+    const byUid = await CLI.start(['-u', '0', '-U'], `UID   ${HEADER}`);
+    const byRoot = await CLI.start(['-u', 'root', '-U'], `UID   ${HEADER}`);
+    const byName = await CLI.start(['-u', 'nobody', '-U'], `UID   ${HEADER}`);
     const mN = uniq('nobody');
     const mR = uniq('root');
     const rn = await run('/bin/echo', [mN], nobody);
@@ -277,7 +197,7 @@ describe('filters', () => {
   });
 
   it('-P shows only children of that parent', async () => {
-    const cli = await Cli.start(['-P', String(process.pid)]);
+    const cli = await CLI.start(['-P', String(process.pid)]);
     const mGrand = uniq('grandchild');
     const mChild = uniq('child');
     const sh = await run('/bin/sh', ['-c', `/bin/echo ${mGrand}; exit 0`]);
@@ -291,9 +211,9 @@ describe('filters', () => {
   });
 
   it('-n matches comm, -l the command line (regexes)', async () => {
-    const byName = await Cli.start(['-n', '^ec.o$']);
+    const byName = await CLI.start(['-n', '^ec.o$']);
     const m = uniq('line');
-    const byLine = await Cli.start(['-l', `^/bin/echo pre ${m}$`]);
+    const byLine = await CLI.start(['-l', `^/bin/echo pre ${m}$`]);
     const rt = await run('/bin/true', [m]);
     const rOther = await run('/bin/echo', [m]);
     const rEcho = await run('/bin/echo', ['pre', m]);
@@ -317,7 +237,7 @@ describe('filters', () => {
 describe('ending the run', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: every event before the signal is printed (piped output is flushed)`, async () => {
-      const cli = await Cli.start([]);
+      const cli = await CLI.start([]);
       const m = uniq();
       const pids: number[] = [];
       for (let i = 0; i < 40; i++) pids.push((await run('/bin/true', [m, String(i)])).pid);
@@ -329,72 +249,30 @@ describe('ending the run', () => {
   }
 
   it('a closed pipe (| head -n 2) ends the run by itself, status 0, no stack trace', async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const err = join(dir, 'stderr');
-      const pipeline = spawn('/bin/bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" 2>"${err}" | head -n 2`], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-      let done = false;
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-        pipeline.on('close', (code, sig) => {
-          done = true;
-          r([code, sig]);
-        }),
-      );
-      const deadline = Date.now() + 15_000;
-      while (!done && Date.now() < deadline) {
-        await run('/bin/true', [uniq()]);
-        await sleep(50);
-      }
-      expect(done).toBe(true);
-      expect(await exited).toEqual([0, null]); // pipefail: node's own status too
-      const lines = out.split('\n');
-      expect(lines).toHaveLength(3);
-      expect(lines[0]).toBe(HEADER);
-      expect(lines[1]).toMatch(/^.{16} \d+ +\d+ +-?\d+ /);
-      expect(lines[2]).toBe('');
-      expect(readFileSync(err, 'utf8')).toBe('');
-    } finally {
-      cleanup();
-    }
+    const p = await throughHead(CLI.path, [], () => run('/bin/true', [uniq()]));
+    expect(p.ended).toBe(true);
+    expect(p.status).toEqual([0, null]); // pipefail: node's own status too
+    const lines = p.out.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe(HEADER);
+    expect(lines[1]).toMatch(/^.{16} \d+ +\d+ +-?\d+ /);
+    expect(lines[2]).toBe('');
+    expect(p.stderr).toBe('');
   });
 });
 
 describe('errors and help', () => {
-  const runCli = (args: string[], wrap: string[] = []) => new Cli(args, wrap).exited;
-
   for (const args of [['--bogus'], ['--max-args', 'abc'], ['--max-args', '0'], ['-P', '-5'], ['-P'], ['-u', 'nosuchuser'], ['-n', '(']]) {
     it(`bad usage ${args.join(' ')}: exit 2, one line on stderr`, async () => {
-      const e = await runCli(args);
-      expect([e.code, e.signal]).toEqual([2, null]);
-      expect(e.stdout).toBe('');
-      expect(e.stderr).not.toMatch(/^\s+at /m);
-      expect(e.stderr.endsWith('\n')).toBe(true);
-      const lines = e.stderr.split('\n').slice(0, -1);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^execsnoop: \S/);
+      expect(errorLine(await CLI.run(args), 2)).toMatch(/^execsnoop: \S/);
     });
   }
 
   it('not root: exit 1, one line saying root is needed', async () => {
-    const e = await runCli([], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
-    expect([e.code, e.signal]).toEqual([1, null]);
-    expect(e.stdout).toBe('');
-    expect(e.stderr).not.toMatch(/^\s+at /m);
-    const lines = e.stderr.split('\n').slice(0, -1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^execsnoop: .*root/);
+    expect(errorLine(await CLI.run([], { wrap: AS_NOBODY }), 1)).toMatch(/^execsnoop: .*root/);
   });
 
   it('--help: exit 0, every flag listed', async () => {
-    const e = await runCli(['--help']);
-    expect([e.code, e.signal, e.stderr]).toEqual([0, null, '']);
-    expect(e.stdout.startsWith('Usage: execsnoop [options]')).toBe(true);
-    for (const flag of ['-T, --time', '-t, --timestamp', '-x, --fails', '-u, --uid <USER>', '-q, --quote', '-n, --name <NAME>', '-l, --line <LINE>', '-U, --print-uid', '--max-args <MAX_ARGS>', '-P, --ppid <PPID>', '--json', '-h, --help']) {
-      expect(e.stdout, flag).toContain(`  ${flag} `);
-    }
+    expectHelp(await CLI.run(['--help']), 'Usage: execsnoop [options]', ['-T, --time', '-t, --timestamp', '-x, --fails', '-u, --uid <USER>', '-q, --quote', '-n, --name <NAME>', '-l, --line <LINE>', '-U, --print-uid', '--max-args <MAX_ARGS>', '-P, --ppid <PPID>', '--json', '-h, --help']);
   });
 });
