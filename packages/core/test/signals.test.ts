@@ -16,15 +16,7 @@ import {
   signalNumber,
   signalShortName,
 } from '../src/kernel/signals.js';
-
-const has = (cmd: string): boolean => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { hasCommand } from '../../../test/support/workload.js';
 
 describe('signal names', () => {
   it('every classic signal by its kernel name, USR1/USR2 and SYS included, IO for 29', () => {
@@ -58,7 +50,7 @@ describe('signal names', () => {
     expect(SIGNAL_NAMES[0]).toBeUndefined();
   });
 
-  it.skipIf(!has('bash'))("matches bash's `kill -l` for every signal it names (1-31, 34-64)", () => {
+  it.skipIf(!hasCommand('bash'))("matches bash's `kill -l` for every signal it names (1-31, 34-64)", () => {
     const nums = Array.from({ length: 64 }, (_, i) => i + 1).filter((n) => n !== 32 && n !== 33);
     const out = execFileSync('bash', ['-c', `for n in ${nums.join(' ')}; do kill -l $n; done`], { encoding: 'utf8' });
     expect(out.trim().split('\n').map((s) => `SIG${s}`)).toEqual(nums.map((n) => signalName(n)));
@@ -126,7 +118,7 @@ describe('descriptions', () => {
     ]);
   });
 
-  it.skipIf(!has('python3'))("match glibc's strsignal() for -1..65", () => {
+  it.skipIf(!hasCommand('python3'))("match glibc's strsignal() for -1..65", () => {
     const nums = Array.from({ length: 67 }, (_, i) => i - 1);
     const script =
       'import ctypes,sys\nlibc=ctypes.CDLL("libc.so.6")\nlibc.strsignal.restype=ctypes.c_char_p\n' +

@@ -7,17 +7,20 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { UsageError } from '@ebpf/core';
 import { decodeStatus, exitsnoop, type ExitEvent } from '../src/index.js';
-import { capture, compileC, corePattern, run, sh, sleep, start, tempDir } from './helpers.js';
+import { cSource, capture, corePattern, sh } from './helpers.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { sleep } from '../../../test/support/wait.js';
+import { compileC, run, start } from '../../../test/support/workload.js';
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: TempDir;
 let bin: { mtexit: string; threadexec: string; abort: string };
 
 beforeAll(() => {
   tmp = tempDir();
   bin = {
-    mtexit: compileC(tmp.dir, 'mtexit', ['-pthread']),
-    threadexec: compileC(tmp.dir, 'threadexec', ['-pthread']),
-    abort: compileC(tmp.dir, 'abort'),
+    mtexit: compileC(cSource('mtexit'), { flags: ['-pthread'] }),
+    threadexec: compileC(cSource('threadexec'), { flags: ['-pthread'] }),
+    abort: compileC(cSource('abort')),
   };
 });
 
@@ -105,7 +108,7 @@ describe('fatal signals', () => {
         await execd(s.pid, 'sleep');
         // Node's kill() knows no real-time signals: the shell's kill sends those by number.
         if (typeof send === 'number') await run('/bin/sh', ['-c', `kill -${send} ${s.pid}`]);
-        else s.child.kill(send);
+        else s.proc.kill(send);
         const r = await s.done;
         // (Node reports a real-time signal death as code 0: it has no name for it.)
         if (typeof send === 'string') expect([r.code, r.signal], name).toEqual([null, send]);
@@ -239,7 +242,7 @@ describe('filters', () => {
     const c = capture({ pid: target.pid });
     try {
       const other = await sh('exit 2');
-      target.child.stdin!.end('\n');
+      target.end('\n');
       const r = await target.done;
       expect(r.code).toBe(6);
       const ev = await c.waitFor(of(target.pid));

@@ -2,17 +2,21 @@
 // stopped by a signal (or, with -p, ending by itself). Rows are matched by
 // PID: the machine may be running other workloads at the same time.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { CLI, Cli, HEADER, cleanExit, compileC, corePattern, run, sh, sleep, start, tempDir, type Exit } from './helpers.js';
+import { HEADER, cSource, corePattern, sh } from './helpers.js';
+import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { sleep } from '../../../test/support/wait.js';
+import { compileC, run, start } from '../../../test/support/workload.js';
 
-let tmp: { dir: string; cleanup: () => void };
+const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: HEADER, pidColumn: 17 });
+
+let tmp: TempDir;
 let bin: { mtexit: string; abort: string };
 
 beforeAll(() => {
   tmp = tempDir();
-  bin = { mtexit: compileC(tmp.dir, 'mtexit', ['-pthread']), abort: compileC(tmp.dir, 'abort') };
+  bin = { mtexit: compileC(cSource('mtexit'), { flags: ['-pthread'] }), abort: compileC(cSource('abort')) };
 });
 
 afterAll(() => tmp?.cleanup());
@@ -28,18 +32,13 @@ function bccRow(row: string, comm: string, pid: number, ppid: number, tid: numbe
   return `${b.subarray(0, offset).toString()}${p(comm, 16)} ${p(pid, 7)} ${p(ppid, 7)} ${p(tid, 7)} ${age} ${reason}`;
 }
 
-function expectClean(e: Exit): void {
-  expect(e.stderr).not.toMatch(/^\s+at /m);
-  expect(cleanExit(e)).toEqual([0, null, '']);
-}
-
 describe('output', () => {
   it('default: header, code N, signal N (NAME), core dumped (no trailing space)', async () => {
-    const cli = await Cli.start([]);
+    const cli = await CLI.start([]);
     const r3 = await sh('exit 3');
     const usr1 = start('/bin/sleep', ['30']);
     while (readFileSync(`/proc/${usr1.pid}/comm`, 'utf8').trim() !== 'sleep') await sleep(5);
-    usr1.child.kill('SIGUSR1');
+    usr1.proc.kill('SIGUSR1');
     await usr1.done;
     const io = await sh('kill -IO $$');
     const rt = await sh('kill -40 $$');
@@ -62,7 +61,7 @@ describe('output', () => {
       expect(rowAb).toMatch(/ signal 6 \(ABRT\)(, core dumped)?$/);
     }
     const e = await cli.stop('SIGINT');
-    expectClean(e);
+    expectCleanExit(e);
     expect(e.stdout.split('\n')[0]).toBe(HEADER);
     expect(e.stdout.endsWith('\n')).toBe(true);
     for (const l of cli.lines().slice(1)) {
@@ -78,12 +77,12 @@ describe('output', () => {
       .find((p) => p.type === 'timeZoneName')!.value; // EST or EDT
     const cols = 'PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE';
     const [tUtc, utcNy, tNy, labelEmpty, labelLong, labelShort] = await Promise.all([
-      Cli.start(['-t', '--label='], `TIME-UTC     LABEL ${cols}`, UTC_ENV),
-      Cli.start(['--utc'], `TIME-UTC     ${cols}`, nyEnv),
-      Cli.start(['-t'], `TIME-${nyZone}     ${cols}`, nyEnv),
-      Cli.start(['--label', ''], `LABEL ${cols}`),
-      Cli.start(['--label', 'EXITED'], `LABEL ${cols}`),
-      Cli.start(['--label=L'], `LABEL ${cols}`),
+      CLI.start(['-t', '--label='], `TIME-UTC     LABEL ${cols}`, { env: UTC_ENV }),
+      CLI.start(['--utc'], `TIME-UTC     ${cols}`, { env: nyEnv }),
+      CLI.start(['-t'], `TIME-${nyZone}     ${cols}`, { env: nyEnv }),
+      CLI.start(['--label', ''], `LABEL ${cols}`),
+      CLI.start(['--label', 'EXITED'], `LABEL ${cols}`),
+      CLI.start(['--label=L'], `LABEL ${cols}`),
     ]);
     const before = Date.now();
     const r = await sh('exit 1');
@@ -109,20 +108,14 @@ describe('output', () => {
     expect(await labelEmpty.row(r.pid, 6 + 17)).toMatch(/^exit  sh {15}/);
     expect(await labelLong.row(r.pid, 7 + 17)).toMatch(/^EXITED sh {15}/);
     expect(await labelShort.row(r.pid, 6 + 17)).toMatch(/^L {5}sh {15}/);
-    for (const cli of [tUtc, utcNy, tNy, labelEmpty, labelLong, labelShort]) expectClean(await cli.stop());
+    for (const cli of [tUtc, utcNy, tNy, labelEmpty, labelLong, labelShort]) expectCleanExit(await cli.stop());
   });
 
   it('--json: one object per line, exact fields', async () => {
-    const cli = new Cli(['--json']);
+    const cli = CLI.spawn(['--json']);
     // No header in JSON mode: run a probe workload until it shows up (start-up
     // can take seconds when the whole suite loads the machine).
-    const deadline = Date.now() + 25_000;
-    for (;;) {
-      const p = await sh('exit 42');
-      await sleep(100);
-      if (cli.stdout.includes(`"pid":${p.pid},`)) break;
-      expect(Date.now()).toBeLessThan(deadline);
-    }
+    await cli.waitProbe(async () => `"pid":${(await sh('exit 42')).pid},`, 25_000);
     const t0 = Date.now();
     const r = await sh('kill -USR2 $$');
     await cli.waitOutput((out) => out.includes(`"pid":${r.pid},`));
@@ -145,14 +138,14 @@ describe('output', () => {
     expect(ev.age).toBeGreaterThanOrEqual(0);
     expect(ev.age).toBeLessThan(5);
     const e = await cli.stop();
-    expectClean(e);
+    expectCleanExit(e);
     for (const l of cli.lines()) expect(() => JSON.parse(l), l).not.toThrow();
   });
 });
 
 describe('modes and filters', () => {
   it('a process whose main thread leaves first: one row at its end (code 7); --per-thread: a row per thread', async () => {
-    const [proc, threads] = await Promise.all([Cli.start([]), Cli.start(['--per-thread'])]);
+    const [proc, threads] = await Promise.all([CLI.start([]), CLI.start(['--per-thread'])]);
     const s = start(bin.mtexit, []);
     const [pid, tid] = (await s.firstLine).split(' ').map(Number) as [number, number];
     expect((await s.done).code).toBe(7);
@@ -164,21 +157,21 @@ describe('modes and filters', () => {
     expect(r1).toBe(bccRow(r1!, 'mtexit', pid, process.pid, pid, '0'));
     expect(r2).toBe(bccRow(r2!, 'mtexit-worker', pid, process.pid, tid, 'code 7'));
     const [ep, et] = await Promise.all([proc.stop(), threads.stop()]);
-    expectClean(ep);
-    expectClean(et);
+    expectCleanExit(ep);
+    expectCleanExit(et);
     expect(proc.rows(pid)).toHaveLength(1);
     expect(threads.rows(pid)).toHaveLength(2);
   });
 
   it('-x: only non-zero exits and signals', async () => {
-    const cli = await Cli.start(['-x']);
+    const cli = await CLI.start(['-x']);
     const ok = await sh('exit 0');
     const bad = await sh('exit 4');
     const killed = await sh('kill -TERM $$');
     expect(await cli.row(bad.pid)).toMatch(/ code 4$/);
     expect(await cli.row(killed.pid)).toMatch(/ signal 15 \(TERM\)$/);
     const e = await cli.stop();
-    expectClean(e);
+    expectCleanExit(e);
     expect(cli.rows(ok.pid)).toEqual([]);
     for (const l of cli.lines().slice(1)) expect(l, l).not.toMatch(/ 0$/);
   });
@@ -186,14 +179,14 @@ describe('modes and filters', () => {
   it('-p PID: only that process, and the run ends by itself once it has exited', async () => {
     const target = start('/bin/sh', ['-c', 'read x; sleep 0; exit 6'], { stdio: ['pipe', 'ignore', 'inherit'] });
     const quiet = start('/bin/sh', ['-c', 'read x; exit 0'], { stdio: ['pipe', 'ignore', 'inherit'] });
-    const [cli, cliX] = await Promise.all([Cli.start(['-p', String(target.pid)]), Cli.start(['-p', String(quiet.pid), '-x'])]);
+    const [cli, cliX] = await Promise.all([CLI.start(['-p', String(target.pid)]), CLI.start(['-p', String(quiet.pid), '-x'])]);
     const other = await sh('exit 2');
-    target.child.stdin!.end('\n');
-    quiet.child.stdin!.end('\n');
+    target.end('\n');
+    quiet.end('\n');
     await Promise.all([target.done, quiet.done]);
     const [e, eX] = await Promise.all([cli.exited, cliX.exited]); // no signal: they end on their own
-    expectClean(e);
-    expectClean(eX);
+    expectCleanExit(e);
+    expectCleanExit(eX);
     const lines = e.stdout.split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe(HEADER);
@@ -210,12 +203,12 @@ describe('modes and filters', () => {
     try {
       const zombie = Number(await parent.firstLine);
       while (readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]![0] !== 'Z') await sleep(5);
-      const e = await new Cli(['-p', String(zombie)]).exited;
+      const e = await CLI.run(['-p', String(zombie)]);
       expect([e.code, e.signal]).toEqual([1, null]);
       expect(e.stderr).toBe(`exitsnoop: process ${zombie} exited before tracing started\n`);
       expect(e.stdout).toBe(`${HEADER}\n`);
     } finally {
-      parent.child.kill('SIGKILL');
+      parent.kill('SIGKILL');
     }
   });
 });
@@ -223,11 +216,11 @@ describe('modes and filters', () => {
 describe('ending the run', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: every exit before the signal is printed (piped output is flushed)`, async () => {
-      const cli = await Cli.start([]);
+      const cli = await CLI.start([]);
       const pids: number[] = [];
       for (let i = 0; i < 30; i++) pids.push((await sh(`exit ${i + 1}`)).pid);
       const e = await cli.stop(signal); // at once: the last rows are still buffered
-      expectClean(e);
+      expectCleanExit(e);
       const rows = pids.map((p) => cli.rows(p));
       expect(rows.map((r) => r.length)).toEqual(pids.map(() => 1));
       expect(rows.map((r) => r[0]!.slice(49))).toEqual(pids.map((_, i) => `code ${i + 1}`));
@@ -235,76 +228,37 @@ describe('ending the run', () => {
   }
 
   it('a closed pipe (| head -n 2) ends the run by itself, status 0, no stack trace', async () => {
-    const { dir, cleanup } = tempDir();
-    try {
-      const err = join(dir, 'stderr');
-      const pipeline = spawn('/bin/bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" 2>"${err}" | head -n 2`], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-      let done = false;
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-        pipeline.on('close', (code, sig) => {
-          done = true;
-          r([code, sig]);
-        }),
-      );
-      const deadline = Date.now() + 15_000;
-      while (!done && Date.now() < deadline) {
-        await sh('exit 0');
-        await sleep(50);
-      }
-      expect(done).toBe(true);
-      expect(await exited).toEqual([0, null]); // pipefail: node's own status too
-      const lines = out.split('\n');
-      expect(lines).toHaveLength(3);
-      expect(lines[0]).toBe(HEADER);
-      expect(lines[1]).toMatch(/^.{16} \d+ +\d+ +\d+ +\d+\.\d\d /);
-      expect(lines[2]).toBe('');
-      expect(readFileSync(err, 'utf8')).toBe('');
-    } finally {
-      cleanup();
-    }
+    const p = await throughHead(CLI.path, [], () => sh('exit 0'));
+    expect(p.ended).toBe(true);
+    expect(p.status).toEqual([0, null]); // pipefail: node's own status too
+    const lines = p.out.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe(HEADER);
+    expect(lines[1]).toMatch(/^.{16} \d+ +\d+ +\d+ +\d+\.\d\d /);
+    expect(lines[2]).toBe('');
+    expect(p.stderr).toBe('');
   });
 });
 
 describe('errors and help', () => {
-  const runCli = (args: string[], wrap: string[] = []) => new Cli(args, { wrap }).exited;
   // a thread of this process that is not its main thread
   const tid = readdirSync('/proc/self/task').map(Number).find((t) => t !== process.pid)!;
 
   const bad: string[][] = [['--bogus'], ['-p', 'abc'], ['-p', '0'], ['-p', '-5'], ['-p'], ['-p', '99999999'], ['-p', '4194304'], ['-p', String(tid)], ['--label']];
   it(`bad usage (${bad.map((a) => a.join(' ')).join(', ')}): exit 2, one line on stderr`, async () => {
-    const results = await Promise.all(bad.map((args) => runCli(args)));
+    const results = await Promise.all(bad.map((args) => CLI.run(args)));
     results.forEach((e, i) => {
       const what = bad[i]!.join(' ');
-      expect([e.code, e.signal], what).toEqual([2, null]);
-      expect(e.stdout, what).toBe('');
-      expect(e.stderr.endsWith('\n'), what).toBe(true);
-      const lines = e.stderr.split('\n').slice(0, -1);
-      expect(lines, what).toHaveLength(1);
-      expect(lines[0], what).toMatch(/^exitsnoop: \S/);
+      expect(errorLine(e, 2, what), what).toMatch(/^exitsnoop: \S/);
     });
     expect(results[7]!.stderr).toBe(`exitsnoop: invalid -p value '${tid}': ${tid} is a thread of process ${process.pid}\n`);
   });
 
   it('not root: exit 1, one line saying root is needed', async () => {
-    const e = await runCli([], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
-    expect([e.code, e.signal]).toEqual([1, null]);
-    expect(e.stdout).toBe('');
-    const lines = e.stderr.split('\n').slice(0, -1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^exitsnoop: .*root/);
+    expect(errorLine(await CLI.run([], { wrap: AS_NOBODY }), 1)).toMatch(/^exitsnoop: .*root/);
   });
 
   it('--help: exit 0, every flag listed', async () => {
-    const e = await runCli(['--help']);
-    expect([e.code, e.signal, e.stderr]).toEqual([0, null, '']);
-    expect(e.stdout.startsWith('Usage: exitsnoop [options]')).toBe(true);
-    for (const flag of ['-t, --timestamp', '--utc', '-p, --pid <PID>', '--label <LABEL>', '-x, --failed', '--per-thread', '--json', '-h, --help']) {
-      expect(e.stdout, flag).toContain(`  ${flag} `);
-    }
+    expectHelp(await CLI.run(['--help']), 'Usage: exitsnoop [options]', ['-t, --timestamp', '--utc', '-p, --pid <PID>', '--label <LABEL>', '-x, --failed', '--per-thread', '--json', '-h, --help']);
   });
 });
-

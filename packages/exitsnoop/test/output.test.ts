@@ -6,15 +6,7 @@ import { execFileSync } from 'node:child_process';
 import type { ExitEvent } from '../src/index.js';
 import { decodeStatus } from '../src/index.js';
 import { clock, exitReason, formatJson, formatRow, header, zoneName } from '../src/output.js';
-
-const has = (cmd: string): boolean => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { hasCommand } from '../../../test/support/workload.js';
 
 function event(status: number, over: Partial<ExitEvent> = {}): ExitEvent {
   return {
@@ -82,7 +74,7 @@ describe('columns', () => {
     expect(formatRow(event(0, { comm: 'a\nb' }), {}, wall)).toBe('a\\nb             10506   10493   10506   0.00    0\n');
   });
 
-  it.skipIf(!has('python3'))("match Python running BCC's format strings (ages rounded as Python does)", () => {
+  it.skipIf(!hasCommand('python3'))("match Python running BCC's format strings (ages rounded as Python does)", () => {
     const rows: Array<[string, number, number, number, number, string]> = [
       ['bash', 10506, 10493, 10506, 0.004, 'code 3'],
       ['sleep', 1, 0, 4194304, 0.125, 'signal 9 (KILL)'],
@@ -148,7 +140,7 @@ describe('zone name in the -t header', () => {
     expect(zoneName(new Date(), '')).toBe('UTC');
   });
 
-  it.skipIf(!has('python3'))("matches Python's strftime('%Z') (BCC's header) in every zone, winter and summer", () => {
+  it.skipIf(!hasCommand('python3'))("matches Python's strftime('%Z') (BCC's header) in every zone, winter and summer", () => {
     // One process each, switching TZ inside (Node and Python's tzset() re-read it).
     const ours = execFileSync(
       process.execPath,
