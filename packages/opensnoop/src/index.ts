@@ -16,7 +16,17 @@ import {
   preflight,
 } from '@ebpf/core';
 import { decodeUtf8 } from '@ebpf/core/decode';
-import { decodeEvent, type Config } from './opensnoop.gen.js';
+import {
+  decodeEvent,
+  EV_DIR,
+  EV_DIR_TRUNCATED,
+  EV_FULL_PATH,
+  EV_PATH_TRUNCATED,
+  SYS_OPEN,
+  SYS_OPENAT,
+  SYS_OPENAT2,
+  type Config,
+} from './opensnoop.gen.js';
 
 export interface OpensnoopOptions {
   /** Only this process (thread-group id), in-kernel. Ignored when `tid` is given (as BCC). */
@@ -77,12 +87,7 @@ export interface OpenEvent {
   fullPath?: string;
 }
 
-const SYSCALLS: OpenSyscall[] = ['open', 'openat', 'openat2'];
-// event.status bits, as in opensnoop.bpf.c
-const EV_PATH_TRUNCATED = 1;
-const EV_DIR_TRUNCATED = 4;
-const EV_DIR = 16;
-const EV_FULL_PATH = 32;
+const SYSCALLS: Record<number, OpenSyscall> = { [SYS_OPEN]: 'open', [SYS_OPENAT]: 'openat', [SYS_OPENAT2]: 'openat2' };
 
 /** Where the compiled BPF object lives: next to this file once built; in
  * ../dist when this module runs from source (src/index.ts under vitest). */

@@ -11,13 +11,8 @@
 // escaping and decoding rules live in one place.
 import { fmtFixed } from '@ebpf/core/format';
 import { decodeOpen } from './index.js';
-import { EVENT_OFFSETS as O } from './opensnoop.gen.js';
+import { EVENT_OFFSETS as O, EV_DIR, EV_DIR_TRUNCATED, EV_PATH_TRUNCATED } from './opensnoop.gen.js';
 import { rowFormatter, type Flags, type RowState } from './output.js';
-
-// event.status bits, as in opensnoop.bpf.c
-const EV_PATH_TRUNCATED = 1;
-const EV_DIR_TRUNCATED = 4;
-const EV_DIR = 16;
 
 const CHUNK = 64 * 1024; // flush once this much is waiting
 const ROOM = CHUNK + 64 * 1024; // the longest row (8 KiB of names, escaped 4×) fits after CHUNK
