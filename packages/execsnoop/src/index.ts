@@ -7,7 +7,7 @@
 import { possibleCpus, type Tracer } from '@ebpf/core';
 import { defineEventTool, int, option, regex, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
-import { decodeEvent, type Config } from './execsnoop.gen.js';
+import { decodeEvent, EV_ARGS_FAULT, EV_ARGS_TRUNCATED, type Config } from './execsnoop.gen.js';
 
 export interface ExecsnoopOptions {
   /** Only execs by this user id (in-kernel; 0 works). */
@@ -42,9 +42,6 @@ export interface ExecEvent {
   truncated: boolean;
 }
 
-const FLAG_ARGS_TRUNCATED = 1;
-const FLAG_ARGS_FAULT = 4;
-
 /** Turns one ring record into an ExecEvent. */
 export function decodeExec(view: DataView, offset: number, length: number): ExecEvent {
   const raw = decodeEvent(view, offset, length);
@@ -57,7 +54,7 @@ export function decodeExec(view: DataView, offset: number, length: number): Exec
   // arguments, which the kernel inserts): drop those, keep argv[1..].
   const drop = 1 + raw.skip;
   const args = strings.length > drop ? strings.slice(drop) : [];
-  const truncated = (raw.flags & (FLAG_ARGS_TRUNCATED | FLAG_ARGS_FAULT)) !== 0 || strings.length < raw.argc;
+  const truncated = (raw.flags & (EV_ARGS_TRUNCATED | EV_ARGS_FAULT)) !== 0 || strings.length < raw.argc;
   return {
     timestamp: raw.ts,
     pid: raw.pid,
