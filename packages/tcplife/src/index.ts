@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { ObjectSpec, Tracer, UsageError, preflight, type TracerOptions } from '@ebpf/core';
 import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
-import { decodeEvent, type Config } from './tcplife.gen.js';
+import { decodeEvent, F_ACTIVE, F_OWNER_LISTENER, F_OWNER_TASK, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions {
   /** Only sessions owned by this process (in-kernel). */
@@ -77,10 +77,6 @@ export class TcplifeTracer extends Tracer<TcpSession> {
     super.close();
   }
 }
-
-const F_ACTIVE = 0x01;
-const F_OWNER_TASK = 0x08;
-const F_OWNER_LISTENER = 0x10;
 
 /** Where the compiled BPF object lives: next to this file once built; in
  * ../dist when this module runs from source (src/index.ts under vitest). */
