@@ -7,7 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '@ebpf/core';
 import { openFlagNames, opensnoop, type OpenEvent } from '../src/index.js';
-import { bpfFds, buildOpener, capture, hexPath, runOpener, tempDir, uniq } from './helpers.js';
+import { buildOpener, capture, hexPath, runOpener } from './helpers.js';
+import { bpfFdTargets } from '../../../test/support/bpf.js';
+import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
 
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
@@ -19,14 +21,14 @@ const O_DIRECTORY = 0o200000;
 const O_CLOEXEC = 0o2000000;
 const AT_FDCWD = -100;
 
-let tmp: { dir: string; cleanup: () => void };
-let shm: { dir: string; cleanup: () => void };
+let tmp: TempDir;
+let shm: TempDir;
 let opener: string;
 
 beforeAll(() => {
-  tmp = tempDir();
-  shm = tempDir('/dev/shm');
-  opener = buildOpener(tmp.dir);
+  tmp = tempDir('opensnoop-test-');
+  shm = tempDir('opensnoop-test-', '/dev/shm');
+  opener = buildOpener();
 });
 
 afterAll(() => {
@@ -280,7 +282,7 @@ describe('filters (in the kernel)', () => {
 
 describe('lifecycle and options', () => {
   it('close() frees every BPF object, is idempotent and ends iteration; nothing lost', async () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     const idle = spawn('/bin/sleep', ['30'], { stdio: 'ignore' }); // a process that opens nothing...
     // ...once its loader is done: wait until it sits in clock_nanosleep (230) / nanosleep (35).
     for (let i = 0; i < 500; i++) {
@@ -295,14 +297,14 @@ describe('lifecycle and options', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     const t = opensnoop({ pid: idle.pid! });
-    expect(bpfFds().length).toBeGreaterThan(before.length);
+    expect(bpfFdTargets().length).toBeGreaterThan(before.length);
     const it = t[Symbol.asyncIterator]();
     const next = it.next();
     expect(t.lost()).toEqual({ ring: 0 });
     t.close();
     t.close();
     expect(await next).toEqual({ value: undefined, done: true });
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
     idle.kill();
   });
 
@@ -311,9 +313,9 @@ describe('lifecycle and options', () => {
       { pid: 0 }, { pid: -1 }, { tid: 1.5 }, { uid: -1 }, { flags: ['O_BOGUS'] }, { flags: ['rdonly'] },
       { name: 'x'.repeat(16) }, { ringBytes: 5000 }, { ringBytes: 1024 },
     ];
-    const before = bpfFds();
+    const before = bpfFdTargets();
     for (const o of bad) expect(() => opensnoop(o as never), JSON.stringify(o)).toThrow(UsageError);
     expect(() => opensnoop({ flags: ['O_NOPE'] })).toThrow('Bad flag: O_NOPE');
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
   });
 });

@@ -2,32 +2,22 @@
 // stopped by a signal. Rows are matched by the workload's PID and paths
 // unique to this run (the machine runs other workloads meanwhile).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CLI,
-  Cli,
-  HEADER,
-  bccRow,
-  buildOpener,
-  expectCleanExit,
-  hexPath,
-  ofPid,
-  runOpener,
-  sleep,
-  tempDir,
-  uniq,
-} from './helpers.js';
+import { HEADER, bccRow, buildOpener, hexPath, runOpener } from './helpers.js';
+import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, pidAt, throughHead, tool, type Cli } from '../../../test/support/cli.js';
+import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
+import { start } from '../../../test/support/workload.js';
 
 const HEADER_TUE = 'TIME(s)       UID   PID    COMM               FD ERR FLAGS    PATH';
+const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: HEADER });
 
-let tmp: { dir: string; cleanup: () => void };
+let tmp: TempDir;
 let opener: string;
 
 beforeAll(() => {
-  tmp = tempDir();
-  opener = buildOpener(tmp.dir);
+  tmp = tempDir('opensnoop-test-');
+  opener = buildOpener();
 });
 
 afterAll(() => tmp?.cleanup());
@@ -47,13 +37,13 @@ function expectAligned(header: string, rows: string[]): void {
 
 describe('output format', () => {
   it('default: header and rows exactly as BCC prints them (open, openat, openat2, a failure)', async () => {
-    const cli = await Cli.start([]);
+    const cli = await CLI.start([]);
     const file = join(tmp.dir, uniq('f'));
     writeFileSync(file, 'x');
     const missing = join(tmp.dir, uniq('missing'));
     const r = await runOpener(opener, ['open', file, '0', '0', 'openat', 'cwd', missing, '0', '0', 'openat2', 'cwd', file, '2000000', '0']);
-    const mine = (l: string) => ofPid(r.pid)(l) && (l.endsWith(file) || l.endsWith(missing));
-    const rows = await cli.rows(mine, 3);
+    const mine = (l: string) => pidAt(r.pid)(l) && (l.endsWith(file) || l.endsWith(missing));
+    const rows = await cli.waitRows(mine, 3);
     expect(rows).toEqual([
       bccRow(r.pid, 'opener', r.calls[0]!.ret, 0, file),
       bccRow(r.pid, 'opener', -1, 2, missing),
@@ -68,15 +58,15 @@ describe('output format', () => {
 
   it('-T -U -e: TIME(s), UID and FLAGS (octal) columns as BCC; -t switches the ID column to TID', async () => {
     const [cli, byTid] = await Promise.all([
-      Cli.start(['-T', '-U', '-e'], HEADER_TUE),
+      CLI.start(['-T', '-U', '-e'], HEADER_TUE),
       (async () => {
         // -t needs a live thread id: this test's own process will do for starting it
-        return Cli.start(['-t', String(process.pid), '-e'], 'TID    COMM               FD ERR FLAGS    PATH');
+        return CLI.start(['-t', String(process.pid), '-e'], 'TID    COMM               FD ERR FLAGS    PATH');
       })(),
     ]);
     const created = join(tmp.dir, uniq('created'));
     const r = await runOpener(opener, ['openat', 'cwd', created, '1101', '644', 'open', created, '2000002', '0']);
-    const rows = await cli.rows((l) => l.slice(20).startsWith(`${r.pid} `) && l.endsWith(created), 2);
+    const rows = await cli.waitRows((l) => l.slice(20).startsWith(`${r.pid} `) && l.endsWith(created), 2);
     for (const row of rows) expect(row.slice(0, 14)).toMatch(/^\d+\.\d{9} *$/);
     expect(Number(rows[1]!.slice(0, 14))).toBeGreaterThanOrEqual(Number(rows[0]!.slice(0, 14)));
     expect(rows.map((l) => l.slice(14))).toEqual([
@@ -95,26 +85,24 @@ describe('output format', () => {
   });
 
   it('control characters and invalid UTF-8 in a path print escaped, one row per event', async () => {
-    const cli = await Cli.start([]);
+    const cli = await CLI.start([]);
     const m = uniq('ctl');
     const raw = Buffer.concat([Buffer.from(`${tmp.dir}/${m}\nfake row\t\x1b[2J`), Buffer.from([0xff]), Buffer.from('é')]);
     const r = await runOpener(opener, ['openat', 'cwd', hexPath(raw), '0', '0']);
-    const [row] = await cli.rows((l) => l.includes(m), 1);
+    const [row] = await cli.waitRows((l) => l.includes(m), 1);
     expect(row).toBe(bccRow(r.pid, 'opener', -1, 2, `${tmp.dir}/${m}\\nfake row\\t\\x1b[2J\\xffé`));
     expectCleanExit(await cli.stop());
     expect(cli.stdout).not.toContain('\x1b');
   });
 
   it('--json: one object per line, exact fields; control characters stay valid JSON', async () => {
-    const cli = new Cli(['--json']);
+    const cli = CLI.spawn(['--json']);
     // No header in JSON mode: open a marker until it shows up.
     const probe = join(tmp.dir, uniq('probe'));
-    const deadline = Date.now() + 15_000;
-    while (!cli.stdout.includes(probe)) {
-      expect(Date.now()).toBeLessThan(deadline);
+    await cli.waitProbe(async () => {
       await runOpener(opener, ['openat', 'cwd', probe, '0', '0']);
-      await sleep(100);
-    }
+      return probe;
+    });
     const weird = `${tmp.dir}/${uniq('j')}\n\t"\\\x01é`;
     const created = join(tmp.dir, uniq('created'));
     const t0 = Date.now();
@@ -146,26 +134,23 @@ describe('filters', () => {
     const args = ['openat', 'cwd', file, '0', '0', 'openat', 'cwd', missing, '0', '0', 'openat', 'cwd', out, '101', '600',
       'chdir', sub, 'comm', comm, 'openat', 'cwd', 'rel', '0', '0'];
     // -p needs the PID before the workload runs: a shell that waits, then execs opener.
-    const child = spawn('/bin/sh', ['-c', `read x; exec ${opener} "$@"`, 'sh', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const closed = new Promise((res) => child.on('close', res));
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    const pid = child.pid!;
+    const child = start('/bin/sh', ['-c', `read x; exec ${opener} "$@"`, 'sh', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const pid = child.pid;
     const [byPid, failed, nobody, named, rdonly, wronly, full] = await Promise.all([
-      Cli.start(['-p', String(pid)]),
-      Cli.start(['-x']),
-      Cli.start(['-u', 'nobody', '-U'], `UID   ${HEADER}`),
-      Cli.start(['-n', comm.slice(2, 11)]),
-      Cli.start(['-f', 'O_RDONLY']),
-      Cli.start(['-f', 'O_WRONLY', '--flag_filter', 'O_RDWR']),
-      Cli.start(['-F']),
+      CLI.start(['-p', String(pid)]),
+      CLI.start(['-x']),
+      CLI.start(['-u', 'nobody', '-U'], `UID   ${HEADER}`),
+      CLI.start(['-n', comm.slice(2, 11)]),
+      CLI.start(['-f', 'O_RDONLY']),
+      CLI.start(['-f', 'O_WRONLY', '--flag_filter', 'O_RDWR']),
+      CLI.start(['-F']),
     ]);
     try {
-      child.stdin!.end('go\n');
-      await closed;
+      child.end('go\n');
+      const { stdout } = await child.done;
       const ret = stdout.split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1]));
       const rNobody = await runOpener(opener, ['openat', 'cwd', missing, '0', '0'], { uid: 65534, gid: 65534, cwd: '/' });
-      const rowsOf = (c: Cli, n: number, p = pid, offset = 0) => c.rows(ofPid(p, offset), n);
+      const rowsOf = (c: Cli, n: number, p = pid, offset = 0) => c.waitRows(pidAt(p, offset), n);
 
       const all = [
         bccRow(pid, 'opener', ret[0]!, 0, file),
@@ -174,26 +159,26 @@ describe('filters', () => {
         bccRow(pid, comm, -1, 2, 'rel'),
       ];
       // -p: every open of the process, ld.so's included, and nothing else
-      expect((await byPid.rows((l) => ofPid(pid)(l) && (l.includes(tmp.dir) || l.endsWith(' rel')), 4))).toEqual(all);
+      expect((await byPid.waitRows((l) => pidAt(pid)(l) && (l.includes(tmp.dir) || l.endsWith(' rel')), 4))).toEqual(all);
       // -x: the failures only
-      expect(await failed.rows((l) => l.includes(missing), 2)).toEqual([all[1], bccRow(rNobody.pid, 'opener', -1, 2, missing)]);
+      expect(await failed.waitRows((l) => l.includes(missing), 2)).toEqual([all[1], bccRow(rNobody.pid, 'opener', -1, 2, missing)]);
       // -u nobody: the second process only
-      expect(await nobody.rows((l) => ofPid(rNobody.pid, 6)(l) && l.endsWith(missing), 1)).toEqual([
+      expect(await nobody.waitRows((l) => pidAt(rNobody.pid, 6)(l) && l.endsWith(missing), 1)).toEqual([
         `65534 ${bccRow(rNobody.pid, 'opener', -1, 2, missing)}`,
       ]);
       // -n: comm contains the text
       expect(await rowsOf(named, 1)).toEqual([all[3]]);
       // -f O_RDONLY: read-only opens (BCC's mask would be 0 and show nothing)
-      expect(await rdonly.rows((l) => ofPid(pid)(l) && (l.includes(tmp.dir) || l.endsWith(' rel')), 3)).toEqual([all[0], all[1], all[3]]);
+      expect(await rdonly.waitRows((l) => pidAt(pid)(l) && (l.includes(tmp.dir) || l.endsWith(' rel')), 3)).toEqual([all[0], all[1], all[3]]);
       // -f O_WRONLY -f O_RDWR: the one write
       expect(await rowsOf(wronly, 1)).toEqual([all[2]]);
       // -F: the relative path made absolute
-      expect(await full.rows((l) => ofPid(pid)(l) && l.includes(`${sub}/rel`), 1)).toEqual([bccRow(pid, comm, -1, 2, `${sub}/rel`)]);
+      expect(await full.waitRows((l) => pidAt(pid)(l) && l.includes(`${sub}/rel`), 1)).toEqual([bccRow(pid, comm, -1, 2, `${sub}/rel`)]);
 
       const ends = await Promise.all([byPid, failed, nobody, named, rdonly, wronly, full].map((c) => c.stop()));
       ends.forEach(expectCleanExit);
       const [p, x, u, n, ro, wo] = ends.map((e) => e.stdout.split('\n').filter(Boolean).slice(1));
-      for (const l of p!) expect(ofPid(pid)(l), l).toBe(true);
+      for (const l of p!) expect(pidAt(pid)(l), l).toBe(true);
       for (const l of x!) expect(l.slice(24, 32), l).toMatch(/^ +-1 +\d+$/);
       for (const l of u!) expect(l.startsWith('65534 '), l).toBe(true);
       for (const l of n!) expect(l.slice(7, 23).includes(comm.slice(2, 11)), l).toBe(true);
@@ -207,7 +192,7 @@ describe('filters', () => {
 
 describe('ending the run', () => {
   it('-d 1 exits 0 at the deadline while events keep coming (libbpf-tools exits 1 here)', async () => {
-    const cli = new Cli(['-d', '1']);
+    const cli = CLI.spawn(['-d', '1']);
     let done = false;
     const loop = (async () => {
       const f = join(tmp.dir, uniq('busy'));
@@ -224,7 +209,7 @@ describe('ending the run', () => {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: every event before the signal is printed (piped output is flushed)`, async () => {
-      const cli = await Cli.start([]);
+      const cli = await CLI.start([]);
       const m = join(tmp.dir, uniq('sig'));
       const args: string[] = [];
       for (let i = 0; i < 40; i++) args.push('openat', 'cwd', `${m}-${i}`, '0', '0');
@@ -237,30 +222,14 @@ describe('ending the run', () => {
   }
 
   it('a closed pipe (| head -n 2) ends the run by itself, status 0, no stack trace', async () => {
-    const err = join(tmp.dir, uniq('stderr'));
-    const pipeline = spawn('/bin/bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" 2>"${err}" | head -n 2`], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    let done = false;
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-      pipeline.on('close', (code, sig) => {
-        done = true;
-        r([code, sig]);
-      }),
-    );
-    const deadline = Date.now() + 15_000;
-    while (!done && Date.now() < deadline) {
-      await runOpener(opener, ['repeat', '100', 'openat', 'cwd', '/', '0', '0']);
-      await sleep(50);
-    }
-    expect(await exited).toEqual([0, null]); // pipefail: node's own status too
-    const lines = out.split('\n');
+    const p = await throughHead(CLI.path, [], () => runOpener(opener, ['repeat', '100', 'openat', 'cwd', '/', '0', '0']));
+    expect(p.ended).toBe(true);
+    expect(p.status).toEqual([0, null]); // pipefail: node's own status too
+    const lines = p.out.split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe(HEADER);
     expect(lines[1]).toMatch(/^\d+ +.{16} +-?\d+ +\d+ /);
-    expect(readFileSync(err, 'utf8')).toBe('');
+    expect(p.stderr).toBe('');
   });
 });
 
@@ -272,42 +241,19 @@ describe('errors and help', () => {
   ];
   for (const args of bad) {
     it(`bad usage ${args.join(' ')}: exit 2, one line on stderr`, async () => {
-      const e = await new Cli(args).exited;
-      expect([e.code, e.signal]).toEqual([2, null]);
-      expect(e.stdout).toBe('');
-      expect(e.stderr).not.toMatch(/^\s+at /m);
-      const lines = e.stderr.split('\n');
-      expect(lines.at(-1)).toBe('');
-      expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatch(/^opensnoop: \S/);
-      if (args[0] === '-f') expect(lines[0]).toBe(`opensnoop: Bad flag: ${args[1]}`);
+      const line = errorLine(await CLI.run(args), 2);
+      expect(line).toMatch(/^opensnoop: \S/);
+      if (args[0] === '-f') expect(line).toBe(`opensnoop: Bad flag: ${args[1]}`);
     });
   }
 
   it('not root: exit 1, one line saying root is needed', async () => {
-    const e = await new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
-      const p = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      let stdout = '';
-      p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      p.on('close', (code) => resolve({ code, stderr, stdout }));
-    });
-    expect(e.code).toBe(1);
-    expect(e.stdout).toBe('');
-    const lines = e.stderr.split('\n').slice(0, -1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^opensnoop: .*root/);
+    expect(errorLine(await CLI.run([], { wrap: AS_NOBODY }), 1)).toMatch(/^opensnoop: .*root/);
   });
 
   it('--help: exit 0, every BCC flag listed', async () => {
-    const e = await new Cli(['--help']).exited;
-    expect([e.code, e.signal, e.stderr]).toEqual([0, null, '']);
-    expect(e.stdout.startsWith('Usage: opensnoop [options]')).toBe(true);
-    for (const flag of ['-T, --timestamp', '-U, --print-uid', '-x, --failed', '-p, --pid <PID>', '-t, --tid <TID>', '-u, --uid <UID>',
+    expectHelp(await CLI.run(['--help']), 'Usage: opensnoop [options]', ['-T, --timestamp', '-U, --print-uid', '-x, --failed', '-p, --pid <PID>', '-t, --tid <TID>', '-u, --uid <UID>',
       '-d, --duration <DURATION>', '-n, --name <NAME>', '-e, --extended_fields', '-f, --flag_filter <FLAG>', '-F, --full-path',
-      '-b, --buffer-pages <BUFFER_PAGES>', '--json', '-h, --help']) {
-      expect(e.stdout, flag).toContain(`  ${flag} `);
-    }
+      '-b, --buffer-pages <BUFFER_PAGES>', '--json', '-h, --help']);
   });
 });
