@@ -4,7 +4,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { UsageError } from '@ebpf/core';
 import { sigsnoop, type SignalEvent, type SigsnoopOptions } from '../src/index.js';
-import { CHILD, bpfFds, brief, capture, expectedFromChildren, expectedFromWorkload, runAll, runBurst, sleep, type Capture, type Work } from './helpers.js';
+import { CHILD, brief, capture, expectedFromChildren, expectedFromWorkload, runAll, runBurst, type Capture, type Work } from './helpers.js';
+import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
+import { iterate } from '../../../test/support/events.js';
+import { sleep } from '../../../test/support/wait.js';
 
 const byPid = (w: Work) => (e: SignalEvent) => w.all.includes(e.pid);
 const sortKey = (e: ReturnType<typeof brief>) => `${e.pid} ${e.sig} ${e.tpid}`;
@@ -156,7 +159,7 @@ describe('a signal storm', () => {
 
 describe('options and lifecycle', () => {
   it('rejects bad options before loading anything', () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     const bad: SigsnoopOptions[] = [
       { pid: 0 },
       { pid: -1 },
@@ -169,24 +172,20 @@ describe('options and lifecycle', () => {
       { ringBytes: 5000 },
     ];
     for (const o of bad) expect(() => sigsnoop(o), JSON.stringify(o)).toThrow(UsageError);
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
   });
 
   it('close() is idempotent, ends for await after delivering what was buffered, and frees every BPF fd', async () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     const c = capture({ pid: process.pid });
-    expect(bpfFds().filter((f) => f === 'anon_inode:bpf_link')).toHaveLength(13);
-    const seen: SignalEvent[] = [];
-    const loop = (async () => {
-      for await (const e of c.tracer) seen.push(e);
-      return 'ended';
-    })();
+    expect(bpfLinks()).toBe(13);
+    const { seen, ended } = iterate(c.tracer);
     process.kill(process.pid, 0);
     c.close(); // no waiting: close() must still deliver the event already in the ring
     expect(() => c.close()).not.toThrow();
-    expect(await Promise.race([loop, sleep(3000).then(() => 'still running')])).toBe('ended');
+    expect(await ended()).toBe(true);
     expect(seen.filter((e) => e.sig === 0).map((e) => [e.syscall, e.tpid])).toEqual([['kill', process.pid]]);
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
     expect(c.tracer.lost()).toEqual({ ring: 0 });
   });
 });

@@ -4,17 +4,20 @@
 // be sending other signals at the same time), and filters are checked on
 // every row they print.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CHILD, SIGRTMIN, expectedFromChildren, expectedFromWorkload, runAll, sleep, type Work } from './helpers.js';
+import { readFileSync } from 'node:fs';
+import { CHILD, SIGRTMIN, expectedFromChildren, expectedFromWorkload, runAll, type Work } from './helpers.js';
+import { AS_NOBODY, errorLine, expectCleanExit, throughHead, tool, type Cli, type Exit } from '../../../test/support/cli.js';
+import { sleep } from '../../../test/support/wait.js';
 
+// Ready once the first line (the header) is out; --json prints none: ready
+// once the process holds its 13 BPF links.
+const ready = { ready: (out: string) => out.includes('\n') };
 const BIN = {
-  sigsnoop: new URL('../dist/cli.js', import.meta.url).pathname,
-  killsnoop: new URL('../dist/killsnoop.js', import.meta.url).pathname,
+  sigsnoop: tool(new URL('../dist/cli.js', import.meta.url), ready),
+  killsnoop: tool(new URL('../dist/killsnoop.js', import.meta.url), ready),
 };
 type Tool = keyof typeof BIN;
+const start = (t: Tool, args: string[]): Promise<Cli> => BIN[t].start(args, args.includes('--json') ? { links: 13 } : undefined);
 
 // libbpf-tools sigsnoop: "%-8s %-7s %-16s %-9s %-7s %-6s\n"
 const SIG_HEADER = 'TIME     PID     COMM             SIG       TPID    RESULT';
@@ -22,85 +25,6 @@ const SIG_HEADER = 'TIME     PID     COMM             SIG       TPID    RESULT';
 const PIDW = readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim().length + 1;
 const l = (s: string | number, w: number) => String(s).padEnd(w);
 const KILL_HEADER = `${l('TIME', 9)} ${l('PID', PIDW)} ${l('COMM', 16)} ${l('SIG', 4)} ${l('TPID', PIDW)} RESULT`;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A running CLI and what it has printed so far. */
-class Cli {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(tool: Tool, args: string[], wrap: string[] = []) {
-    const argv = [...wrap, process.execPath, BIN[tool], ...args];
-    this.proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) =>
-      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
-    );
-  }
-
-  /** Starts the CLI and waits until it has attached (its header, or for --json a while after start). */
-  static async start(tool: Tool, args: string[]): Promise<Cli> {
-    const cli = new Cli(tool, args);
-    if (args.includes('--json')) await cli.waitAttached();
-    else await cli.waitOutput((out) => out.includes('\n'), 15_000);
-    return cli;
-  }
-
-  /** --json prints no header: wait until the process holds its 13 BPF links. */
-  async waitAttached(): Promise<void> {
-    const { readdirSync, readlinkSync } = await import('node:fs');
-    const links = () => {
-      try {
-        return readdirSync(`/proc/${this.proc.pid}/fd`).filter((fd) => {
-          try {
-            return readlinkSync(`/proc/${this.proc.pid}/fd/${fd}`) === 'anon_inode:bpf_link';
-          } catch {
-            return false;
-          }
-        }).length;
-      } catch {
-        return 0;
-      }
-    };
-    const deadline = Date.now() + 15_000;
-    while (links() < 13) {
-      if (this.proc.exitCode !== null) throw new Error(`CLI exited early: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error('CLI did not attach');
-      await sleep(20);
-    }
-  }
-
-  async waitOutput(pred: (stdout: string) => boolean, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this.stdout)) {
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`CLI exited early (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.stdout.slice(-2000)}`);
-      await sleep(20);
-    }
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
-    this.proc.kill(signal);
-    return this.exited;
-  }
-}
-
-/** A clean end: status 0, nothing on stderr. */
-function expectCleanExit(e: Exit): void {
-  expect(e.stderr).toBe('');
-  expect([e.code, e.signal]).toEqual([0, null]);
-}
 
 /** Rows (without the header) whose PID column is one of `pids`. */
 function rowsOf(stdout: string, pids: number[]): string[] {
@@ -149,7 +73,7 @@ describe('one workload, watched by a CLI per flag set', () => {
       ['killsnoop', 'killsnoop', []],
       ['killsnoop -x', 'killsnoop', ['-x']],
     ];
-    const started = await Promise.all(fixed.map(([, tool, args]) => Cli.start(tool, args)));
+    const started = await Promise.all(fixed.map(([, tool, args]) => start(tool, args)));
     fixed.forEach(([key], i) => clis.set(key, started[i]!));
     w = await runAll(async (p) => {
       const more: Array<[string, Tool, string[]]> = [
@@ -157,7 +81,7 @@ describe('one workload, watched by a CLI per flag set', () => {
         ['sigsnoop -T', 'sigsnoop', ['-T', String(p.a)]],
         ['killsnoop -p -T -s', 'killsnoop', ['-p', String(p.pid), '-T', String(p.a), '-s', '10']],
       ];
-      const s = await Promise.all(more.map(([, tool, args]) => Cli.start(tool, args)));
+      const s = await Promise.all(more.map(([, tool, args]) => start(tool, args)));
       more.forEach(([key], i) => clis.set(key, s[i]!));
     });
     fromWork = expectedFromWorkload(w);
@@ -275,7 +199,7 @@ describe('one workload, watched by a CLI per flag set', () => {
 describe('ending the run', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: every event before the signal is printed (piped output is flushed)`, async () => {
-      const cli = await Cli.start('sigsnoop', ['-p', String(process.pid), '-s', '0']);
+      const cli = await start('sigsnoop', ['-p', String(process.pid), '-s', '0']);
       for (let i = 0; i < 50; i++) process.kill(process.pid, 0);
       await sleep(50);
       const e = await cli.stop(signal); // at once: the rows may still be in the ring or the output buffer
@@ -286,39 +210,18 @@ describe('ending the run', () => {
   }
 
   it('a closed pipe (| head -n 2) ends the run by itself, status 0, no stack trace', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sigsnoop-test-'));
-    try {
-      const err = join(dir, 'stderr');
-      const cmd = `"${process.execPath}" "${BIN.sigsnoop}" -p ${process.pid} 2>"${err}" | head -n 2`;
-      const pipeline = spawn('/bin/bash', ['-o', 'pipefail', '-c', cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
-      let done = false;
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-        pipeline.on('close', (code, sig) => {
-          done = true;
-          r([code, sig]);
-        }),
-      );
-      const deadline = Date.now() + 15_000;
-      while (!done && Date.now() < deadline) {
-        process.kill(process.pid, 0);
-        await sleep(50);
-      }
-      expect(done).toBe(true);
-      expect(await exited).toEqual([0, null]); // pipefail: node's own status too
-      const lines = text.split('\n');
-      expect(lines).toEqual([SIG_HEADER, expect.stringMatching(/^\d\d:\d\d:\d\d /), '']);
-      expect(lines[1]!.slice(9)).toBe(`${l(process.pid, 7)} ${l(readFileSync('/proc/self/comm', 'utf8').trim(), 16)} ${l(0, 9)} ${l(process.pid, 7)} ${l(0, 6)}`);
-      expect(readFileSync(err, 'utf8')).toBe('');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const p = await throughHead(BIN.sigsnoop.path, ['-p', String(process.pid)], () => process.kill(process.pid, 0));
+    expect(p.ended).toBe(true);
+    expect(p.status).toEqual([0, null]); // pipefail: node's own status too
+    const lines = p.out.split('\n');
+    expect(lines).toEqual([SIG_HEADER, expect.stringMatching(/^\d\d:\d\d:\d\d /), '']);
+    expect(lines[1]!.slice(9)).toBe(`${l(process.pid, 7)} ${l(readFileSync('/proc/self/comm', 'utf8').trim(), 16)} ${l(0, 9)} ${l(process.pid, 7)} ${l(0, 6)}`);
+    expect(p.stderr).toBe('');
   });
 });
 
 describe('errors and help', () => {
-  const runCli = (tool: Tool, args: string[], wrap: string[] = []) => new Cli(tool, args, wrap).exited;
+  const runCli = (tool: Tool, args: string[], wrap: string[] = []) => BIN[tool].run(args, { wrap });
   const cases: Array<[Tool, string[]]> = [
     ['sigsnoop', ['-s', 'SIGFOO']],
     ['sigsnoop', ['-s', '65']],
@@ -338,22 +241,12 @@ describe('errors and help', () => {
   ];
   for (const [tool, args] of cases) {
     it(`${tool} ${args.join(' ')}: exit 2, one line on stderr`, async () => {
-      const e = await runCli(tool, args);
-      expect([e.code, e.signal]).toEqual([2, null]);
-      expect(e.stdout).toBe('');
-      expect(e.stderr.endsWith('\n')).toBe(true);
-      const lines = e.stderr.split('\n').slice(0, -1);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^${tool}: \\S`));
+      expect(errorLine(await runCli(tool, args), 2)).toMatch(new RegExp(`^${tool}: \\S`));
     });
   }
 
   it('not root: exit 1, one line saying root is needed', async () => {
-    const e = await runCli('sigsnoop', [], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
-    expect([e.code, e.signal, e.stdout]).toEqual([1, null, '']);
-    const lines = e.stderr.split('\n').slice(0, -1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^sigsnoop: .*root/);
+    expect(errorLine(await runCli('sigsnoop', [], AS_NOBODY), 1)).toMatch(/^sigsnoop: .*root/);
   });
 
   it('--help: exit 0, every flag listed', async () => {

@@ -1,14 +1,8 @@
 // Shared by the sigsnoop tests: a tracer that collects events, and the C
 // workload (test/c/sigwork.c), built once, that sends every kind of signal.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sigsnoop, type Delivery, type SignalEvent, type SignalSyscall, type SigsnoopOptions, type Tracer } from '../src/index.js';
 import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { compileC, run, start } from '../../../test/support/workload.js';
 
 /** A running tracer and every event it has delivered so far. */
 export type Capture = EventCapture<SignalEvent, Tracer<SignalEvent>>;
@@ -17,19 +11,9 @@ export function capture(opts: SigsnoopOptions = {}): Capture {
   return collect<SignalEvent, Tracer<SignalEvent>>(sigsnoop(opts));
 }
 
-let built: { bin: string; dir: string } | undefined;
-
-/** The workload binary, compiled on first use (removed at process exit). */
+/** The workload binary, compiled on first use. */
 export function sigwork(): string {
-  if (!built) {
-    const dir = mkdtempSync(join(tmpdir(), 'sigsnoop-test-'));
-    const bin = join(dir, 'sigwork');
-    const src = fileURLToPath(new URL('./c/sigwork.c', import.meta.url));
-    execFileSync('gcc', ['-O1', '-Wall', '-pthread', '-o', bin, src], { stdio: ['ignore', 'ignore', 'pipe'] });
-    built = { bin, dir };
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return built.bin;
+  return compileC(new URL('./c/sigwork.c', import.meta.url), { flags: ['-pthread'] });
 }
 
 /** What `sigwork all` did: its PIDs and each step's return value. */
@@ -51,27 +35,6 @@ export interface Work {
   steps: Map<string, number>;
 }
 
-export function runProcess(
-  file: string,
-  args: string[],
-  onLine?: (line: string, proc: ChildProcess) => void,
-): Promise<{ code: number | null; stdout: string; stderr: string; proc: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(file, args, { stdio: [onLine ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let seen = 0;
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const lines = stdout.split('\n');
-      for (; onLine && seen < lines.length - 1; seen++) onLine(lines[seen]!, proc);
-    });
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    proc.on('error', reject);
-    proc.on('close', (code) => resolve({ code, stdout, stderr, proc }));
-  });
-}
-
 export type Pids = Pick<Work, 'pid' | 'a' | 'b' | 'c' | 'g1' | 'g2'>;
 
 const parsePids = (line: string): Pids => {
@@ -84,14 +47,16 @@ const parsePids = (line: string): Pids => {
  * before it sends anything (e.g. to start tracers filtering on them).
  */
 export async function runAll(ready: (pids: Pids) => void | Promise<void> = () => {}): Promise<Work> {
+  const w = start(sigwork(), ['all'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let failed: unknown;
-  const r = await runProcess(sigwork(), ['all'], (line, proc) => {
-    if (!line.startsWith('pids ')) return;
-    Promise.resolve()
-      .then(() => ready(parsePids(line)))
-      .catch((err) => (failed = err))
-      .finally(() => proc.stdin!.end('g'));
-  });
+  try {
+    await ready(parsePids(await w.line('pids ')));
+  } catch (err) {
+    failed = err;
+  } finally {
+    w.end('g');
+  }
+  const r = await w.done;
   if (failed) throw failed;
   if (r.code !== 0) throw new Error(`sigwork all exited ${r.code}: ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
@@ -104,25 +69,10 @@ export async function runAll(ready: (pids: Pids) => void | Promise<void> = () =>
 
 /** Runs `sigwork burst n`: n kill(child, SIGUSR1) in a tight loop. */
 export async function runBurst(n: number): Promise<{ pid: number; child: number }> {
-  const r = await runProcess(sigwork(), ['burst', String(n)]);
+  const r = await run(sigwork(), ['burst', String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.code !== 0) throw new Error(`sigwork burst exited ${r.code}: ${r.stderr}`);
   const [pid, child] = r.stdout.trim().split('\n')[0]!.split(' ').slice(1).map(Number) as [number, number];
   return { pid, child };
-}
-
-/** Targets of this process's anonymous-inode fds that belong to BPF. */
-export function bpfFds(): string[] {
-  const out: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue;
-    }
-    if (/^anon_inode:(bpf|btf|\[perf_event\])/.test(target)) out.push(target);
-  }
-  return out.sort();
 }
 
 /** The fields a test compares exactly (no timestamp, no tid: tid = pid here, single-threaded). */
