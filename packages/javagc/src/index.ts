@@ -18,7 +18,7 @@ import {
   type MappedFile,
 } from '@ebpf/core';
 import { decodeUtf8 } from '@ebpf/core/decode';
-import { GC_RECORD_SIZE, POOL_RECORD_SIZE, decodeGcRecord, decodePoolRecord, type Config } from './javagc.gen.js';
+import { GC_RECORD_SIZE, KIND_PAUSE, POOL_RECORD_SIZE, decodeGcRecord, decodePoolRecord, type Config } from './javagc.gen.js';
 
 export interface JavagcOptions {
   /** The JVM to trace (required): a process id in this process's pid namespace. */
@@ -101,7 +101,6 @@ const POOL_PROBES = [
   { name: 'mem__pool__gc__end', program: 'pool_end' },
 ];
 
-const KIND_PAUSE = 1;
 const MAX_PID = 4194304; // PID_MAX_LIMIT
 // Up to ~31.7 years: thresholdUs * 1000 stays an exact u64 of nanoseconds.
 const MAX_THRESHOLD_US = 1e15;
