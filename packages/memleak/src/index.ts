@@ -24,7 +24,7 @@ import {
 } from '@ebpf/core';
 import { ElfFile, uprobeOffset } from '@ebpf/core/symbolize';
 import { Reg, findProbePoint, rel32Targets } from './attach-point.js';
-import { decodeEvent, type Config } from './memleak.gen.js';
+import { decodeEvent, EV_ALLOC_ENTER, EV_ALLOC_EXIT, EV_FREE, type Config } from './memleak.gen.js';
 import { Demangler, ProcessSymbols, kernelSymbols, resolveStacks, type Frame } from './symbols.js';
 import { alive, entryPoint, findAllocator, processState, sleep, splitCommand, startStopped, until, which, type AllocatorLibrary } from './target.js';
 
@@ -188,7 +188,7 @@ const KERNEL_PROGRAMS: Record<string, string> = {
 const NODE_PROGRAMS: Record<string, string> = { kmalloc_node: 'kmem:kmalloc_node', kmem_cache_alloc_node: 'kmem:kmem_cache_alloc_node' };
 const PERCPU_PROGRAMS: Record<string, string> = { percpu_alloc: 'percpu:percpu_alloc_percpu', percpu_free: 'percpu:percpu_free_percpu' };
 
-const EVENT_KINDS = ['alloc-enter', 'alloc-exit', 'free'] as const;
+const EVENT_KINDS: Record<number, TraceEvent['kind']> = { [EV_ALLOC_ENTER]: 'alloc-enter', [EV_ALLOC_EXIT]: 'alloc-exit', [EV_FREE]: 'free' };
 const MAX_SIZE = 2 ** 53;
 
 function checkInt(name: string, v: number | undefined, min: number, max = MAX_SIZE): void {
@@ -342,7 +342,7 @@ export class Memleak implements AsyncIterable<Report> {
         decode: (view, offset, length) => {
           const e = decodeEvent(view, offset, length);
           return {
-            kind: EVENT_KINDS[e.kind - 1] ?? 'free',
+            kind: EVENT_KINDS[e.kind] ?? 'free',
             timestamp: e.ts,
             pid: e.pid,
             tid: e.tid,
