@@ -5,28 +5,58 @@
 // the low byte is the operation (BIO_OP_*), bits 8-15 the raw number of an
 // operation it does not know, bits 16 and up the flags (BIO_FL_*). Nothing
 // here depends on the kernel version.
+import {
+  BIO_FL_BACKGROUND,
+  BIO_FL_FUA,
+  BIO_FL_IDLE,
+  BIO_FL_INTEGRITY,
+  BIO_FL_META,
+  BIO_FL_NOMERGE,
+  BIO_FL_NOWAIT,
+  BIO_FL_PREFLUSH,
+  BIO_FL_PRIO,
+  BIO_FL_RAHEAD,
+  BIO_FL_SYNC,
+  BIO_OP_DISCARD,
+  BIO_OP_DRV_IN,
+  BIO_OP_DRV_OUT,
+  BIO_OP_FLUSH,
+  BIO_OP_READ,
+  BIO_OP_SCSI_IN,
+  BIO_OP_SCSI_OUT,
+  BIO_OP_SECURE_ERASE,
+  BIO_OP_UNKNOWN,
+  BIO_OP_WRITE,
+  BIO_OP_WRITE_SAME,
+  BIO_OP_WRITE_ZEROES,
+  BIO_OP_ZONE_APPEND,
+  BIO_OP_ZONE_CLOSE,
+  BIO_OP_ZONE_FINISH,
+  BIO_OP_ZONE_OPEN,
+  BIO_OP_ZONE_RESET,
+  BIO_OP_ZONE_RESET_ALL,
+} from './biolatency.gen.js';
 
 /** Operation names by code: BCC's where BCC has one, libbpf-tools' for the rest. */
 const OPS: Record<number, string> = {
-  0: 'Read',
-  1: 'Write',
-  2: 'Flush',
-  3: 'Discard',
-  4: 'SecureErase',
-  5: 'WriteZeros',
-  6: 'WriteSame',
-  7: 'ZoneAppend',
-  8: 'ZoneOpen',
-  9: 'ZoneClose',
-  10: 'ZoneFinish',
-  11: 'ZoneReset',
-  12: 'ZoneResetAll',
-  13: 'DrvIn',
-  14: 'DrvOut',
-  15: 'SCSIIn',
-  16: 'SCSIOut',
+  [BIO_OP_READ]: 'Read',
+  [BIO_OP_WRITE]: 'Write',
+  [BIO_OP_FLUSH]: 'Flush',
+  [BIO_OP_DISCARD]: 'Discard',
+  [BIO_OP_SECURE_ERASE]: 'SecureErase',
+  [BIO_OP_WRITE_ZEROES]: 'WriteZeros',
+  [BIO_OP_WRITE_SAME]: 'WriteSame',
+  [BIO_OP_ZONE_APPEND]: 'ZoneAppend',
+  [BIO_OP_ZONE_OPEN]: 'ZoneOpen',
+  [BIO_OP_ZONE_CLOSE]: 'ZoneClose',
+  [BIO_OP_ZONE_FINISH]: 'ZoneFinish',
+  [BIO_OP_ZONE_RESET]: 'ZoneReset',
+  [BIO_OP_ZONE_RESET_ALL]: 'ZoneResetAll',
+  [BIO_OP_DRV_IN]: 'DrvIn',
+  [BIO_OP_DRV_OUT]: 'DrvOut',
+  [BIO_OP_SCSI_IN]: 'SCSIIn',
+  [BIO_OP_SCSI_OUT]: 'SCSIOut',
 };
-const OP_UNKNOWN = 255;
 
 /**
  * Flag names in the order they print, left to right: BCC's order
@@ -34,18 +64,18 @@ const OP_UNKNOWN = 255;
  * with the two flags BCC lacks, PreFlush and Integrity, beside
  * ForcedUnitAccess.
  */
-const FLAGS: Array<[bit: number, name: string]> = [
-  [26, 'NoWait'],
-  [25, 'Background'],
-  [24, 'ReadAhead'],
-  [20, 'Idle'],
-  [19, 'NoMerge'],
-  [18, 'Priority'],
-  [23, 'PreFlush'],
-  [22, 'ForcedUnitAccess'],
-  [21, 'Integrity'],
-  [17, 'Metadata'],
-  [16, 'Sync'],
+const FLAGS: Array<[mask: number, name: string]> = [
+  [BIO_FL_NOWAIT, 'NoWait'],
+  [BIO_FL_BACKGROUND, 'Background'],
+  [BIO_FL_RAHEAD, 'ReadAhead'],
+  [BIO_FL_IDLE, 'Idle'],
+  [BIO_FL_NOMERGE, 'NoMerge'],
+  [BIO_FL_PRIO, 'Priority'],
+  [BIO_FL_PREFLUSH, 'PreFlush'],
+  [BIO_FL_FUA, 'ForcedUnitAccess'],
+  [BIO_FL_INTEGRITY, 'Integrity'],
+  [BIO_FL_META, 'Metadata'],
+  [BIO_FL_SYNC, 'Sync'],
 ];
 
 export interface FlagSet {
@@ -62,7 +92,7 @@ export interface FlagSet {
 /** Names a -F code. */
 export function decodeFlags(code: number): FlagSet {
   const opCode = code & 0xff;
-  const op = opCode === OP_UNKNOWN ? `Unknown(${(code >>> 8) & 0xff})` : (OPS[opCode] ?? `Unknown(${opCode})`);
-  const flags = FLAGS.filter(([bit]) => (code >>> bit) & 1).map(([, name]) => name);
+  const op = opCode === BIO_OP_UNKNOWN ? `Unknown(${(code >>> 8) & 0xff})` : (OPS[opCode] ?? `Unknown(${opCode})`);
+  const flags = FLAGS.filter(([mask]) => (code & mask) !== 0).map(([, name]) => name);
   return { code, op, flags, text: [...flags, op].join('-') };
 }

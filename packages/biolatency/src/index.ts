@@ -22,7 +22,7 @@ import {
   u32Key,
   type BpfObject,
 } from '@ebpf/core';
-import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, type Config } from './biolatency.gen.js';
+import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
 import { decodeFlags, type FlagSet } from './flags.js';
 
 export { decodeFlags, type FlagSet } from './flags.js';
@@ -122,7 +122,6 @@ export const objectPath = ((): URL => {
   return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
 })();
 
-const SLOTS = 64;
 const MAX_TIMER_MS = 0x7fffffff; // setTimeout's limit: longer waits are chained
 const MAX_QUEUED = 4096; // snapshots kept for a `for await` consumer that is not reading
 
@@ -312,7 +311,7 @@ class Handle implements Biolatency {
       const key = decodeHistKey(new DataView(k.buffer, k.byteOffset, k.length), 0, k.length);
       const val = decodeHist(new DataView(v.buffer, v.byteOffset, v.length), 0, v.length);
       const h: Histogram & { sortKey: [string, number] } = {
-        buckets: log2Buckets(v, { slots: SLOTS }),
+        buckets: log2Buckets(v, { slots: MAX_SLOTS }),
         count: Number(val.count),
         totalNs: Number(val.total_ns),
         sortKey: ['', 0],
