@@ -1,19 +1,22 @@
 // tcplife's API against the running kernel: real BPF, real TCP sessions over
 // loopback between two programs the tests start, sessions matched by their
 // ports (the machine may carry other TCP traffic at the same time).
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { type TcpSession } from '../src/index.js';
 import {
-  CLIENT_COMM, SERVER_COMM, LOOPBACK, bpfFds, buildBins, capture, clientSide, ofStorm, runRefused, runSession, runStorm, serverSide,
-  killWorkloads, sleep, startClient, startServer, type Bins, type Family, type SessionRun,
+  CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, capture, clientSide, ofStorm, runRefused, runSession, runStorm, serverSide,
+  startClient, startServer, type Bins, type Family, type SessionRun,
 } from './helpers.js';
+import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
+import { iterate } from '../../../test/support/events.js';
+import { sleep } from '../../../test/support/wait.js';
+import { killChildren } from '../../../test/support/workload.js';
 
 let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-afterAll(() => bins?.cleanup());
-afterEach(() => killWorkloads());
+afterEach(() => killChildren());
 
 const SEND = 300_000;
 const REPLY = 50_000;
@@ -76,8 +79,8 @@ describe('sessions', () => {
       const run = await runSession(bins, { family: 4, send: SEND, reply: REPLY, closer: 'client', sleepMs: 200 });
       const t1 = process.hrtime.bigint();
       await c.waitForCount((s) => clientSide(run)(s) || serverSide(run)(s), 2);
-      expectPair(run, c.sessions, 4, { send: SEND, reply: REPLY, minMs: 200 });
-      for (const s of c.sessions.filter((x) => clientSide(run)(x) || serverSide(run)(x))) {
+      expectPair(run, c.events, 4, { send: SEND, reply: REPLY, minMs: 200 });
+      for (const s of c.events.filter((x) => clientSide(run)(x) || serverSide(run)(x))) {
         // CLOCK_MONOTONIC, the clock of process.hrtime.bigint()
         expect(s.timestamp > t0 && s.timestamp < t1).toBe(true);
         // the session began after the run started
@@ -93,7 +96,7 @@ describe('sessions', () => {
     try {
       const run = await runSession(bins, { family: 6, send: SEND, reply: REPLY, closer: 'server', sleepMs: 200 });
       await c.waitForCount((s) => clientSide(run)(s) || serverSide(run)(s), 2);
-      expectPair(run, c.sessions, 6, { send: SEND, reply: REPLY, minMs: 200 });
+      expectPair(run, c.events, 6, { send: SEND, reply: REPLY, minMs: 200 });
     } finally {
       c.close();
     }
@@ -105,7 +108,7 @@ describe('sessions', () => {
       for (const family of [4, 6] as const) {
         const run = await runSession(bins, { family, send: SEND, reply: REPLY, closer: 'reset', sleepMs: 100 });
         await c.waitForCount((s) => clientSide(run)(s) || serverSide(run)(s), 2);
-        expectPair(run, c.sessions, family, { send: SEND, reply: REPLY, minMs: 100, serverOwner: 'listener' });
+        expectPair(run, c.events, family, { send: SEND, reply: REPLY, minMs: 100, serverOwner: 'listener' });
       }
     } finally {
       c.close();
@@ -119,8 +122,8 @@ describe('sessions', () => {
       const run = await runSession(bins, { family: 4, send: 3071, reply: 1023, closer: 'client', sleepMs: 0 });
       const run0 = await runSession(bins, { family: 6, send: 0, reply: 0, closer: 'server', sleepMs: 0 });
       await c.waitForCount((s) => clientSide(run)(s) || serverSide(run)(s) || clientSide(run0)(s) || serverSide(run0)(s), 4);
-      expectPair(run, c.sessions, 4, { send: 3071, reply: 1023, minMs: 0 });
-      expectPair(run0, c.sessions, 6, { send: 0, reply: 0, minMs: 0 });
+      expectPair(run, c.events, 4, { send: 3071, reply: 1023, minMs: 0 });
+      expectPair(run0, c.events, 6, { send: 0, reply: 0, minMs: 0 });
     } finally {
       c.close();
     }
@@ -137,7 +140,7 @@ describe('sessions', () => {
       await sleep(100);
       c.tracer.flush();
       for (const r of [refused4, refused6]) {
-        expect(c.sessions.filter((s) => s.pid === r.pid || s.rport === r.port || s.lport === r.port)).toEqual([]);
+        expect(c.events.filter((s) => s.pid === r.pid || s.rport === r.port || s.lport === r.port)).toEqual([]);
       }
     } finally {
       c.close();
@@ -151,11 +154,11 @@ describe('sessions', () => {
     const lport = Number((await client.proc.line('client ')).split(' ')[1]);
     const c = capture(); // the session is established and waiting
     try {
-      await Promise.all([server.proc.exited, client.proc.exited]);
+      await Promise.all([server.proc.done, client.proc.done]);
       const run = { server: { pid: server.proc.pid, port: server.port }, client: { pid: client.proc.pid, lport } };
       const later = await runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
       await c.waitForCount((s) => clientSide(later)(s) || serverSide(later)(s), 2);
-      expect(c.sessions.filter((s) => clientSide(run)(s) || serverSide(run)(s))).toEqual([]);
+      expect(c.events.filter((s) => clientSide(run)(s) || serverSide(run)(s))).toEqual([]);
     } finally {
       c.close();
     }
@@ -175,11 +178,11 @@ describe('filters (in-kernel)', () => {
     try {
       client.go();
       const lport = Number((await client.proc.line('client ')).split(' ')[1]);
-      await Promise.all([server.proc.exited, client.proc.exited]);
+      await Promise.all([server.proc.done, client.proc.done]);
       const run1 = { server: { pid: server.proc.pid, port: server.port }, client: { pid: client.proc.pid, lport } };
       const c2 = startClient(bins, spec, server2.port);
       const lport2 = Number((await c2.proc.line('client ')).split(' ')[1]);
-      await Promise.all([server2.proc.exited, c2.proc.exited]);
+      await Promise.all([server2.proc.done, c2.proc.done]);
       const run2 = { server: { pid: server2.proc.pid, port: server2.port }, client: { pid: c2.proc.pid, lport: lport2 } };
 
       const s1 = await byClient.waitFor(clientSide(run1));
@@ -191,9 +194,9 @@ describe('filters (in-kernel)', () => {
       await sleep(200);
       byClient.tracer.flush();
       byServer.tracer.flush();
-      expect(byClient.sessions.every((s) => s.pid === client.proc.pid)).toBe(true);
-      expect(byServer.sessions.every((s) => s.pid === server2.proc.pid)).toBe(true);
-      expect(byClient.sessions.filter((s) => serverSide(run1)(s) || clientSide(other)(s) || serverSide(other)(s))).toEqual([]);
+      expect(byClient.events.every((s) => s.pid === client.proc.pid)).toBe(true);
+      expect(byServer.events.every((s) => s.pid === server2.proc.pid)).toBe(true);
+      expect(byClient.events.filter((s) => serverSide(run1)(s) || clientSide(other)(s) || serverSide(other)(s))).toEqual([]);
       server = server2;
     } finally {
       byClient.close();
@@ -216,7 +219,7 @@ describe('filters (in-kernel)', () => {
       for (const [sv, spec] of [[sv4, spec4], [sv6, spec6]] as const) {
         const cl = startClient(bins, spec, sv.port);
         const lport = Number((await cl.proc.line('client ')).split(' ')[1]);
-        await Promise.all([sv.proc.exited, cl.proc.exited]);
+        await Promise.all([sv.proc.done, cl.proc.done]);
         runs.push({ server: { pid: sv.proc.pid, port: sv.port }, client: { pid: cl.proc.pid, lport } });
       }
       const [r4, r6] = runs as [SessionRun, SessionRun];
@@ -227,21 +230,21 @@ describe('filters (in-kernel)', () => {
       await v6.waitForCount((s) => clientSide(r6)(s) || serverSide(r6)(s), 2);
       await sleep(100);
       for (const c of [local, remote, v4, v6]) c.tracer.flush();
-      expect(local.sessions.filter(mine).map((s) => [s.lport, s.pid])).toEqual([[sv4.port, sv4.proc.pid]]);
-      expect(remote.sessions.filter(mine).map((s) => [s.rport, s.pid])).toEqual([[sv6.port, r6.client.pid]]);
-      expect(local.sessions.every((s) => s.lport === sv4.port)).toBe(true);
-      expect(remote.sessions.every((s) => s.rport === sv6.port)).toBe(true);
-      expect(v4.sessions.filter(mine)).toHaveLength(2);
-      expect(v6.sessions.filter(mine)).toHaveLength(2);
-      expect(v4.sessions.every((s) => s.family === 4 && !s.laddr.includes(':'))).toBe(true);
-      expect(v6.sessions.every((s) => s.family === 6 && s.laddr.includes(':'))).toBe(true);
+      expect(local.events.filter(mine).map((s) => [s.lport, s.pid])).toEqual([[sv4.port, sv4.proc.pid]]);
+      expect(remote.events.filter(mine).map((s) => [s.rport, s.pid])).toEqual([[sv6.port, r6.client.pid]]);
+      expect(local.events.every((s) => s.lport === sv4.port)).toBe(true);
+      expect(remote.events.every((s) => s.rport === sv6.port)).toBe(true);
+      expect(v4.events.filter(mine)).toHaveLength(2);
+      expect(v6.events.filter(mine)).toHaveLength(2);
+      expect(v4.events.every((s) => s.family === 4 && !s.laddr.includes(':'))).toBe(true);
+      expect(v6.events.every((s) => s.family === 6 && s.laddr.includes(':'))).toBe(true);
     } finally {
       for (const c of [local, remote, v4, v6]) c.close();
     }
   });
 
   it('rejects bad options before loading anything', () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     expect(() => capture({ pid: 0 })).toThrow(/pid must be a positive integer/);
     expect(() => capture({ pid: 1.5 })).toThrow(/pid must be a positive integer/);
     expect(() => capture({ localPorts: [] })).toThrow(/localPorts must be a non-empty array/);
@@ -249,29 +252,24 @@ describe('filters (in-kernel)', () => {
     expect(() => capture({ remotePorts: [0] })).toThrow(/remotePorts: 0 is not a port/);
     expect(() => capture({ family: 5 as 4 })).toThrow(/family must be 4 or 6/);
     expect(() => capture({ ringBytes: 5000 })).toThrow(/power of two/);
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
   });
 });
 
 describe('lifecycle', () => {
   it('close() is idempotent, ends for await after delivering what was buffered, and frees every BPF fd', async () => {
-    const before = bpfFds();
+    const before = bpfFdTargets();
     const c = capture();
-    expect(bpfFds().filter((f) => f === 'anon_inode:bpf_link')).toHaveLength(1);
-    const seen: TcpSession[] = [];
-    const loop = (async () => {
-      for await (const s of c.tracer) seen.push(s);
-      return 'ended';
-    })();
+    expect(bpfLinks()).toBe(1);
+    const { seen, ended } = iterate(c.tracer);
     const run = await runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
     // no waiting: close() must still deliver the sessions already in the ring
     c.close();
     expect(c.tracer.closed).toBe(true);
     expect(() => c.close()).not.toThrow();
-    const result = await Promise.race([loop, sleep(3000).then(() => 'still running')]);
-    expect(result).toBe('ended');
+    expect(await ended()).toBe(true);
     expect(seen.filter((s) => clientSide(run)(s) || serverSide(run)(s))).toHaveLength(2);
-    expect(bpfFds()).toEqual(before);
+    expect(bpfFdTargets()).toEqual(before);
     expect(c.tracer.lost()).toEqual({ ring: 0 });
     expect(c.tracer.untracked()).toBe(0);
   });
@@ -283,7 +281,7 @@ describe('lifecycle', () => {
       const mine = await c.waitForCount(ofStorm(r), 4000, 15_000);
       await sleep(100);
       c.tracer.flush();
-      expect(c.sessions.filter(ofStorm(r))).toHaveLength(4000);
+      expect(c.events.filter(ofStorm(r))).toHaveLength(4000);
       expect(c.tracer.lost().ring).toBe(0);
       expect(c.tracer.untracked()).toBe(0);
       const server = mine.filter((s) => s.lport === r.port);

@@ -1,105 +1,29 @@
 // The tcplife CLI as users run it: a child process, output into a pipe,
 // stopped by a signal. Rows are matched by the workload's ports and PIDs (the
 // machine may carry other TCP traffic at the same time).
-import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import {
-  CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, killWorkloads, runRefused, runSession, runStorm, sleep, startClient, startServer,
+  CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, runRefused, runSession, runStorm, startClient, startServer,
   type Bins, type Family, type SessionRun,
 } from './helpers.js';
+import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
+import { DEADLINE, sleep } from '../../../test/support/wait.js';
+import { killChildren } from '../../../test/support/workload.js';
 
-const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const HEADER = 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS';
 const HEADER_WIDE = 'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS';
 const HEADER_CSV = 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS';
+const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 
 let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-afterAll(() => bins?.cleanup());
 // A failed test must not leave tracers running: stop whatever is still alive.
 afterEach(async () => {
-  await Promise.all([...Cli.running].map((c) => c.stop('SIGKILL')));
-  killWorkloads();
+  await Cli.stopAll();
+  await killChildren();
 });
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A running CLI and what it has printed so far. */
-class Cli {
-  static readonly running = new Set<Cli>();
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(args: string[], wrap: string[] = []) {
-    const [cmd, ...pre] = wrap.length ? wrap : [process.execPath];
-    this.proc = spawn(cmd!, [...pre, ...(wrap.length ? [process.execPath] : []), CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    Cli.running.add(this);
-    this.exited = new Promise((resolve) =>
-      this.proc.on('close', (code, signal) => {
-        Cli.running.delete(this);
-        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
-      }),
-    );
-  }
-
-  /** Starts the CLI and waits until it prints its header (tracing is attached then). */
-  static async start(args: string[], header: string): Promise<Cli> {
-    const cli = new Cli(args);
-    await cli.waitOutput((out) => out.startsWith(`${header}\n`), 15_000);
-    return cli;
-  }
-
-  lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l !== '');
-  }
-
-  async waitOutput(pred: (stdout: string) => boolean, ms = 8000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this.stdout)) {
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`CLI exited early (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.stdout.slice(-2000)}`);
-      await sleep(20);
-    }
-  }
-
-  /** The one row matching `pred` (waits for it). */
-  async row(pred: (line: string) => boolean): Promise<string> {
-    await this.waitOutput(() => this.lines().some(pred));
-    const found = this.lines().filter(pred);
-    expect(found).toHaveLength(1);
-    return found[0]!;
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
-    return this.exited;
-  }
-}
-
-/** A clean end: status 0, nothing on stderr. */
-function expectCleanExit(e: Exit): void {
-  expect(e.stderr).not.toMatch(/^\s+at /m);
-  expect(e.stderr).toBe('');
-  expect([e.code, e.signal]).toEqual([0, null]);
-}
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);
 const r = (v: string | number, w: number) => String(v).padStart(w);
@@ -113,6 +37,10 @@ interface Side {
   tx: number;
   rx: number;
 }
+
+/** A one-byte session; what --json prints for it. */
+const probeSession = async () =>
+  `"lport":${(await runSession(bins, { family: 4, send: 1, reply: 1, closer: 'client', sleepMs: 0 })).client.lport},`;
 
 const sides = (run: SessionRun, family: Family, send: number, reply: number): { client: Side; server: Side } => ({
   client: { pid: run.client.pid, comm: CLIENT_COMM, family, lport: run.client.lport, rport: run.server.port, tx: send, rx: reply },
@@ -163,22 +91,17 @@ const REPLY = 50_000;
 describe('output format', () => {
   it('default, -w, -s, -T -t and --json on the same sessions (IPv4 and IPv6); a refused connection prints nothing', async () => {
     const clis = await Promise.all([
-      Cli.start([], HEADER),
-      Cli.start(['-w'], HEADER_WIDE),
-      Cli.start(['-s'], HEADER_CSV),
-      Cli.start(['-T', '-t'], `TIME     TIME(s)   ${HEADER}`),
-      Cli.start(['-stT'], `TIME,TIME(s),${HEADER_CSV}`),
-      Cli.start(['-w', '-T'], `TIME     ${HEADER_WIDE}`),
+      CLI.start([], HEADER),
+      CLI.start(['-w'], HEADER_WIDE),
+      CLI.start(['-s'], HEADER_CSV),
+      CLI.start(['-T', '-t'], `TIME     TIME(s)   ${HEADER}`),
+      CLI.start(['-stT'], `TIME,TIME(s),${HEADER_CSV}`),
+      CLI.start(['-w', '-T'], `TIME     ${HEADER_WIDE}`),
     ]);
     const [def, wide, csv, tt, csvtt, wideT] = clis as [Cli, Cli, Cli, Cli, Cli, Cli];
-    const json = new Cli(['--json']);
+    const json = CLI.spawn(['--json']);
     // No header in JSON mode: run a session until it shows up.
-    for (const deadline = Date.now() + 15_000; ; ) {
-      const probe = await runSession(bins, { family: 4, send: 1, reply: 1, closer: 'client', sleepMs: 0 });
-      await sleep(300);
-      if (json.stdout.includes(`"lport":${probe.client.lport},`)) break;
-      expect(Date.now()).toBeLessThan(deadline);
-    }
+    await json.waitProbe(probeSession, DEADLINE.start, 300);
     const t0 = Date.now();
     const refused = await runRefused(bins, 4);
     const run4 = await runSession(bins, { family: 4, send: SEND, reply: REPLY, closer: 'client', sleepMs: 200 });
@@ -260,19 +183,10 @@ describe('output format', () => {
   }, 40_000);
 
   it('--json is exact for a session reset by the client, and the server row names the listener owner', async () => {
-    const json = new Cli(['--json']);
-    for (const deadline = Date.now() + 15_000; ; ) {
-      const probe = await runSession(bins, { family: 4, send: 1, reply: 1, closer: 'client', sleepMs: 0 });
-      await sleep(300);
-      if (json.stdout.includes(`"lport":${probe.client.lport},`)) break;
-      expect(Date.now()).toBeLessThan(deadline);
-    }
+    const json = CLI.spawn(['--json']);
+    await json.waitProbe(probeSession, DEADLINE.start, 300);
     const run = await runSession(bins, { family: 6, send: 3071, reply: 1023, closer: 'reset', sleepMs: 0 });
-    const line = await (async () => {
-      const m = (x: string) => x.includes(`"lport":${run.server.port},`);
-      for (let i = 0; i < 200 && !json.stdout.split('\n').some(m); i++) await sleep(20);
-      return json.stdout.split('\n').find(m)!;
-    })();
+    const [line] = await json.waitRows((x) => x.includes(`"lport":${run.server.port},`), 1);
     const ev = JSON.parse(line);
     expect([ev.pid, ev.comm, ev.owner, ev.active, ev.ip, ev.laddr, ev.raddr, ev.tx_bytes, ev.rx_bytes]).toEqual([
       run.server.pid, SERVER_COMM, 'listener', false, 6, '::1', '::1', 1023, 3071,
@@ -289,18 +203,18 @@ describe('filters', () => {
     const sv6 = await startServer(bins, spec6);
     const gated = startClient(bins, { ...spec6, gated: true }, sv6.port);
     const [byPid, byServerPid, byL, byD, v4, v6] = await Promise.all([
-      Cli.start(['-p', String(gated.proc.pid)], HEADER),
-      Cli.start(['-p', String(sv4.proc.pid), '-w'], HEADER_WIDE),
-      Cli.start(['-L', `1,${sv4.port},${sv6.port}`], HEADER),
-      Cli.start(['-D', String(sv4.port)], HEADER),
-      Cli.start(['-4'], HEADER),
-      Cli.start(['-6', '-w'], HEADER_WIDE),
+      CLI.start(['-p', String(gated.proc.pid)], HEADER),
+      CLI.start(['-p', String(sv4.proc.pid), '-w'], HEADER_WIDE),
+      CLI.start(['-L', `1,${sv4.port},${sv6.port}`], HEADER),
+      CLI.start(['-D', String(sv4.port)], HEADER),
+      CLI.start(['-4'], HEADER),
+      CLI.start(['-6', '-w'], HEADER_WIDE),
     ]) as [Cli, Cli, Cli, Cli, Cli, Cli];
     const c4 = startClient(bins, spec4, sv4.port);
     gated.go();
     const lport4 = Number((await c4.proc.line('client ')).split(' ')[1]);
     const lport6 = Number((await gated.proc.line('client ')).split(' ')[1]);
-    await Promise.all([sv4.proc.exited, sv6.proc.exited, c4.proc.exited, gated.proc.exited]);
+    await Promise.all([sv4.proc.done, sv6.proc.done, c4.proc.done, gated.proc.done]);
     const run4 = { server: { pid: sv4.proc.pid, port: sv4.port }, client: { pid: c4.proc.pid, lport: lport4 } };
     const run6 = { server: { pid: sv6.proc.pid, port: sv6.port }, client: { pid: gated.proc.pid, lport: lport6 } };
     const s4 = sides(run4, 4, 4096, 2048);
@@ -338,7 +252,7 @@ describe('filters', () => {
 describe('ending the run', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal}: every session closed before the signal is printed (piped output is flushed)`, async () => {
-      const cli = await Cli.start(['-s'], HEADER_CSV);
+      const cli = await CLI.start(['-s'], HEADER_CSV);
       const storm = await runStorm(bins, 300, 10);
       const e = await cli.stop(signal); // at once: the last rows are still buffered
       expectCleanExit(e);
@@ -350,75 +264,34 @@ describe('ending the run', () => {
   }
 
   it('a closed pipe (| head -n 2) ends the run by itself, status 0, no stack trace', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tcplife-cli-'));
-    try {
-      const err = join(dir, 'stderr');
-      const pipeline = spawn('/bin/bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" 2>"${err}" | head -n 2`], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-      let done = false;
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((res) =>
-        pipeline.on('close', (code, sig) => {
-          done = true;
-          res([code, sig]);
-        }),
-      );
-      const deadline = Date.now() + 15_000;
-      while (!done && Date.now() < deadline) {
-        await runStorm(bins, 20, 1);
-        await sleep(100);
-      }
-      expect(done).toBe(true);
-      expect(await exited).toEqual([0, null]); // pipefail: node's own status too
-      const lines = out.split('\n');
-      expect(lines).toHaveLength(3);
-      expect(lines[0]).toBe(HEADER);
-      expect(lines[1]).toMatch(/^\d+ +.{10} \S+ +\d+ +\S+ +\d+ +\d+ +\d+ \d+\.\d\d$/);
-      expect(lines[2]).toBe('');
-      expect(readFileSync(err, 'utf8')).toBe('');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const p = await throughHead(CLI.path, [], () => runStorm(bins, 20, 1), { everyMs: 100 });
+    expect(p.ended).toBe(true);
+    expect(p.status).toEqual([0, null]); // pipefail: node's own status too
+    const lines = p.out.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe(HEADER);
+    expect(lines[1]).toMatch(/^\d+ +.{10} \S+ +\d+ +\S+ +\d+ +\d+ +\d+ \d+\.\d\d$/);
+    expect(lines[2]).toBe('');
+    expect(p.stderr).toBe('');
   });
 });
 
 describe('errors and help', () => {
-  const runCli = (args: string[], wrap: string[] = []) => new Cli(args, wrap).exited;
-
   const bad = [
     ['--bogus'], ['-p'], ['-p', 'abc'], ['-p', '0'], ['-p', '-5'], ['-p', '4194305'], ['-L', 'x'], ['-L', ''], ['-L', '80,,81'],
     ['-L', '70000'], ['-D', '0'], ['-D', '80;81'], ['-4', '-6'], ['extra'],
   ];
   for (const args of bad) {
     it(`bad usage ${JSON.stringify(args.join(' '))}: exit 2, one line on stderr`, async () => {
-      const e = await runCli(args);
-      expect([e.code, e.signal]).toEqual([2, null]);
-      expect(e.stdout).toBe('');
-      expect(e.stderr).not.toMatch(/^\s+at /m);
-      expect(e.stderr.endsWith('\n')).toBe(true);
-      const lines = e.stderr.split('\n').slice(0, -1);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^tcplife: \S/);
+      expect(errorLine(await CLI.run(args), 2)).toMatch(/^tcplife: \S/);
     });
   }
 
   it('not root: exit 1, one line saying root is needed', async () => {
-    const e = await runCli([], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
-    expect([e.code, e.signal]).toEqual([1, null]);
-    expect(e.stdout).toBe('');
-    const lines = e.stderr.split('\n').slice(0, -1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^tcplife: .*root/);
+    expect(errorLine(await CLI.run([], { wrap: AS_NOBODY }), 1)).toMatch(/^tcplife: .*root/);
   });
 
   it('--help: exit 0, every flag listed', async () => {
-    const e = await runCli(['--help']);
-    expect([e.code, e.signal, e.stderr]).toEqual([0, null, '']);
-    expect(e.stdout.startsWith('Usage: tcplife [options]')).toBe(true);
-    for (const flag of ['-T, --time', '-t, --timestamp', '-w, --wide', '-s, --csv', '-p, --pid <PID>', '-L, --localport <LPORTS>', '-D, --remoteport <RPORTS>', '-4, --ipv4', '-6, --ipv6', '--json', '-h, --help']) {
-      expect(e.stdout, flag).toContain(`  ${flag} `);
-    }
+    expectHelp(await CLI.run(['--help']), 'Usage: tcplife [options]', ['-T, --time', '-t, --timestamp', '-w, --wide', '-s, --csv', '-p, --pid <PID>', '-L, --localport <LPORTS>', '-D, --remoteport <RPORTS>', '-4, --ipv4', '-6, --ipv6', '--json', '-h, --help']);
   });
 });
