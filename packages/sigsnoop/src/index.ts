@@ -12,7 +12,17 @@
 // (see sigsnoop.bpf.c).
 import { existsSync } from 'node:fs';
 import { ObjectSpec, Tracer, UsageError, preflight } from '@ebpf/core';
-import { decodeEvent, type Config } from './sigsnoop.gen.js';
+import {
+  decodeEvent,
+  SYS_KILL,
+  SYS_NONE,
+  SYS_PIDFD_SEND_SIGNAL,
+  SYS_RT_SIGQUEUEINFO,
+  SYS_RT_TGSIGQUEUEINFO,
+  SYS_TGKILL,
+  SYS_TKILL,
+  type Config,
+} from './sigsnoop.gen.js';
 
 /** The system call that sent a signal; null: the kernel generated it. */
 export type SignalSyscall = 'kill' | 'tkill' | 'tgkill' | 'rt_sigqueueinfo' | 'rt_tgsigqueueinfo' | 'pidfd_send_signal';
@@ -24,15 +34,15 @@ export type Delivery = 'delivered' | 'ignored' | 'already_pending' | 'overflow_f
 export const DELIVERIES: readonly Delivery[] = ['delivered', 'ignored', 'already_pending', 'overflow_fail', 'lose_info'];
 
 /** Indexed by the BPF side's enum sig_syscall (0: the kernel). */
-export const SYSCALLS: readonly (SignalSyscall | null)[] = [
-  null,
-  'kill',
-  'tkill',
-  'tgkill',
-  'rt_sigqueueinfo',
-  'rt_tgsigqueueinfo',
-  'pidfd_send_signal',
-];
+export const SYSCALLS: readonly (SignalSyscall | null)[] = Object.assign(new Array<SignalSyscall | null>(SYS_PIDFD_SEND_SIGNAL + 1).fill(null), {
+  [SYS_NONE]: null,
+  [SYS_KILL]: 'kill',
+  [SYS_TKILL]: 'tkill',
+  [SYS_TGKILL]: 'tgkill',
+  [SYS_RT_SIGQUEUEINFO]: 'rt_sigqueueinfo',
+  [SYS_RT_TGSIGQUEUEINFO]: 'rt_tgsigqueueinfo',
+  [SYS_PIDFD_SEND_SIGNAL]: 'pidfd_send_signal',
+} satisfies Record<number, SignalSyscall | null>);
 
 export interface SigsnoopOptions {
   /** Only signals sent by this process (its PID, the thread-group id; in-kernel). */
