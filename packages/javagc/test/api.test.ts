@@ -10,14 +10,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EbpfError, UsageError, possibleCpus } from '@ebpf/core';
 import { findLibjvm, javagc, targetNamespace, type GcEvent } from '../src/index.js';
-import { GCS, Jvm, capture, gcLoopClasses, sleep, tempDir } from './helpers.js';
+import { GCS, Jvm, capture, gcLoopClasses } from './helpers.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { sleep, thrown } from '../../../test/support/wait.js';
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 let a: Jvm;
 let b: Jvm;
 
 beforeAll(async () => {
-  tmp = tempDir();
+  tmp = tempDir('ebpf-javagc-test-');
   const classes = gcLoopClasses();
   const mount = join(tmp.dir, 'opt-jdk');
   mkdirSync(mount);
@@ -31,14 +33,6 @@ afterAll(async () => {
 
 const pauses = (evs: GcEvent[]) => evs.filter((e) => e.kind === 'pause');
 
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error & { code?: string };
-  }
-  throw new Error('expected an error');
-}
 
 describe('javagc()', () => {
   it('reports every System.gc() of the traced JVM as a pause: the VM Thread, plausible 64-bit durations, inside the round', async () => {

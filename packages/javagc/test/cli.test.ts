@@ -2,104 +2,27 @@
 // stopped by a signal (or by the JVM's exit). One JVM runs the GC rounds;
 // another runs from a JDK copy whose libjvm.so has no USDT notes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { pad } from '@ebpf/core/format';
-import { GCS, Jvm, gcLoopClasses, javaHome, jdkWithoutProbes, sleep, tempDir } from './helpers.js';
+import { GCS, Jvm, gcLoopClasses, javaHome, jdkWithoutProbes } from './helpers.js';
+import { tool } from '../../../test/support/cli.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { sleep } from '../../../test/support/wait.js';
 
-const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const BANNER = 'Tracing javagc time... Hit Ctrl-C to end.';
 const HEADER = 'TIME     CPU     PID     GC TIME';
 const ROW = /^(\d\d:\d\d:\d\d) (\d+) +(\d+) +(\d+)$/;
 const HIST_HEADER = '     usecs               : count     distribution';
 const HIST_ROW = /^ *(\d+) -> (\d+) *: (\d+) *\|[ *]{40}\|$/;
+// Ready once the banner and header are out; with --json, once it holds a BPF link per USDT probe site.
+const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: `${BANNER}\n${HEADER}` });
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A running CLI and what it has printed so far. */
-class Cli {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(args: string[]) {
-    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) =>
-      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
-    );
-  }
-
-  /** Starts the CLI and waits for its first output (the probes are attached then). */
-  static async start(args: string[], first = `${BANNER}\n${HEADER}\n`): Promise<Cli> {
-    const cli = new Cli(args);
-    await cli.waitOutput((out) => out.startsWith(first), 15_000);
-    return cli;
-  }
-
-  /**
-   * Starts a CLI that prints nothing once attached (--json) and waits until
-   * it holds a BPF link per USDT probe site (`links`): from then on every GC
-   * is recorded.
-   */
-  static async startSilent(args: string[], links: number): Promise<Cli> {
-    const cli = new Cli(args);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      let n = 0;
-      for (const fd of readdirSync(`/proc/${cli.proc.pid}/fd`)) {
-        try {
-          if (readlinkSync(`/proc/${cli.proc.pid}/fd/${fd}`) === 'anon_inode:bpf_link') n++;
-        } catch {
-          // closed meanwhile
-        }
-      }
-      if (n >= links) return cli;
-      if (cli.proc.exitCode !== null) throw new Error(`CLI exited early (${cli.proc.exitCode}): ${cli.stderr}`);
-      if (Date.now() > deadline) throw new Error(`CLI did not attach: ${cli.stderr}`);
-      await sleep(20);
-    }
-  }
-
-  /** Runs to completion (for errors). */
-  static run(args: string[]): Promise<Exit> {
-    return new Cli(args).exited;
-  }
-
-  lines(): string[] {
-    return this.stdout.split('\n').filter((l) => l !== '');
-  }
-
-  async waitOutput(pred: (stdout: string) => boolean, ms = 8000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!pred(this.stdout)) {
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`CLI exited early (${this.proc.exitCode ?? this.proc.signalCode}): ${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out; stdout so far:\n${this.stdout.slice(-2000)}\nstderr: ${this.stderr}`);
-      await sleep(20);
-    }
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
-    this.proc.kill(signal);
-    return this.exited;
-  }
-}
-
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 let jvm: Jvm;
 let noProbes: Jvm;
 
 beforeAll(async () => {
-  tmp = tempDir();
+  tmp = tempDir('ebpf-javagc-test-');
   const classes = gcLoopClasses();
   const nosdt = jdkWithoutProbes(javaHome(), tmp.dir);
   [jvm, noProbes] = await Promise.all([Jvm.start(classes), Jvm.start(classes, { home: nosdt })]);
@@ -124,8 +47,8 @@ function histogramCount(text: string): number {
 
 describe('javagc CLI', () => {
   it("prints libbpf's banner, header and one row per GC (no trailing spaces); -t filters; SIGINT and SIGTERM end it cleanly", async () => {
-    const all = await Cli.start(['-p', String(jvm.pid)]);
-    const none = await Cli.start(['-p', String(jvm.pid), '-t', '10000000']);
+    const all = await CLI.start(['-p', String(jvm.pid)]);
+    const none = await CLI.start(['-p', String(jvm.pid), '-t', '10000000']);
     await jvm.round();
     await all.waitOutput(() => rows(all.lines()).length >= GCS);
     await sleep(300); // anything -t would (wrongly) let through would be out by now
@@ -154,9 +77,9 @@ describe('javagc CLI', () => {
   });
 
   it('--json: one object per GC; --pools adds pool lines (text) and objects (JSON)', async () => {
-    const json = await Cli.startSilent(['-p', String(jvm.pid), '--json'], 2);
-    const jsonPools = await Cli.startSilent(['-p', String(jvm.pid), '--json', '--pools'], 4);
-    const text = await Cli.start(['-p', String(jvm.pid), '--pools']);
+    const json = await CLI.start(['-p', String(jvm.pid), '--json'], { links: 2 });
+    const jsonPools = await CLI.start(['-p', String(jvm.pid), '--json', '--pools'], { links: 4 });
+    const text = await CLI.start(['-p', String(jvm.pid), '--pools']);
     await jvm.round();
     await Promise.all([json, jsonPools].map((c) => c.waitOutput(() => c.lines().length >= GCS)));
     await text.waitOutput(() => rows(text.lines()).length >= GCS);
@@ -205,13 +128,13 @@ describe('javagc CLI', () => {
   });
 
   it('-H: a log2 histogram of pause times at exit, or every interval; with --json as rows', async () => {
-    const atExit = await Cli.start(['-p', String(jvm.pid), '-H'], `${BANNER}\n`);
-    const every = await Cli.startSilent(['-p', String(jvm.pid), '-H', '1', '--json'], 2);
+    const atExit = await CLI.start(['-p', String(jvm.pid), '-H'], BANNER);
+    const every = await CLI.start(['-p', String(jvm.pid), '-H', '1', '--json'], { links: 2 });
     await jvm.round();
     // Interval output: the round's pauses, in one or two intervals.
     const counted = () =>
       every.lines().reduce((n, l) => n + (JSON.parse(l) as { pauses: number }).pauses, 0);
-    await every.waitOutput(() => counted() >= GCS, 5000);
+    await every.waitOutput(() => counted() >= GCS);
     const e = await every.stop();
     expect(e.code).toBe(0);
     for (const l of e.stdout.trimEnd().split('\n')) {
@@ -250,14 +173,14 @@ describe('javagc CLI', () => {
       [['-p'], 2, "javagc: option '-p, --pid <PID>' argument missing"],
       [['-p', String(process.pid)], 1, `javagc: process ${process.pid} (${self}) is not a Java VM: no libjvm.so in /proc/${process.pid}/maps`],
     ];
-    const results = await Promise.all(cases.map(([args]) => Cli.run(args)));
+    const results = await Promise.all(cases.map(([args]) => CLI.run(args)));
     results.forEach((r, i) => {
       const [args, code, message] = cases[i]!;
       expect({ args, code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ args, code, stderr: `${message}\n`, stdout: '' });
     });
 
     const lib = `${tmp.dir}/jdk-nosdt/lib/server/libjvm.so`;
-    const r = await Cli.run(['-p', String(noProbes.pid), '--pools']);
+    const r = await CLI.run(['-p', String(noProbes.pid), '--pools']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
@@ -266,7 +189,7 @@ describe('javagc CLI', () => {
   });
 
   it('ends by itself, exit 0, when the JVM exits (last: stops the JVM)', async () => {
-    const cli = await Cli.start(['-p', String(jvm.pid)]);
+    const cli = await CLI.start(['-p', String(jvm.pid)]);
     await jvm.round();
     await cli.waitOutput(() => rows(cli.lines()).length >= GCS);
     await jvm.stop();

@@ -2,28 +2,16 @@
 // hash of its source), JVMs driven one round of System.gc() calls at a time,
 // in this namespace or in a container-like mount + pid namespace, and a JDK
 // copy whose libjvm.so has no USDT notes.
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { javagc, type GcEvent, type JavagcOptions, type Tracer } from '../src/index.js';
 import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { DEADLINE } from '../../../test/support/wait.js';
+import { Child } from '../../../test/support/workload.js';
 
 /** System.gc() calls per round. */
 export const GCS = 5;
@@ -56,12 +44,6 @@ export function gcLoopClasses(): string {
     rmSync(work, { recursive: true, force: true }); // compiled meanwhile by another run
   }
   return dir;
-}
-
-/** A temporary directory, removed by the returned cleanup. */
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'ebpf-javagc-test-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /**
@@ -102,22 +84,12 @@ export interface JvmOptions {
 
 /** A running GcLoop JVM, driven one round at a time. */
 export class Jvm {
-  readonly child: ChildProcessWithoutNullStreams;
+  readonly child: Child;
   /** The JVM's PID here (for a container JVM: not the unshare process). */
   pid = 0;
-  #lines: string[] = [];
-  #waiters: Array<() => void> = [];
-  #exited: Promise<void>;
-  stderr = '';
 
   private constructor(cmd: string, args: string[]) {
-    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    createInterface({ input: this.child.stdout }).on('line', (l) => {
-      this.#lines.push(l);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.#exited = new Promise((resolve) => this.child.once('close', () => resolve()));
+    this.child = new Child(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   static async start(classes: string, opts: JvmOptions = {}): Promise<Jvm> {
@@ -132,9 +104,8 @@ export class Jvm {
     } else {
       jvm = new Jvm(join(home, 'bin', 'java'), [...JAVA_OPTS, '-cp', classes, 'GcLoop', String(GCS)]);
     }
-    const first = await jvm.#line(20_000);
-    if (first !== 'ready') throw new Error(`JVM said ${first}: ${jvm.stderr}`);
-    jvm.pid = opts.containerMount ? Jvm.#forkedChild(jvm.child.pid!) : jvm.child.pid!;
+    await jvm.child.expectNext('ready', DEADLINE.start);
+    jvm.pid = opts.containerMount ? Jvm.#forkedChild(jvm.child.pid) : jvm.child.pid;
     return jvm;
   }
 
@@ -145,21 +116,6 @@ export class Jvm {
     return Number(kids[0]);
   }
 
-  #line(timeoutMs: number): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`JVM: no output in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-      const take = () => {
-        if (this.#lines.length) {
-          clearTimeout(timer);
-          resolve(this.#lines.shift()!);
-        } else {
-          this.#waiters.push(take);
-        }
-      };
-      take();
-    });
-  }
-
   /**
    * Runs one round (GCS System.gc() calls after `command`); resolves once the
    * JVM says "done", with the monotonic clock just before and just after:
@@ -167,8 +123,7 @@ export class Jvm {
    */
   async round(command: 'go' | 'grow' | 'drop' = 'go'): Promise<{ t0: bigint; t1: bigint }> {
     const t0 = process.hrtime.bigint();
-    this.child.stdin.write(`${command}\n`);
-    const line = await this.#line(20_000);
+    const line = await this.child.request(command, DEADLINE.start);
     const t1 = process.hrtime.bigint();
     if (line !== 'done') throw new Error(`JVM said ${line}`);
     return { t0, t1 };
@@ -189,18 +144,9 @@ export class Jvm {
     throw new Error(`JVM ${this.pid} has no thread ${comm}`);
   }
 
-  get exited(): Promise<void> {
-    return this.#exited;
-  }
-
   /** Closes stdin (the JVM exits) and waits; SIGKILL after 5 s. */
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.stdin.end();
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-      await this.#exited;
-      clearTimeout(t);
-    }
+  stop(): Promise<void> {
+    return this.child.stop(5000);
   }
 }
 
