@@ -12,7 +12,8 @@ const RETRY = { retry: 2 };
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, findBlockDevice } from '@ebpf/core';
 import { biolatency, decodeFlags, type Histogram, type Snapshot } from '../src/index.js';
-import { dio, makeCgroup, sleep, workload, type Workload } from './helpers.js';
+import { dio, makeCgroup, workload, type Workload } from './helpers.js';
+import { sleep } from '../../../test/support/wait.js';
 
 const READS = 400;
 const WRITES = 200;

@@ -5,24 +5,20 @@
 // see RETRY in api.test.ts (the kernel sometimes skips block tracepoint
 // programs under load).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cli, dio, parseHistograms, runCli, workload, type Exit, type ParsedHistogram, type Workload } from './helpers.js';
+import { dio, parseHistograms, workload, type ParsedHistogram, type Workload } from './helpers.js';
+import { errorLine, expectCleanExit, tool, type Exit } from '../../../test/support/cli.js';
 
 const READS = 300;
 const WRITES = 100;
 const BANNER = 'Tracing block device I/O... Hit Ctrl-C to end.\n';
 const RETRY = { retry: 2 };
+const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: BANNER.trimEnd() });
 
 let w: Workload;
 beforeAll(() => {
   w = workload();
 });
 afterAll(() => w?.cleanup());
-
-/** A clean end: status 0, nothing on stderr. */
-function expectCleanExit(e: Exit): void {
-  expect(e.stderr).toBe('');
-  expect([e.code, e.signal]).toEqual([0, null]);
-}
 
 /** Rows are BCC's: consecutive power-of-two buckets from 0 -> 1, bars scaled to the largest count. */
 function expectBccRows(h: ParsedHistogram): void {
@@ -37,7 +33,7 @@ function expectBccRows(h: ParsedHistogram): void {
 
 /** Runs the workload while the CLI traces, then stops it with `signal`. */
 async function traced(args: string[], signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
-  const cli = await Cli.start(args);
+  const cli = await CLI.start(args);
   await dio(w, 'read', READS);
   await dio(w, 'write', WRITES);
   return cli.stop(signal);
@@ -125,8 +121,8 @@ describe('output format', () => {
 
   it('-j/--json: one JSON object per histogram, with buckets, disk and timestamp', RETRY, async () => {
     const t0 = Date.now();
-    const cli = new Cli(['--json', '-D']);
-    await new Promise((r) => setTimeout(r, 600)); // no banner in JSON mode
+    // No banner in JSON mode: ready once it holds its links (block_rq_issue, _requeue, _complete).
+    const cli = await CLI.start(['--json', '-D'], { links: 3 });
     await dio(w, 'read', READS);
     const e = await cli.stop();
     expectCleanExit(e);
@@ -151,7 +147,7 @@ describe('output format', () => {
 describe('intervals', () => {
   it('"-T 1 2": exactly two periods, each a blank line, the time and a histogram; exits 0 by itself', RETRY, async () => {
     const running = dio(w, 'loop', 2600);
-    const e = await runCli(['-T', '1', '2']);
+    const e = await CLI.run(['-T', '1', '2']);
     await running;
     expectCleanExit(e);
     expect(e.stdout.startsWith(BANNER)).toBe(true);
@@ -168,7 +164,7 @@ describe('intervals', () => {
 
   it('"1 2": exactly two histograms', RETRY, async () => {
     const running = dio(w, 'loop', 2600);
-    const e = await runCli(['1', '2']);
+    const e = await CLI.run(['1', '2']);
     await running;
     expectCleanExit(e);
     expect(parseHistograms(e.stdout)).toHaveLength(2);
@@ -178,11 +174,8 @@ describe('intervals', () => {
 
 describe('usage errors: one line on stderr, exit 2', () => {
   const usage = async (args: string[], message: string | RegExp) => {
-    const e = await runCli(args);
-    expect(e.stdout).toBe('');
-    expect(e.code).toBe(2);
-    expect(e.stderr.endsWith('\n')).toBe(true);
-    expect(e.stderr.trimEnd().split('\n')).toHaveLength(1);
+    const e = await CLI.run(args);
+    errorLine(e, 2);
     if (typeof message === 'string') expect(e.stderr).toBe(`biolatency: ${message}\n`);
     else expect(e.stderr).toMatch(message);
   };

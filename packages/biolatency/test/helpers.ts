@@ -1,16 +1,12 @@
 // Shared by the biolatency tests: a direct-I/O workload (test/c/dio.c) on a
-// file on the disk under test, a cgroup to run it in, and the CLI as a child
-// process.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// file on the disk under test, a cgroup to run it in, and BCC's histogram
+// layout parsed back. The CLI as a child process comes from test/support.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { blockDeviceName, type DeviceNumber } from '@ebpf/core';
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
-const DIO_SOURCE = new URL('./c/dio.c', import.meta.url).pathname;
+import { tempDir } from '../../../test/support/tmp.js';
+import { compileC, run } from '../../../test/support/workload.js';
 
 /** The device a path's file system is on (decoding glibc's st_dev layout). */
 export function deviceOf(path: string): DeviceNumber {
@@ -33,31 +29,26 @@ export interface Workload {
 
 /** Builds dio and its data file in a temporary directory on the root disk. */
 export function workload(): Workload {
-  const dir = mkdtempSync(join(tmpdir(), 'biolatency-test-'));
-  const dio = join(dir, 'dio');
-  execFileSync('gcc', ['-O1', '-Wall', '-o', dio, DIO_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { dir, cleanup } = tempDir('biolatency-test-');
+  const dio = compileC(new URL('./c/dio.c', import.meta.url));
   const file = join(dir, 'data');
   execFileSync(dio, [file, 'prep', '1024']);
   const dev = deviceOf(file);
   const disk = blockDeviceName(dev) ?? `${dev.major}:${dev.minor}`;
-  return { dir, dio, file, disk, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, dio, file, disk, cleanup };
 }
 
 /**
  * Runs dio (`mode` read/write/loop, `n` I/Os or milliseconds); resolves with
  * the number of I/Os it did. With `cgroup`, it moves itself there first.
  */
-export function dio(w: Workload, mode: 'read' | 'write' | 'loop', n: number, cgroup?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const args = [w.file, mode, String(n)];
-    const child = cgroup
-      ? spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, w.dio, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(w.dio, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`dio ${mode} exited ${code}`))));
-  });
+export async function dio(w: Workload, mode: 'read' | 'write' | 'loop', n: number, cgroup?: string): Promise<number> {
+  const args = [w.file, mode, String(n)];
+  const r = cgroup
+    ? await run('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, w.dio, ...args])
+    : await run(w.dio, args);
+  if (r.code !== 0) throw new Error(`dio ${mode} exited ${r.code}`);
+  return Number(r.stdout.trim());
 }
 
 /** Where cgroup v2 is mounted (hybrid systems: /sys/fs/cgroup/unified). */
@@ -85,52 +76,6 @@ export function makeCgroup(): { path: string; cleanup: () => void } | undefined 
       }
     },
   };
-}
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI as a child process, and what it has printed so far. */
-export class Cli {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(args: string[]) {
-    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
-    this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) =>
-      this.proc.on('close', (code, signal) => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr })),
-    );
-  }
-
-  /** Starts the CLI and waits for its banner (the probes are attached by then). */
-  static async start(args: string[], banner = 'Tracing block device I/O... Hit Ctrl-C to end.\n'): Promise<Cli> {
-    const cli = new Cli(args);
-    const deadline = Date.now() + 10_000;
-    while (!cli.stdout.startsWith(banner)) {
-      if (cli.proc.exitCode !== null) throw new Error(`CLI exited early (${cli.proc.exitCode}): ${cli.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no banner; stdout: ${cli.stdout} stderr: ${cli.stderr}`);
-      await sleep(10);
-    }
-    return cli;
-  }
-
-  stop(signal: NodeJS.Signals = 'SIGINT'): Promise<Exit> {
-    this.proc.kill(signal);
-    return this.exited;
-  }
-}
-
-/** Runs the CLI to completion. */
-export function runCli(args: string[]): Promise<Exit> {
-  return new Cli(args).exited;
 }
 
 export interface ParsedHistogram {
