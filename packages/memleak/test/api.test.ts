@@ -1,26 +1,30 @@
 // The memleak API against real workloads: exact bytes and counts per stack,
 // by the function that allocated, in user mode (-p, -c) and kernel mode.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '@ebpf/core';
 import { decode, kernelEmulates } from '../src/attach-point.js';
 import { memleak, type Memleak, type Report, type TraceEvent } from '../src/index.js';
-import { Workload, buildWorkloads, sleep, stacksOf } from './helpers.js';
+import { Workload, buildWorkloads, stacksOf } from './helpers.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { sleep } from '../../../test/support/wait.js';
+import { start } from '../../../test/support/workload.js';
 
 let bins: ReturnType<typeof buildWorkloads>;
+let tmp: TempDir;
 const open: Memleak[] = [];
 const workloads: Workload[] = [];
 
 beforeAll(() => {
   bins = buildWorkloads();
+  tmp = tempDir('memleak-test-');
 });
 
 afterAll(async () => {
   for (const m of open) await m.close();
   for (const w of workloads) await w.stop();
-  bins?.remove();
+  tmp?.cleanup();
 });
 
 async function trace(mode: string, leaks: number, size: number, tidy = 0, opts: Parameters<typeof memleak>[0] = {}) {
@@ -235,7 +239,7 @@ describe('user mode (-c)', () => {
 
 describe('exec', () => {
   it('-c through a #! script that execs: the shell\'s blocks go with it, the program\'s are found and named', async () => {
-    const script = join(bins.dir, 'run.sh');
+    const script = join(tmp.dir, 'run.sh');
     writeFileSync(script, `#!/bin/sh\nexec ${bins.startleak} 3 41\n`, { mode: 0o755 });
     const ml = await memleak({ command: [script], olderMs: 0, commandStdio: 'ignore' });
     open.push(ml);
@@ -246,11 +250,11 @@ describe('exec', () => {
   });
 
   it('-p: a process that execs loses its old blocks', async () => {
-    const w = spawn(bins.workload, ['exec', '5', '1000', '0', bins.startleak, '2', '50'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    await new Promise((r) => w.stdout.once('data', r)); // "ready"
-    const ml = await memleak({ pid: w.pid!, olderMs: 0 });
+    const w = start(bins.workload, ['exec', '5', '1000', '0', bins.startleak, '2', '50'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await w.line('ready');
+    const ml = await memleak({ pid: w.pid, olderMs: 0 });
     open.push(ml);
-    w.stdin.write('go\n'); // leaks 5 x 1000, then execs startleak, which leaks 2 x 50
+    w.write('go\n'); // leaks 5 x 1000, then execs startleak, which leaks 2 x 50
     await ml.targetExited;
     const r = ml.report();
     expect(stacksOf(r, 'memleak_test_leak')).toEqual([]);

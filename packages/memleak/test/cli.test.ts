@@ -1,8 +1,10 @@
 // The memleak CLI as users run it: BCC's text, the final report on Ctrl-C,
 // -c, --combined-only, -t, --json, and one-line errors with exit code 2.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cli, Workload, buildWorkloads, parseReports, runCli, type Exit } from './helpers.js';
+import { Workload, buildWorkloads, parseReports } from './helpers.js';
+import { errorLine, expectCleanExit, tool, type Cli } from '../../../test/support/cli.js';
 
+const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 let bins: ReturnType<typeof buildWorkloads>;
 const workloads: Workload[] = [];
 
@@ -12,23 +14,16 @@ beforeAll(() => {
 
 afterAll(async () => {
   for (const w of workloads) await w.stop();
-  bins?.remove();
 });
 
 const HEADER = /^\[\d\d:\d\d:\d\d\] Top \d+ stacks with outstanding allocations:$/;
-
-function expectCleanExit(e: Exit): void {
-  expect(e.stderr).toBe('');
-  expect([e.code, e.signal]).toEqual([0, null]);
-}
 
 /** A workload and the CLI attached to it (ready: its banner is out). */
 async function attached(args: string[], mode = 'basic', leaks = 5, size = 123, tidy = 50): Promise<{ w: Workload; cli: Cli }> {
   const w = await Workload.start(bins.workload, mode, leaks, size, tidy);
   workloads.push(w);
-  const cli = new Cli(['-p', String(w.pid), ...args]);
-  const banner = args.includes('--json') ? `{"type":"attached","mode":"user","pid":${w.pid}}\n` : `Attaching to pid ${w.pid}, Ctrl+C to quit.\n`;
-  await cli.waitOutput((o) => o.startsWith(banner));
+  const banner = args.includes('--json') ? `{"type":"attached","mode":"user","pid":${w.pid}}` : `Attaching to pid ${w.pid}, Ctrl+C to quit.`;
+  const cli = await CLI.start(['-p', String(w.pid), ...args], banner);
   return { w, cli };
 }
 
@@ -111,7 +106,7 @@ describe('reports', () => {
 describe('-c', () => {
   it('runs the command, catches what it allocates first thing in main(), reports when it exits', async () => {
     const cmd = `${bins.startleak} 4 250`;
-    const e = await runCli(['-c', cmd]);
+    const e = await CLI.run(['-c', cmd]);
     expectCleanExit(e);
     const lines = e.stdout.split('\n');
     expect(lines[0]).toBe(`Executing '${cmd}' and tracing the resulting process.`);
@@ -147,7 +142,7 @@ describe('-t', () => {
 
 describe('kernel mode', () => {
   it('shows kernel stacks, frames as `function+0xoff [kernel]`', async () => {
-    const e = await runCli(['-o', '0', '-T', '3', '1', '1']);
+    const e = await CLI.run(['-o', '0', '-T', '3', '1', '1']);
     expect([e.code, e.signal]).toEqual([0, null]);
     // A busy machine can fill the tables in kernel mode: that is said, once per report.
     for (const l of e.stderr.split('\n').filter(Boolean)) expect(l).toMatch(/^memleak: \d+ allocations not tracked/);
@@ -178,11 +173,9 @@ describe('bad input: one line on stderr, exit 2', () => {
   ];
   for (const [args, message] of cases) {
     it(args.join(' '), async () => {
-      const e = await runCli(args);
+      const e = await CLI.run(args);
       expect(e.stderr).toMatch(message);
-      expect(e.stderr.trimEnd().split('\n')).toHaveLength(1);
-      expect(e.stdout).toBe('');
-      expect(e.code).toBe(2);
+      errorLine(e, 2);
     });
   }
 });
