@@ -7,9 +7,12 @@
 #include <napi.h>
 #include <string>
 
-// Throws a JS Error carrying `code` (errno name), `errno` and, when libbpf
-// printed anything during the call, `libbpfLog`. Returns an empty value.
-Napi::Value ThrowErrno(Napi::Env env, const std::string &what, int err);
+// Throws a JS Error for a failed operation: `op` (and the message) names the
+// operation (a libbpf function or system call, e.g. "bpf_object__load"),
+// `errno` is the positive error number and, when libbpf printed anything
+// during the call, `libbpfLog` holds it. No wording here: TypeScript turns
+// this into a message (src/native/errno.ts). Returns undefined.
+Napi::Value ThrowErrno(Napi::Env env, const char *op, int err);
 
 // Collects what libbpf prints (warnings; debug too when verbose) while alive,
 // so a failing call can carry libbpf's explanation (e.g. the verifier log).
@@ -20,7 +23,6 @@ class LogCapture {
   static std::string Take();  // what the innermost capture collected so far
 };
 
-void SetLibbpfVerbose(bool on);
 
 // Native entry points of each file.
 Napi::Object InitObject(Napi::Env env, Napi::Object exports);

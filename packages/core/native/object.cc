@@ -132,7 +132,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     obj_ = bpf_object__open_mem(image_.data(), image_.size(), &opts);
     if (!obj_) {
       int err = errno;
-      ThrowErrno(env, "cannot open BPF object " + name_, err);
+      ThrowErrno(env, "bpf_object__open_mem", err);
     }
   }
 
@@ -172,30 +172,28 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
 
   bool Alive(Napi::Env env) {
     if (obj_) return true;
-    Napi::Error e = Napi::Error::New(env, "BPF object " + name_ + " is closed");
-    e.Set("code", Napi::String::New(env, "ECLOSED"));
-    e.ThrowAsJavaScriptException();
+    ThrowErrno(env, "closed", EBADF);
     return false;
   }
 
   bpf_program *FindProgram(Napi::Env env, const Napi::Value &v) {
     std::string name = v.ToString().Utf8Value();
     bpf_program *p = bpf_object__find_program_by_name(obj_, name.c_str());
-    if (!p) ThrowErrno(env, "no program named " + name + " in " + name_, ENOENT);
+    if (!p) ThrowErrno(env, "find_program", ENOENT);
     return p;
   }
 
   bpf_map *FindMap(Napi::Env env, const Napi::Value &v) {
     std::string name = v.ToString().Utf8Value();
     bpf_map *m = bpf_object__find_map_by_name(obj_, name.c_str());
-    if (!m) ThrowErrno(env, "no map named " + name + " in " + name_, ENOENT);
+    if (!m) ThrowErrno(env, "find_map", ENOENT);
     return m;
   }
 
-  Napi::Value AddLink(Napi::Env env, bpf_link *link, const std::string &what) {
+  Napi::Value AddLink(Napi::Env env, bpf_link *link, const char *op) {
     if (!link) {
       int err = errno;
-      return ThrowErrno(env, what, err);
+      return ThrowErrno(env, op, err);
     }
     LinkSlot slot;
     slot.link = link;
@@ -288,7 +286,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     bpf_program *p = FindProgram(env, info[0]);
     if (!p) return env.Undefined();
     int err = bpf_program__set_autoload(p, info[1].ToBoolean().Value());
-    if (err) return ThrowErrno(env, "set autoload", err);
+    if (err) return ThrowErrno(env, "bpf_program__set_autoload", err);
     return env.Undefined();
   }
 
@@ -301,7 +299,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     bpf_program *p = FindProgram(env, info[0]);
     if (!p) return env.Undefined();
     int err = bpf_program__set_expected_attach_type(p, static_cast<bpf_attach_type>(info[1].ToNumber().Uint32Value()));
-    if (err) return ThrowErrno(env, "set expected attach type", err);
+    if (err) return ThrowErrno(env, "bpf_program__set_expected_attach_type", err);
     return env.Undefined();
   }
 
@@ -311,7 +309,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     bpf_map *m = FindMap(env, info[0]);
     if (!m) return env.Undefined();
     int err = bpf_map__set_max_entries(m, info[1].ToNumber().Uint32Value());
-    if (err) return ThrowErrno(env, std::string("set max entries of ") + bpf_map__name(m), err);
+    if (err) return ThrowErrno(env, "bpf_map__set_max_entries", err);
     return env.Undefined();
   }
 
@@ -322,7 +320,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     if (loaded_) {
       auto it = mmaped_.find(m);
       if (it == mmaped_.end() || offset + len > size) {
-        ThrowErrno(env, std::string("cannot access globals of ") + bpf_map__name(m), EOPNOTSUPP);
+        ThrowErrno(env, "global_unmapped", EOPNOTSUPP);
         return nullptr;
       }
       return static_cast<uint8_t *>(it->second.addr) + offset;
@@ -330,7 +328,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     // libbpf 1.1 returns const; the memory is writable until load (.rodata) or always (.bss, .data).
     void *data = const_cast<void *>(bpf_map__initial_value(m, &size));
     if (!data || offset + len > size) {
-      ThrowErrno(env, std::string("global out of range in ") + bpf_map__name(m), ERANGE);
+      ThrowErrno(env, "global_range", ERANGE);
       return nullptr;
     }
     return static_cast<uint8_t *>(data) + offset;
@@ -344,7 +342,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     std::string mn = bpf_map__name(m);
     // After load, .rodata is mapped read-only: writing would crash the process.
     if (loaded_ && mn.find(".rodata") != std::string::npos) {
-      return ThrowErrno(env, "cannot change " + mn + " after load", EPERM);
+      return ThrowErrno(env, "global_readonly", EPERM);
     }
     auto bytes = info[2].As<Napi::Buffer<uint8_t>>();
     uint8_t *dst = SectionData(env, m, info[1].ToNumber().Uint32Value(), bytes.Length());
@@ -369,7 +367,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     if (!Alive(env)) return env.Undefined();
     LogCapture capture;
     int err = bpf_object__load(obj_);
-    if (err) return ThrowErrno(env, "cannot load BPF object " + name_, err);
+    if (err) return ThrowErrno(env, "bpf_object__load", err);
     loaded_ = true;
     long page = sysconf(_SC_PAGESIZE);
     bpf_map *m;
@@ -392,8 +390,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     bpf_program *p = FindProgram(env, info[0]);
     if (!p) return env.Undefined();
     LogCapture capture;
-    return AddLink(env, bpf_program__attach(p),
-                   std::string("cannot attach ") + bpf_program__name(p) + " (" + bpf_program__section_name(p) + ")");
+    return AddLink(env, bpf_program__attach(p), "bpf_program__attach");
   }
 
   // attachUprobe(prog, retprobe, pid, binaryPath, funcName | null, offset)
@@ -410,9 +407,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .func_name = func.empty() ? nullptr : func.c_str());
     LogCapture capture;
     bpf_link *l = bpf_program__attach_uprobe_opts(p, pid, binary.c_str(), offset, &opts);
-    return AddLink(env, l,
-                   std::string("cannot attach ") + (retprobe ? "uretprobe " : "uprobe ") + binary + ":" +
-                       (func.empty() ? std::to_string(offset) : func));
+    return AddLink(env, l, "bpf_program__attach_uprobe_opts");
   }
 
   // attachUprobeMulti(prog, binaryPath, offsets: number[], cookies: bigint[] | null,
@@ -457,7 +452,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     int fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
     if (fd < 0) {
       int err = errno;
-      return ThrowErrno(env, std::string("cannot attach ") + (retprobe ? "uretprobe" : "uprobe") + ".multi " + binary, err);
+      return ThrowErrno(env, "bpf_link_create", err);
     }
     LinkSlot slot;
     slot.fd = fd;
@@ -478,7 +473,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = static_cast<__u64>(info[5].ToNumber().Int64Value()));
     LogCapture capture;
     bpf_link *l = bpf_program__attach_usdt(p, pid, binary.c_str(), provider.c_str(), name.c_str(), &opts);
-    return AddLink(env, l, "cannot attach USDT " + provider + ":" + name + " in " + binary);
+    return AddLink(env, l, "bpf_program__attach_usdt");
   }
 
   // attachPerfEvent(prog, perfFd): the link takes ownership of perfFd.
@@ -488,8 +483,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     bpf_program *p = FindProgram(env, info[0]);
     if (!p) return env.Undefined();
     LogCapture capture;
-    return AddLink(env, bpf_program__attach_perf_event(p, info[1].ToNumber().Int32Value()),
-                   std::string("cannot attach ") + bpf_program__name(p) + " to a perf event");
+    return AddLink(env, bpf_program__attach_perf_event(p, info[1].ToNumber().Int32Value()), "bpf_program__attach_perf_event");
   }
 
   Napi::Value Detach(const Napi::CallbackInfo &info) {

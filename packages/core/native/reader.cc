@@ -7,13 +7,24 @@
 //  * BPF programs built with bpf/include/ebpf/output.h only wake the reader once
 //    enough data is waiting, so a timer (uv_timer, `intervalMs`) also drains
 //    what a quiet period left behind;
-//  * each drain copies records into one buffer until `batchBytes` is reached,
-//    stops libbpf's loop there (libbpf 1.1 has no ring_buffer__consume_n), and
-//    makes ONE call into JavaScript: callback(buffer, count). What is left is
-//    drained on the next loop turn, so a flood cannot starve the event loop.
+//  * libbpf's sample callbacks copy each record straight into the reader's one
+//    batch buffer until `batchBytes` is reached, stop libbpf's loop there
+//    (libbpf 1.1 has no ring_buffer__consume_n), and make ONE call into
+//    JavaScript: callback(buffer, count, byteLength). What is left is drained
+//    on the next loop turn, so a flood cannot starve the event loop.
+//
+// The batch buffer is a Node Buffer allocated once per reader (batchBytes plus
+// room for a record) and handed to every call: no allocation per batch, and
+// none for the garbage collector to find late. Its bytes are only valid during
+// the call; the next drain overwrites them. A record larger than the room
+// left is never split or dropped: the reader moves to a larger buffer (a new
+// object, which JavaScript sees as a different first argument) and keeps it.
 //
 // Record framing in the buffer, each 8-byte aligned:
 //   u32 length, u32 source (ring index, or CPU for perf buffers), bytes[length]
+//
+// Policy (batch size, interval, wake-up watermark) comes from TypeScript, which
+// always passes it: nothing here has defaults.
 #include "common.h"
 
 #include <bpf/libbpf.h>
@@ -22,6 +33,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -29,6 +41,10 @@ namespace {
 constexpr size_t kHeader = 8;
 
 inline size_t Align8(size_t n) { return (n + 7) & ~size_t(7); }
+
+// Room for records past `batchBytes` in the batch buffer: a drain stops once
+// `batchBytes` are batched, so a record up to this size always fits.
+constexpr size_t kRoom = 64 * 1024;
 
 // Shared machinery: uv handles, the batch buffer, the JS callback.
 class ReaderBase {
@@ -39,10 +55,15 @@ class ReaderBase {
   uv_poll_t *poll_ = nullptr;
   uv_timer_t *timer_ = nullptr;
   uv_idle_t *idle_ = nullptr;  // continues a drain that stopped at batchBytes
-  std::vector<uint8_t> batch_;
+  // The batch buffer: one Node Buffer, kept alive by this reference; data_
+  // and cap_ are its memory, used_ the bytes of the batch being built.
+  Napi::Reference<Napi::Buffer<uint8_t>> batch_;
+  uint8_t *data_ = nullptr;
+  size_t cap_ = 0;
+  size_t used_ = 0;
   uint32_t count_ = 0;
-  size_t batchBytes_ = 256 * 1024;
-  uint64_t intervalMs_ = 20;
+  size_t batchBytes_ = 0;
+  uint64_t intervalMs_ = 0;
   bool full_ = false;
   bool paused_ = false;
   bool closed_ = false;
@@ -51,26 +72,69 @@ class ReaderBase {
   explicit ReaderBase(Napi::Env env) : env_(env) {}
   virtual ~ReaderBase() {}
 
-  virtual int Consume() = 0;  // libbpf consume; our callbacks fill batch_
+  virtual int Consume() = 0;  // libbpf consume; our callbacks fill the batch
   virtual void FreeBuffers() = 0;
 
-  void Append(const void *data, uint32_t len, uint32_t source) {
-    size_t at = batch_.size();
-    batch_.resize(at + Align8(kHeader + len));
-    memcpy(&batch_[at], &len, 4);
-    memcpy(&batch_[at + 4], &source, 4);
-    memcpy(&batch_[at + kHeader], data, len);
-    count_++;
-    if (batch_.size() >= batchBytes_) full_ = true;
+  // { batchBytes, intervalMs }: both required, positive integers. False (with
+  // a TypeError thrown) when not.
+  bool ReadOptions(Napi::Value v) {
+    Napi::Object opts = v.IsObject() ? v.As<Napi::Object>() : Napi::Object::New(env_);
+    Napi::Value bb = opts.Get("batchBytes"), iv = opts.Get("intervalMs");
+    double b = bb.IsNumber() ? bb.As<Napi::Number>().DoubleValue() : 0;
+    double i = iv.IsNumber() ? iv.As<Napi::Number>().DoubleValue() : 0;
+    if (!(b >= 1 && b <= 1 << 30) || !(i >= 1 && i <= 1e9)) {
+      Napi::TypeError::New(env_, "batchBytes and intervalMs are required positive numbers").ThrowAsJavaScriptException();
+      return false;
+    }
+    batchBytes_ = static_cast<size_t>(b);
+    intervalMs_ = static_cast<uint64_t>(i);
+    return true;
   }
 
-  void Start(Napi::Value cb, int epollFd, Napi::Object opts) {
+  // A new batch buffer of `cap` bytes holding what the current one holds.
+  // Runs on the JS thread, inside a handle scope (Drain, Flush, Start).
+  bool Allocate(size_t cap) {
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env_, cap);
+    if (env_.IsExceptionPending() || buf.IsEmpty()) return false;
+    if (used_ > 0) memcpy(buf.Data(), data_, used_);
+    batch_ = Napi::Persistent(buf);
+    data_ = buf.Data();
+    cap_ = cap;
+    return true;
+  }
+
+  // Before a drain: the buffer is still ours and whole (JavaScript could have
+  // detached its ArrayBuffer, e.g. by transferring it).
+  bool Ready() {
+    if (!batch_.IsEmpty()) {
+      Napi::Buffer<uint8_t> buf = batch_.Value();
+      if (!buf.IsEmpty() && buf.Data() == data_ && buf.Length() == cap_) return true;
+    }
+    used_ = 0;
+    return Allocate(batchBytes_ + kRoom);
+  }
+
+  void Append(const void *data, uint32_t len, uint32_t source) {
+    size_t need = Align8(kHeader + len);
+    if (used_ + need > cap_ && !Allocate(std::max(used_, batchBytes_) + need + kRoom)) {
+      // No memory for it: the record is gone (libbpf has consumed it). Stop.
+      full_ = true;
+      return;
+    }
+    uint8_t *at = data_ + used_;
+    memcpy(at, &len, 4);
+    memcpy(at + 4, &source, 4);
+    memcpy(at + kHeader, data, len);
+    memset(at + kHeader + len, 0, need - kHeader - len);  // padding: no stale bytes
+    used_ += need;
+    count_++;
+    if (used_ >= batchBytes_) full_ = true;
+  }
+
+  void Start(Napi::Value cb, int epollFd) {
     callback_ = Napi::Persistent(cb.As<Napi::Function>());
     async_ = new Napi::AsyncContext(env_, "ebpf:reader");
-    Napi::Value bb = opts.Get("batchBytes"), iv = opts.Get("intervalMs");
-    if (bb.IsNumber() && bb.As<Napi::Number>().Uint32Value() > 0) batchBytes_ = bb.As<Napi::Number>().Uint32Value();
-    if (iv.IsNumber() && iv.As<Napi::Number>().Uint32Value() > 0) intervalMs_ = iv.As<Napi::Number>().Uint32Value();
-    batch_.reserve(batchBytes_ + 4096);
+    Allocate(batchBytes_ + kRoom);
     uv_loop_t *loop = nullptr;
     napi_get_uv_event_loop(env_, &loop);
     poll_ = new uv_poll_t;
@@ -118,31 +182,45 @@ class ReaderBase {
     });
   }
 
+  // Fills the batch buffer from libbpf: false when nothing came.
+  bool Fill() {
+    used_ = 0;
+    count_ = 0;
+    full_ = false;
+    if (!Ready()) return false;
+    draining_ = true;
+    Consume();
+    draining_ = false;
+    return count_ > 0;
+  }
+
   // One bounded batch: consume, then hand it to JavaScript.
   void Drain() {
     if (closed_ || paused_ || draining_) return;
-    draining_ = true;
-    batch_.clear();
-    count_ = 0;
-    full_ = false;
-    Consume();
-    draining_ = false;
+    Napi::HandleScope scope(env_);
+    bool got = Fill();
     bool more = full_;
-    if (count_ > 0) Deliver();
+    if (env_.IsExceptionPending()) {
+      napi_fatal_exception(env_, env_.GetAndClearPendingException().Value());
+      return;
+    }
+    if (got) Deliver();
     if (closed_ || paused_) return;
     if (more) Continue();
     else Arm();
   }
 
+  // callback(buffer, count, byteLength): the same buffer every time (until a
+  // record too large for it moved the reader to a larger one). A callback
+  // that calls flush() gets the next batch written over this one: the
+  // TypeScript side finishes reading this batch before it does.
   void Deliver() {
     Napi::HandleScope scope(env_);
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env_, batch_.data(), batch_.size());
-    uint32_t n = count_;
-    batch_.clear();
+    napi_value args[3] = {batch_.Value(), Napi::Number::New(env_, count_), Napi::Number::New(env_, static_cast<double>(used_))};
+    used_ = 0;
     count_ = 0;
     napi_value result;
-    napi_value args[2] = {buf, Napi::Number::New(env_, n)};
-    napi_status st = napi_make_callback(env_, *async_, env_.Global(), callback_.Value(), 2, args, &result);
+    napi_status st = napi_make_callback(env_, *async_, env_.Global(), callback_.Value(), 3, args, &result);
     if (st == napi_pending_exception || env_.IsExceptionPending()) {
       Napi::Error e = env_.GetAndClearPendingException();
       napi_fatal_exception(env_, e.Value());
@@ -152,15 +230,12 @@ class ReaderBase {
   // Synchronous drain of everything available (for a final flush at exit).
   uint32_t Flush() {
     if (closed_ || draining_) return 0;
+    Napi::HandleScope scope(env_);
     uint32_t total = 0;
     for (int i = 0; i < 1000; i++) {
-      draining_ = true;
-      batch_.clear();
-      count_ = 0;
-      full_ = false;
-      Consume();
-      draining_ = false;
-      if (count_ == 0) break;
+      bool got = Fill();
+      if (env_.IsExceptionPending()) break;  // thrown to the caller of flush()
+      if (!got) break;
       total += count_;
       bool more = full_;
       Deliver();
@@ -191,6 +266,9 @@ class ReaderBase {
     // before Deliver() runs, so its buffers are not in use.
     FreeBuffers();
     callback_.Reset();
+    batch_.Reset();  // JavaScript may still hold the buffer; it is freed with it
+    data_ = nullptr;
+    cap_ = used_ = 0;
     delete async_;
     async_ = nullptr;
   }
@@ -213,6 +291,11 @@ class RingReader : public Napi::ObjectWrap<RingReader>, public ReaderBase {
   // new RingReader(mapFds: number[], callback, { batchBytes, intervalMs })
   RingReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingReader>(info), ReaderBase(info.Env()) {
     Napi::Env env = info.Env();
+    if (!info[0].IsArray() || info[0].As<Napi::Array>().Length() == 0 || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "RingReader(mapFds, callback, options)").ThrowAsJavaScriptException();
+      return;
+    }
+    if (!ReadOptions(info[2])) return;
     Napi::Array fds = info[0].As<Napi::Array>();
     sources_.resize(fds.Length());
     for (uint32_t i = 0; i < fds.Length(); i++) {
@@ -222,17 +305,17 @@ class RingReader : public Napi::ObjectWrap<RingReader>, public ReaderBase {
       if (i == 0) {
         rb_ = ring_buffer__new(fd, OnSample, &sources_[i], nullptr);
         if (!rb_) {
-          ThrowErrno(env, "cannot open ring buffer", errno);
+          ThrowErrno(env, "ring_buffer__new", errno);
           return;
         }
       } else if (ring_buffer__add(rb_, fd, OnSample, &sources_[i])) {
         int err = errno;
         FreeBuffers();
-        ThrowErrno(env, "cannot add ring buffer", err);
+        ThrowErrno(env, "ring_buffer__add", err);
         return;
       }
     }
-    Start(info[1], ring_buffer__epoll_fd(rb_), info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env));
+    Start(info[1], ring_buffer__epoll_fd(rb_));
   }
 
   ~RingReader() override { CloseHandles(); }
@@ -290,12 +373,19 @@ class PerfReader : public Napi::ObjectWrap<PerfReader>, public ReaderBase {
   }
 
   // new PerfReader(mapFd, pagesPerCpu, callback, { batchBytes, intervalMs, wakeupBytes })
+  // wakeupBytes: 0 wakes the reader on every sample.
   PerfReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<PerfReader>(info), ReaderBase(info.Env()) {
     Napi::Env env = info.Env();
+    if (!info[2].IsFunction()) {
+      Napi::TypeError::New(env, "PerfReader(mapFd, pagesPerCpu, callback, options)").ThrowAsJavaScriptException();
+      return;
+    }
+    if (!ReadOptions(info[3])) return;
     int fd = info[0].ToNumber().Int32Value();
     size_t pages = info[1].ToNumber().Uint32Value();
-    Napi::Object opts = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
-    uint32_t wakeup = opts.Has("wakeupBytes") ? opts.Get("wakeupBytes").ToNumber().Uint32Value() : 0;
+    Napi::Object opts = info[3].As<Napi::Object>();
+    Napi::Value wv = opts.Get("wakeupBytes");
+    uint32_t wakeup = wv.IsNumber() ? wv.As<Napi::Number>().Uint32Value() : 0;
 
     // The attr libbpf would use, except for the wake-up policy: with a
     // watermark the kernel wakes us once that many bytes are waiting instead
@@ -315,10 +405,10 @@ class PerfReader : public Napi::ObjectWrap<PerfReader>, public ReaderBase {
     LogCapture capture;
     pb_ = perf_buffer__new_raw(fd, pages, &attr, OnEvent, this, nullptr);
     if (!pb_) {
-      ThrowErrno(env, "cannot open perf buffer", errno);
+      ThrowErrno(env, "perf_buffer__new_raw", errno);
       return;
     }
-    Start(info[2], perf_buffer__epoll_fd(pb_), opts);
+    Start(info[2], perf_buffer__epoll_fd(pb_));
   }
 
   ~PerfReader() override { CloseHandles(); }

@@ -20,7 +20,7 @@ Napi::Value MapLookup(const Napi::CallbackInfo &info) {
   int err = bpf_map_lookup_elem(info[0].ToNumber().Int32Value(), Bytes(info[1]), Bytes(info[2]));
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
-    return ThrowErrno(env, "map lookup", errno);
+    return ThrowErrno(env, "bpf_map_lookup_elem", errno);
   }
   return Napi::Boolean::New(env, true);
 }
@@ -31,7 +31,7 @@ Napi::Value MapLookupAndDelete(const Napi::CallbackInfo &info) {
   int err = bpf_map_lookup_and_delete_elem(info[0].ToNumber().Int32Value(), Bytes(info[1]), Bytes(info[2]));
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
-    return ThrowErrno(env, "map lookup-and-delete", errno);
+    return ThrowErrno(env, "bpf_map_lookup_and_delete_elem", errno);
   }
   return Napi::Boolean::New(env, true);
 }
@@ -41,7 +41,7 @@ Napi::Value MapUpdate(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int err = bpf_map_update_elem(info[0].ToNumber().Int32Value(), Bytes(info[1]), Bytes(info[2]),
                                 info[3].ToNumber().Int64Value());
-  if (err) return ThrowErrno(env, "map update", errno);
+  if (err) return ThrowErrno(env, "bpf_map_update_elem", errno);
   return env.Undefined();
 }
 
@@ -51,7 +51,7 @@ Napi::Value MapDelete(const Napi::CallbackInfo &info) {
   int err = bpf_map_delete_elem(info[0].ToNumber().Int32Value(), Bytes(info[1]));
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
-    return ThrowErrno(env, "map delete", errno);
+    return ThrowErrno(env, "bpf_map_delete_elem", errno);
   }
   return Napi::Boolean::New(env, true);
 }
@@ -63,7 +63,7 @@ Napi::Value MapNextKey(const Napi::CallbackInfo &info) {
   int err = bpf_map_get_next_key(info[0].ToNumber().Int32Value(), key, Bytes(info[2]));
   if (err) {
     if (errno == ENOENT) return Napi::Boolean::New(env, false);
-    return ThrowErrno(env, "map next key", errno);
+    return ThrowErrno(env, "bpf_map_get_next_key", errno);
   }
   return Napi::Boolean::New(env, true);
 }
@@ -82,7 +82,7 @@ Napi::Value MapLookupBatch(const Napi::CallbackInfo &info) {
                       : bpf_map_lookup_batch(fd, in, Bytes(info[2]), Bytes(info[3]), Bytes(info[4]), &count, &opts);
   bool done = false;
   if (err) {
-    if (errno != ENOENT) return ThrowErrno(env, "map batch lookup", errno);
+    if (errno != ENOENT) return ThrowErrno(env, andDelete ? "bpf_map_lookup_and_delete_batch" : "bpf_map_lookup_batch", errno);
     done = true;  // ENOENT: no more entries; `count` holds the last ones
   }
   Napi::Object r = Napi::Object::New(env);
@@ -121,7 +121,7 @@ Napi::Value CloseFd(const Napi::CallbackInfo &info) {
 Napi::Value MountTracefs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   std::string path = info[0].ToString().Utf8Value();
-  if (mount("nodev", path.c_str(), "tracefs", 0, nullptr)) return ThrowErrno(env, "mount tracefs on " + path, errno);
+  if (mount("nodev", path.c_str(), "tracefs", 0, nullptr)) return ThrowErrno(env, "mount", errno);
   return env.Undefined();
 }
 

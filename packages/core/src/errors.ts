@@ -62,15 +62,3 @@ export class ClosedError extends EbpfError {
     super(`${what} is closed`, 'ECLOSED');
   }
 }
-
-interface NativeErrorShape {
-  message?: string;
-  code?: string;
-  libbpfLog?: string;
-}
-
-/** Wraps an error thrown by the native layer in the given error type. */
-export function nativeCode(err: unknown): { message: string; code: string; log: string } {
-  const e = (err ?? {}) as NativeErrorShape;
-  return { message: e.message ?? String(err), code: e.code ?? 'EUNKNOWN', log: e.libbpfLog ?? '' };
-}

@@ -11,7 +11,7 @@ import {
   pad,
   padStart,
 } from '../src/format/index.js';
-import { bytes, cstring, decodeUtf8, splitCStrings } from '../src/format/decode.js';
+import { bytes, bytesView, cstring, decodeUtf8, splitCStrings } from '../src/format/decode.js';
 
 // Expected texts below are the output of bcc/table.py 0.26 (_print_log2_hist,
 // _print_linear_hist) for the same counts, one "\n"-terminated line per print().
@@ -311,14 +311,19 @@ describe('decode', () => {
     );
   });
 
-  it('bytes is a view, not a copy', () => {
+  it("bytes is a copy (a record's memory is reused by the next batch); bytesView is a view", () => {
     const buf = new Uint8Array([1, 2, 3, 4, 5]);
     const v = new DataView(buf.buffer, 1);
     const b = bytes(v, 1, 2);
+    const view = bytesView(v, 1, 2);
     expect([...b]).toEqual([3, 4]);
+    expect([...view]).toEqual([3, 4]);
     buf[2] = 9;
-    expect(b[0]).toBe(9);
+    expect(b[0]).toBe(3);
+    expect(view[0]).toBe(9);
+    expect(b.buffer).not.toBe(buf.buffer);
     expect(() => bytes(v, 2, 3)).toThrow(RangeError);
+    expect(() => bytesView(v, 2, 3)).toThrow(RangeError);
   });
 
   it('splitCStrings splits an argv block', () => {

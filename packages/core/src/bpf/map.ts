@@ -3,7 +3,8 @@
 // or the small helpers below). Per-CPU maps hold one value per possible CPU,
 // each rounded up to 8 bytes, as the kernel lays them out.
 import type { NativeMapInfo } from '../native/binding.js';
-import { ClosedError, EbpfError, UsageError, nativeCode } from '../errors.js';
+import { ClosedError, EbpfError, UsageError } from '../errors.js';
+import { nativeCode } from '../native/errno.js';
 import { native } from '../native/load.js';
 
 const PERCPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
@@ -258,21 +259,4 @@ export function u64Key(n: number | bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(n));
   return b;
-}
-
-/**
- * The instruction pointers of a stack in a BPF_MAP_TYPE_STACK_TRACE map (the
- * id comes from bpf_get_stackid()); empty when the id is unknown.
- */
-export function readStack(map: BpfMap, stackId: number): bigint[] {
-  if (stackId < 0) return [];
-  const v = map.lookup(u32Key(stackId));
-  if (!v) return [];
-  const ips: bigint[] = [];
-  for (let off = 0; off + 8 <= v.length; off += 8) {
-    const ip = v.readBigUInt64LE(off);
-    if (ip === 0n) break;
-    ips.push(ip);
-  }
-  return ips;
 }

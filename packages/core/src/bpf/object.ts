@@ -8,9 +8,11 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { minimizedBtf } from './btf-cache.js';
 import type { NativeGlobalInfo, NativeMapInfo, NativeObject, NativeProgramInfo, PerfEventSpec } from '../native/binding.js';
-import { AttachError, ClosedError, EbpfError, LoadError, PreflightError, UsageError, nativeCode } from '../errors.js';
+import { AttachError, ClosedError, EbpfError, LoadError, PreflightError, UsageError } from '../errors.js';
 import { BpfMap } from './map.js';
 import { native } from '../native/load.js';
+import { nativeCode, nativeFailure } from '../native/errno.js';
+import { quietLibbpfNotices } from './libbpf.js';
 import { PerfBuffer, RingBuffer, type PerfBufferOptions, type RecordHandler, type RingBufferOptions } from '../stream/reader.js';
 import { ensureTracefs, tracefsRoot } from '../kernel/preflight.js';
 import { track, untrack, type Closeable } from './resources.js';
@@ -21,6 +23,36 @@ export type ProgramInfo = NativeProgramInfo;
 export type MapInfo = Omit<NativeMapInfo, 'fd'>;
 export type GlobalInfo = NativeGlobalInfo;
 export type GlobalValue = number | bigint | boolean | string | Uint8Array;
+
+/** What object `obj` names in a failed native call: a program, a map, a global's map. */
+interface Subject {
+  program?: string;
+  map?: string;
+}
+
+/**
+ * The error for a failed native call on BPF object `obj`: '<what>: <errno
+ * description>', or a plainer sentence where the operation says more.
+ */
+function objectError(obj: string, err: unknown, what: string, subject: Subject = {}): EbpfError {
+  const f = nativeFailure(err);
+  switch (f.op) {
+    case 'closed':
+      return new ClosedError(`BPF object ${obj}`);
+    case 'find_program':
+      return new EbpfError(`BPF object ${obj} has no program ${subject.program}`, f.code, { cause: err });
+    case 'find_map':
+      return new EbpfError(`BPF object ${obj} has no map ${subject.map}`, f.code, { cause: err });
+    case 'global_unmapped':
+      return new EbpfError(`${what}: ${subject.map} is not memory-mapped`, f.code, { cause: err });
+    case 'global_range':
+      return new EbpfError(`${what}: out of the range of ${subject.map}`, f.code, { cause: err });
+    case 'global_readonly':
+      return new EbpfError(`${what}: ${subject.map} is read-only once loaded`, f.code, { cause: err });
+  }
+  const e = nativeCode(err, what);
+  return new EbpfError(e.message, e.code, { cause: err });
+}
 
 function encodeGlobal(g: GlobalInfo, value: GlobalValue): Buffer {
   const buf = Buffer.alloc(g.size);
@@ -72,18 +104,14 @@ export class ObjectSpec implements Closeable {
     return new ObjectSpec(image, name ?? basename(file).replace(/\.bpf\.o$|\.o$/, ''), btf);
   }
 
-  /** Opens a compiled BPF object from bytes. */
-  static fromBuffer(image: Buffer, name: string): ObjectSpec {
-    return new ObjectSpec(image, name);
-  }
-
   private constructor(image: Buffer, name: string, btfPath?: string) {
     this.name = name;
     const { NativeObject } = native();
+    quietLibbpfNotices();
     try {
       this.#native = btfPath ? new NativeObject(image, name, btfPath) : new NativeObject(image, name);
     } catch (err) {
-      const e = nativeCode(err);
+      const e = nativeCode(err, `cannot open BPF object ${name}`);
       throw new LoadError(e.message, e.code, e.log, err);
     }
     this.#globals = new Map(this.#native.globals().map((g) => [g.name, g]));
@@ -107,15 +135,13 @@ export class ObjectSpec implements Closeable {
     return [...this.#globals.values()];
   }
 
-  hasGlobal(name: string): boolean {
-    return this.#globals.has(name);
-  }
-
   /** Sets one global variable's initial value (for .rodata: its value for good). */
   setGlobal(name: string, value: GlobalValue): this {
     const g = this.#globals.get(name);
     if (!g) throw new UsageError(`BPF object ${this.name} has no global variable ${name}`);
-    this.#obj().writeGlobal(g.map, g.offset, encodeGlobal(g, value));
+    const bytes = encodeGlobal(g, value);
+    const obj = this.#obj();
+    this.#wrap(() => obj.writeGlobal(g.map, g.offset, bytes), `cannot set global ${name}`, { map: g.map });
     if (name === 'ebpf_wakeup_bytes') this.#wakeupSet = true;
     return this;
   }
@@ -128,7 +154,8 @@ export class ObjectSpec implements Closeable {
 
   /** Keeps a program from loading (e.g. a fallback for another hook type). */
   setAutoload(program: string, on: boolean): this {
-    this.#wrap(() => this.#obj().setAutoload(program, on));
+    const obj = this.#obj();
+    this.#wrap(() => obj.setAutoload(program, on), `cannot set autoload of ${program}`, { program });
     return this;
   }
 
@@ -138,22 +165,23 @@ export class ObjectSpec implements Closeable {
    * (attachUprobe()); see uprobeMultiSupported().
    */
   setUprobeMulti(program: string): this {
-    this.#wrap(() => this.#obj().setExpectedAttachType(program, BPF_TRACE_UPROBE_MULTI));
+    const obj = this.#obj();
+    this.#wrap(() => obj.setExpectedAttachType(program, BPF_TRACE_UPROBE_MULTI), `cannot set the attach type of ${program}`, { program });
     return this;
   }
 
   setMaxEntries(map: string, n: number): this {
     if (!Number.isInteger(n) || n <= 0) throw new UsageError(`max entries of ${map} must be a positive integer`);
-    this.#wrap(() => this.#obj().setMaxEntries(map, n));
+    const obj = this.#obj();
+    this.#wrap(() => obj.setMaxEntries(map, n), `cannot set max entries of ${map}`, { map });
     return this;
   }
 
-  #wrap<T>(fn: () => T): T {
+  #wrap<T>(fn: () => T, what: string, subject?: Subject): T {
     try {
       return fn();
     } catch (err) {
-      const e = nativeCode(err);
-      throw new EbpfError(e.message, e.code, { cause: err });
+      throw objectError(this.name, err, what, subject);
     }
   }
 
@@ -172,7 +200,7 @@ export class ObjectSpec implements Closeable {
     try {
       obj.load();
     } catch (err) {
-      const e = nativeCode(err);
+      const e = nativeCode(err, `cannot load BPF object ${this.name}`);
       if (e.code === 'EPERM' && process.geteuid?.() !== 0) {
         throw new PreflightError('not-root', 'need root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
       }
@@ -289,8 +317,11 @@ export class BpfObject implements Closeable {
     return this.#obj().programs();
   }
 
-  #attachError(program: string, err: unknown): EbpfError {
-    const e = nativeCode(err);
+  /** `what`: the attachment, worded ('cannot attach ...'); undefined: the error's own words. */
+  #attachError(program: string, err: unknown, what?: string): EbpfError {
+    const f = nativeFailure(err);
+    if (f.op === 'find_program' || f.op === 'closed') return objectError(this.name, err, '', { program });
+    const e = nativeCode(err, what);
     const section = this.#obj().programs().find((p) => p.name === program)?.section ?? '';
     const tp = section.match(/^(?:tracepoint|tp)\/([^/]+)\/(.+)$/);
     if (tp && (e.code === 'ENOENT' || e.code === 'EINVAL')) {
@@ -327,7 +358,7 @@ export class BpfObject implements Closeable {
         try {
           links.push(new Link(this, obj.attach(name), name));
         } catch (err) {
-          throw this.#attachError(name, err);
+          throw this.#attachError(name, err, `cannot attach ${name} (${info.section})`);
         }
       }
     } catch (err) {
@@ -344,7 +375,8 @@ export class BpfObject implements Closeable {
       const id = obj.attachUprobe(program, !!opts.retprobe, opts.pid ?? -1, opts.binary, opts.symbol ?? null, opts.offset ?? 0);
       return new Link(this, id, program);
     } catch (err) {
-      throw this.#attachError(program, err);
+      const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
+      throw this.#attachError(program, err, `cannot attach ${kind} ${opts.binary}:${opts.symbol || (opts.offset ?? 0)}`);
     }
   }
 
@@ -366,7 +398,7 @@ export class BpfObject implements Closeable {
       const id = obj.attachUprobeMulti(program, opts.binary, offsets, cookies, !!opts.retprobe, opts.pid ?? -1);
       return new Link(this, id, program);
     } catch (err) {
-      throw this.#attachError(program, err);
+      throw this.#attachError(program, err, `cannot attach ${opts.retprobe ? 'uretprobe' : 'uprobe'}.multi ${opts.binary}`);
     }
   }
 
@@ -376,7 +408,7 @@ export class BpfObject implements Closeable {
       const id = obj.attachUsdt(program, opts.pid ?? -1, opts.binary, opts.provider, opts.name, opts.cookie ?? 0);
       return new Link(this, id, program);
     } catch (err) {
-      throw this.#attachError(program, err);
+      throw this.#attachError(program, err, `cannot attach USDT ${opts.provider}:${opts.name} in ${opts.binary}`);
     }
   }
 
@@ -400,7 +432,7 @@ export class BpfObject implements Closeable {
           links.push(new Link(this, obj.attachPerfEvent(program, fd), program));
         } catch (err) {
           closeFd(fd);
-          throw this.#attachError(program, err);
+          throw this.#attachError(program, err, `cannot attach ${program} to a perf event`);
         }
       }
     } catch (err) {
@@ -460,7 +492,12 @@ export class BpfObject implements Closeable {
   readGlobal(name: string): Buffer {
     const g = this.#globals.get(name);
     if (!g) throw new UsageError(`BPF object ${this.name} has no global variable ${name}`);
-    return this.#obj().readGlobal(g.map, g.offset, g.size);
+    const obj = this.#obj();
+    try {
+      return obj.readGlobal(g.map, g.offset, g.size);
+    } catch (err) {
+      throw objectError(this.name, err, `cannot read global ${name}`, { map: g.map });
+    }
   }
 
   /** Reads an integer global of up to 8 bytes as a bigint. */
@@ -469,10 +506,6 @@ export class BpfObject implements Closeable {
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
     return v;
-  }
-
-  hasGlobal(name: string): boolean {
-    return this.#globals.has(name);
   }
 
   /**

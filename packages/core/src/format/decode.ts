@@ -20,8 +20,21 @@ const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const SHORT_STRING = 8;
 const SHORT_SCAN = 32;
 
-/** A view (no copy) of `length` bytes of `view` starting at `offset`. */
+/**
+ * A copy of `length` bytes of `view` starting at `offset`. A copy, because a
+ * reader's batch buffer (the memory behind a record's view) is written over
+ * by the next batch, while a decoded event may be kept for longer.
+ */
 export function bytes(view: DataView, offset: number, length: number): Uint8Array {
+  return bytesView(view, offset, length).slice();
+}
+
+/**
+ * A view (no copy) of `length` bytes of `view` starting at `offset`: valid
+ * only as long as the memory under `view` is, for a ring or perf buffer
+ * record only during its handler.
+ */
+export function bytesView(view: DataView, offset: number, length: number): Uint8Array {
   if (offset < 0 || length < 0 || offset + length > view.byteLength) {
     throw new RangeError(`bytes(${offset}, ${length}) outside a DataView of ${view.byteLength} bytes`);
   }

@@ -2,9 +2,21 @@
 // libbpf or system call that takes and returns fds, numbers and bytes. All
 // validation happens in TypeScript before these are called.
 //
-// Errors thrown by the native layer carry `code` (an errno name such as
-// 'EPERM'), `errno`, and `libbpfLog` when libbpf explained itself (for a
-// failed load, the verifier log).
+// Errors thrown by the native layer are raw: `op` (also the message) names the
+// operation that failed (a libbpf function or system call, e.g.
+// 'bpf_object__load'), `errno` is the positive error number, and `libbpfLog`
+// holds what libbpf printed during the call (for a failed load, the verifier
+// log). The TypeScript layers word them (errno.ts, and each caller's context).
+// The plain functions below reach callers through native() already worded
+// (see load.ts); the classes' errors are worded by their TypeScript owners.
+// Nothing here has defaults: every policy value is passed in.
+
+/** An error as the native layer throws it. */
+export interface RawNativeError extends Error {
+  op: string;
+  errno: number;
+  libbpfLog?: string;
+}
 
 export interface NativeProgramInfo {
   name: string;
@@ -69,14 +81,21 @@ export interface NativeObject {
 }
 
 export interface ReaderOptions {
-  /** Stop a drain once this many bytes are batched (default 256 KiB). */
-  batchBytes?: number;
-  /** Drain at least this often when the kernel did not wake us (default 20 ms). */
-  intervalMs?: number;
+  /** Stop a drain once this many bytes are batched. Required. */
+  batchBytes: number;
+  /** Drain at least this often when the kernel did not wake us. Required. */
+  intervalMs: number;
 }
 
-/** Called once per batch: `count` records framed as u32 length, u32 source, bytes, 8-aligned. */
-export type BatchCallback = (batch: Buffer, count: number) => void;
+/**
+ * Called once per batch: `count` records in the first `byteLength` bytes of
+ * `batch`, each framed as u32 length, u32 source, bytes, 8-byte aligned.
+ * `batch` is the reader's one batch buffer, the same object every call (a
+ * record larger than its spare room moves the reader to a new, larger one for
+ * good); its bytes are valid only during the call: the next drain, or a
+ * flush() made from inside the callback, writes over them.
+ */
+export type BatchCallback = (batch: Buffer, count: number, byteLength: number) => void;
 
 export interface NativeReader {
   close(): void;
@@ -102,14 +121,19 @@ export interface PerfEventSpec {
 
 export interface Binding {
   libbpfVersion: string;
+  /** Print libbpf's output, debug lines included, to stderr. */
   setVerbose(on: boolean): void;
+  /** libbpf notices (not debug lines) containing any of these are dropped: not printed, not captured. */
+  setLogFilter(substrings: string[]): void;
+  /** The description of an error number: strerror(3), or libbpf's for its own (4000 and up). */
+  strerror(errno: number): string;
   NativeObject: new (image: Buffer, name: string, btfCustomPath?: string) => NativeObject;
   RingReader: new (mapFds: number[], callback: BatchCallback, options: ReaderOptions) => NativeReader;
   PerfReader: new (
     mapFd: number,
     pagesPerCpu: number,
     callback: BatchCallback,
-    options: ReaderOptions & { wakeupBytes?: number },
+    options: ReaderOptions & { wakeupBytes: number },
   ) => NativePerfReader;
   mapLookup(fd: number, key: Buffer, valueOut: Buffer): boolean;
   mapLookupAndDelete(fd: number, key: Buffer, valueOut: Buffer): boolean;

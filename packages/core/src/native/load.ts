@@ -1,15 +1,49 @@
 // Finds and loads the native addon, once, on first use. When nothing loads,
 // the error says what was tried and how to fix it.
+//
+// The plain functions of the addon throw raw errors (binding.ts); the binding
+// returned here has them worded as their callers have always seen them
+// ('map lookup: No such file or directory'), with code, errno and op.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Binding } from './binding.js';
 import { NativeLoadError } from '../errors.js';
+import { useStrerror, wordNativeError } from './errno.js';
 
 const require = createRequire(import.meta.url);
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 let binding: Binding | undefined;
+
+/** How each plain function's failure reads: '<this>: <errno description>'. */
+const WORDING: { [K in keyof Binding]?: (...args: never[]) => string } = {
+  mapLookup: () => 'map lookup',
+  mapLookupAndDelete: () => 'map lookup-and-delete',
+  mapUpdate: () => 'map update',
+  mapDelete: () => 'map delete',
+  mapNextKey: () => 'map next key',
+  mapLookupBatch: () => 'map batch lookup',
+  perfEventOpen: () => 'perf_event_open',
+  mountTracefs: (path: string) => `mount tracefs on ${path}`,
+};
+
+function worded(raw: Binding): Binding {
+  const b = { ...raw };
+  for (const [name, what] of Object.entries(WORDING)) {
+    const fn = (raw as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!;
+    const say = what as (...args: unknown[]) => string;
+    (b as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        throw wordNativeError(err, say(...args));
+      }
+    };
+  }
+  useStrerror(raw.strerror);
+  return b;
+}
 
 /** Candidate paths, most specific first. */
 function candidates(): string[] {
@@ -32,7 +66,7 @@ export function native(): Binding {
       continue;
     }
     try {
-      binding = require(path) as Binding;
+      binding = worded(require(path) as Binding);
       return binding;
     } catch (err) {
       tried.push(`  ${path}: ${(err as Error).message.split('\n')[0]}`);

@@ -2,12 +2,35 @@
 // on wake-ups and on a short timer and calls in once per batch; here each batch
 // is split into records for a handler, with no copying: the handler gets a
 // DataView over the batch and the record's offset and length.
+//
+// Memory: each reader has ONE batch buffer, allocated once by the native side
+// and written over by every drain (no allocation per batch, nothing for the
+// garbage collector to find late under a storm), and one DataView over it.
+// So a RecordHandler's view and offset are valid only while the handler runs:
+// to keep a record, decode it into values that own their data (strings,
+// numbers, bigints, and copied bytes: '@ebpf/core/decode' bytes() copies) or
+// copy its bytes. The Tracer's events are decoded that way, and stay intact.
 import type { NativePerfReader, NativeReader } from '../native/binding.js';
-import { EbpfError, nativeCode } from '../errors.js';
+import { EbpfError, UsageError } from '../errors.js';
 import { native } from '../native/load.js';
+import { nativeCode, nativeFailure } from '../native/errno.js';
 import { track, untrack } from '../bpf/resources.js';
 
-/** Called for each record; `source` is the ring's index (ring buffers) or the CPU (perf buffers). */
+/** Batch size when none is given: the most bytes handed to JavaScript in one call. */
+export const DEFAULT_BATCH_BYTES = 256 * 1024;
+/** Drain interval when none is given, for records the kernel did not wake us for. */
+export const DEFAULT_INTERVAL_MS = 20;
+
+/**
+ * Called for each record; `source` is the ring's index (ring buffers) or the
+ * CPU (perf buffers). `view` and `offset` are valid only during the call: the
+ * same DataView is reused for the next batches, whose records are written over
+ * this one's. Keep values decoded from the record, not the view. (`view` stays
+ * the same object from batch to batch, except after a record too large for the
+ * batch buffer moved the reader to a larger one.) Calling the reader's flush()
+ * or close() from a handler first delivers the rest of the current batch,
+ * then the next ones: the record being handled is not valid after that call.
+ */
 export type RecordHandler = (view: DataView, offset: number, length: number, source: number) => void;
 
 export interface RingBufferOptions {
@@ -26,6 +49,19 @@ export interface PerfBufferOptions extends RingBufferOptions {
   wakeupBytes?: number;
 }
 
+/** The batch options every native reader gets: defaults filled in, values checked. */
+function batchOptions(name: string, opts: RingBufferOptions): { batchBytes: number; intervalMs: number } {
+  const batchBytes = opts.batchBytes ?? DEFAULT_BATCH_BYTES;
+  const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
+  if (!Number.isSafeInteger(batchBytes) || batchBytes < 1 || batchBytes > 1 << 30) {
+    throw new UsageError(`${name}: batchBytes must be an integer from 1 to 1 GiB, got ${batchBytes}`);
+  }
+  if (!Number.isSafeInteger(intervalMs) || intervalMs < 1 || intervalMs > 1e9) {
+    throw new UsageError(`${name}: intervalMs must be a positive integer, got ${intervalMs}`);
+  }
+  return { batchBytes, intervalMs };
+}
+
 abstract class Reader {
   readonly name: string;
   #native: NativeReader | undefined;
@@ -40,11 +76,11 @@ abstract class Reader {
     this.#onBatchEnd = opts.onBatchEnd;
   }
 
-  protected open(make: (onBatch: (batch: Buffer, count: number) => void) => NativeReader): void {
+  protected open(what: string, make: (onBatch: (batch: Buffer, count: number, byteLength: number) => void) => NativeReader): void {
     try {
       this.#native = make((batch, count) => this.#onBatch(batch, count));
     } catch (err) {
-      const e = nativeCode(err);
+      const e = nativeCode(err, nativeFailure(err).op === 'ring_buffer__add' ? 'cannot add ring buffer' : `cannot open ${what}`);
       throw new EbpfError(`${this.name}: ${e.message}`, e.code, { cause: err });
     }
     track(this);
@@ -54,17 +90,41 @@ abstract class Reader {
     return this.#native;
   }
 
+  // The batch being delivered: the native reader's buffer and the one view
+  // over it (made again only when the buffer changes), and a cursor, kept
+  // here so that a flush() from inside a handler can finish this batch before
+  // the next one is written over it.
+  #buffer: Buffer | undefined;
+  #view: DataView | undefined;
+  #left = 0;
+  #at = 0;
+
   #onBatch(batch: Buffer, count: number): void {
-    const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
-    const onRecord = this.#onRecord;
-    let off = 0;
-    for (let i = 0; i < count; i++) {
-      const len = view.getUint32(off, true);
-      onRecord(view, off + 8, len, view.getUint32(off + 4, true));
-      off += (8 + len + 7) & ~7;
+    if (batch !== this.#buffer) {
+      this.#buffer = batch;
+      this.#view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength);
+    }
+    this.#left = count;
+    this.#at = 0;
+    try {
+      this.#deliverRest();
+    } finally {
+      this.#left = 0;
     }
     this.#records += count;
     this.#onBatchEnd?.();
+  }
+
+  #deliverRest(): void {
+    const view = this.#view!;
+    const onRecord = this.#onRecord;
+    while (this.#left > 0) {
+      const off = this.#at;
+      const len = view.getUint32(off, true);
+      this.#at = off + ((8 + len + 7) & ~7);
+      this.#left--;
+      onRecord(view, off + 8, len, view.getUint32(off + 4, true));
+    }
   }
 
   /** Records delivered so far. */
@@ -85,8 +145,12 @@ abstract class Reader {
     this.#native?.resume();
   }
 
-  /** Delivers everything waiting in the kernel buffer now, synchronously. */
+  /**
+   * Delivers everything waiting in the kernel buffer now, synchronously.
+   * From inside a handler: the rest of the current batch first.
+   */
   flush(): number {
+    if (this.#left > 0) this.#deliverRest();
     return this.#native?.flush() ?? 0;
   }
 
@@ -103,7 +167,7 @@ abstract class Reader {
     const n = this.#native;
     if (!n) return;
     try {
-      n.flush();
+      this.flush();
     } finally {
       this.#native = undefined;
       n.close();
@@ -119,8 +183,9 @@ export class RingBuffer extends Reader {
   constructor(names: string[], fds: number[], onRecord: RecordHandler, opts: RingBufferOptions, drops: () => number) {
     super(names.join(','), onRecord, opts);
     this.#drops = drops;
+    const batch = batchOptions(this.name, opts);
     const { RingReader } = native();
-    this.open((cb) => new RingReader(fds, cb, { batchBytes: opts.batchBytes, intervalMs: opts.intervalMs }));
+    this.open(fds.length > 1 ? 'ring buffers' : 'ring buffer', (cb) => new RingReader(fds, cb, batch));
   }
 
   /** Records the BPF programs could not reserve because the ring was full. */
@@ -139,8 +204,12 @@ export class PerfBuffer extends Reader {
       throw new EbpfError(`${name}: pages per CPU must be a power of two, got ${pages}`, 'EINVAL');
     }
     const wakeupBytes = opts.wakeupBytes ?? (pages * 4096) / 4;
+    if (!Number.isSafeInteger(wakeupBytes) || wakeupBytes < 0 || wakeupBytes > 0xffffffff) {
+      throw new UsageError(`${name}: wakeupBytes must be a non-negative integer, got ${wakeupBytes}`);
+    }
+    const batch = batchOptions(name, opts);
     const { PerfReader } = native();
-    this.open((cb) => new PerfReader(fd, pages, cb, { batchBytes: opts.batchBytes, intervalMs: opts.intervalMs, wakeupBytes }));
+    this.open('perf buffer', (cb) => new PerfReader(fd, pages, cb, { ...batch, wakeupBytes }));
   }
 
   /** Samples the kernel dropped because a CPU's buffer was full. */
