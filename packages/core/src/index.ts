@@ -12,7 +12,7 @@
 // '@ebpf/core/cli', record decoding helpers in '@ebpf/core/decode'.
 export { ObjectSpec, BpfObject, Link, closeAll } from './bpf/object.js';
 export type { ProgramInfo, MapInfo, GlobalInfo, GlobalValue, UprobeOptions, UprobeMultiOptions, UsdtOptions, Closeable } from './bpf/object.js';
-export { BpfMap, u32Key, u64Key, readStack } from './bpf/map.js';
+export { BpfMap, u32Key, u64Key } from './bpf/map.js';
 export { RingBuffer, PerfBuffer } from './stream/reader.js';
 export type { RecordHandler, RingBufferOptions, PerfBufferOptions } from './stream/reader.js';
 export { Tracer } from './stream/tracer.js';
