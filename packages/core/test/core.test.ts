@@ -6,7 +6,7 @@
 // Needs root. This kernel has no kprobes and no fentry/fexit, so the hook
 // kinds covered are tracepoint, raw_tp, tp_btf, uprobe/uretprobe, USDT and
 // perf_event.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import {
@@ -53,7 +53,6 @@ import {
   onOneCpu,
   perfEventFds,
   sleep,
-  tempDir,
   threadComm,
   thrown,
   waitFor,
@@ -63,16 +62,10 @@ const seqs = (events: Event[]): bigint[] => events.map((e) => e.seq);
 const range = (from: number, n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
 const u64 = (b: Buffer | undefined): bigint | undefined => b?.readBigUInt64LE(0);
 
-let tmp: ReturnType<typeof tempDir>;
 let workloadBin: string;
 
 beforeAll(() => {
-  tmp = tempDir('ebpf-core-test-');
-  workloadBin = buildWorkload(tmp.path);
-});
-
-afterAll(() => {
-  tmp?.remove();
+  workloadBin = buildWorkload();
 });
 
 // ---- 1. hooks -------------------------------------------------------------------

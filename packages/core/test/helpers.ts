@@ -1,15 +1,21 @@
 // Shared by the core's integration tests: the compiled test objects, a way to
 // make the test process call getppid() a known number of times, a small C
-// workload for uprobes and USDT, and views of what the process and the kernel
-// hold (fds, bpftool).
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// workload for uprobes and USDT, and what the kernel holds (bpftool). What
+// every package's tests share (waiting, temp dirs, BPF fd census, C builds,
+// child processes) is in test/support, re-exported here for the core's tests.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ObjectSpec, type BpfObject } from '../src/index.js';
 import type { Config } from './bpf/probes.gen.js';
+import { Child, compileC } from '../../../test/support/workload.js';
+import { DEADLINE, sleep } from '../../../test/support/wait.js';
+
+export { sleep, thrown, waitFor } from '../../../test/support/wait.js';
+export { threadComm } from '../../../test/support/workload.js';
+export { bpfFds, bpfMappings, perfEventFds, type BpfFd } from '../../../test/support/bpf.js';
+export { tempDir, type TempDir } from '../../../test/support/tmp.js';
 
 export const BPF_DIST = fileURLToPath(new URL('./bpf/dist/', import.meta.url));
 export const PROBES = join(BPF_DIST, 'probes.bpf.o');
@@ -55,92 +61,12 @@ export function getppid(n: number): void {
   sink ^= s;
 }
 
-/** The error `fn` throws (fails the test when it does not throw). */
-export function thrown(fn: () => unknown): Error & { code?: string; kind?: string; log?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error(`expected ${fn.toString()} to throw`);
-}
-
-/** The name of this thread, as bpf_get_current_comm() reports it. */
-export function threadComm(): string {
-  return readFileSync('/proc/thread-self/comm', 'utf8').trimEnd();
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` until it holds or `timeoutMs` passes; returns whether it held. */
-export async function waitFor(cond: () => boolean, timeoutMs = 2000, stepMs = 5): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (cond()) return true;
-    if (Date.now() > end) return false;
-    await sleep(stepMs);
-  }
-}
-
 /** Keeps this thread busy for `ms` milliseconds. */
 export function burnCpu(ms: number): number {
   const end = Date.now() + ms;
   let x = 0;
   while (Date.now() < end) for (let i = 0; i < 10000; i++) x = (x * 31 + i) | 0;
   return x;
-}
-
-// ---- what the process holds ---------------------------------------------------
-
-export interface BpfFd {
-  fd: number;
-  kind: 'prog' | 'link' | 'map' | 'btf';
-  /** prog_id, link_id or map_id from fdinfo. */
-  id: number;
-}
-
-/**
- * BPF fds of this process. The kernel names them anon_inode:bpf-prog,
- * anon_inode:bpf-map, anon_inode:btf and anon_inode:bpf_link (underscore).
- */
-export function bpfFds(pid: number | 'self' = 'self'): BpfFd[] {
-  const out: BpfFd[] = [];
-  for (const name of readdirSync(`/proc/${pid}/fd`)) {
-    let target: string;
-    let info: string;
-    try {
-      target = readlinkSync(`/proc/${pid}/fd/${name}`);
-      info = readFileSync(`/proc/${pid}/fdinfo/${name}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile (readdir's own fd)
-    }
-    const m = target.match(/^anon_inode:(?:bpf[-_](prog|link|map)|(btf))$/);
-    if (!m) continue;
-    const kind = (m[1] ?? m[2]) as BpfFd['kind'];
-    const id = info.match(new RegExp(`^${kind}_id:\\s*(\\d+)`, 'm'));
-    out.push({ fd: Number(name), kind, id: id ? Number(id[1]) : -1 });
-  }
-  return out;
-}
-
-/** Open perf event fds of this process (perf buffers, perf_event links, tracepoint and uprobe links). */
-export function perfEventFds(): number {
-  let n = 0;
-  for (const name of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${name}`) === 'anon_inode:[perf_event]') n++;
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
-
-/** Memory mappings of BPF maps (global sections, ring buffers) in this process. */
-export function bpfMappings(): string[] {
-  return readFileSync('/proc/self/maps', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('anon_inode:bpf'));
 }
 
 // ---- what the kernel holds ------------------------------------------------------
@@ -199,12 +125,7 @@ export async function onOneCpu<T>(cpu: number, fn: () => Promise<T>): Promise<T>
   }
 }
 
-// ---- temp dirs and the C workload -------------------------------------------------
-
-export function tempDir(prefix: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
+// ---- the C workload ---------------------------------------------------------------
 
 /**
  * The workload for uprobes and USDT: `workload CALLS [GETPPIDS]` prints
@@ -247,72 +168,35 @@ int main(int argc, char **argv)
 }
 `;
 
-/** Compiles the workload into `dir`; returns the binary's path. */
-export function buildWorkload(dir: string): string {
-  const src = join(dir, 'workload.c');
-  const bin = join(dir, 'workload');
-  writeFileSync(src, WORKLOAD_C);
-  execFileSync('gcc', ['-O2', '-Wall', '-o', bin, src], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return bin;
+/** Compiles the workload (once per test process); returns the binary's path. */
+export function buildWorkload(): string {
+  return compileC({ name: 'workload', code: WORKLOAD_C }, { flags: ['-O2'] });
 }
 
 /** A running workload, driven one round at a time. */
 export class Workload {
-  readonly child: ChildProcessWithoutNullStreams;
-  #lines: string[] = [];
-  #waiters: Array<() => void> = [];
-  #exited: Promise<void>;
-
-  private constructor(bin: string, args: string[]) {
-    this.child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    createInterface({ input: this.child.stdout }).on('line', (l) => {
-      this.#lines.push(l);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-    this.#exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-  }
+  private constructor(readonly child: Child) {}
 
   static async start(bin: string, calls: number, getppids = 0): Promise<Workload> {
-    const w = new Workload(bin, [String(calls), String(getppids)]);
-    const first = await w.#line(5000);
-    if (first !== 'ready') throw new Error(`workload said ${first}`);
-    return w;
+    const child = new Child(bin, [String(calls), String(getppids)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    await child.expectNext('ready', DEADLINE.start);
+    return new Workload(child);
   }
 
   get pid(): number {
-    return this.child.pid!;
-  }
-
-  #line(timeoutMs: number): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('workload: no output')), timeoutMs);
-      const take = () => {
-        if (this.#lines.length) {
-          clearTimeout(timer);
-          resolve(this.#lines.shift()!);
-        } else {
-          this.#waiters.push(take);
-        }
-      };
-      take();
-    });
+    return this.child.pid;
   }
 
   /** Runs one round; returns the sum it printed. */
   async round(): Promise<number> {
-    this.child.stdin.write('go\n');
-    const line = await this.#line(5000);
+    const line = await this.child.request('go');
     const m = line.match(/^done (\d+)$/);
     if (!m) throw new Error(`workload said ${line}`);
     return Number(m[1]);
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.stdin.end();
-      const t = setTimeout(() => this.child.kill('SIGKILL'), 2000);
-      await this.#exited;
-      clearTimeout(t);
-    }
+  /** Closes stdin (it exits), SIGKILL after 2 s. */
+  stop(): Promise<void> {
+    return this.child.stop(2000);
   }
 }

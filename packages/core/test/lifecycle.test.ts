@@ -22,6 +22,7 @@ import {
   perfEventFds,
   stillLoaded,
   tempDir,
+  type TempDir,
   waitUnloaded,
 } from './helpers.js';
 
@@ -41,19 +42,19 @@ const probeProgsLoaded = (): number[] =>
     .filter((p) => p.name !== undefined && PROBE_PROGRAMS.includes(p.name))
     .map((p) => p.id);
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 let workloadBin: string;
 
 beforeAll(() => {
   tmp = tempDir('ebpf-core-lifecycle-');
-  workloadBin = buildWorkload(tmp.path);
+  workloadBin = buildWorkload();
   // This file's process starts with no BPF resources: what is found later is ours.
   expect(bpfFds()).toEqual([]);
 });
 
 afterAll(() => {
   closeAll();
-  tmp?.remove();
+  tmp?.cleanup();
 });
 
 describe('close()', () => {
@@ -148,7 +149,7 @@ process.stdin.resume(); // ends when stdin closes: no close(), no process.exit()
 `;
 
   async function runChild(end: 'exit' | 'SIGKILL'): Promise<void> {
-    const script = join(tmp.path, 'child.mjs');
+    const script = join(tmp.dir, 'child.mjs');
     writeFileSync(script, CHILD);
     const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';

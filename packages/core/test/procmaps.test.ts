@@ -14,20 +14,20 @@ import {
   parseSdtNotes,
   readSdtNotes,
 } from '../src/index.js';
-import { PROBES, Workload, buildWorkload, loadProbes, tempDir, thrown } from './helpers.js';
+import { PROBES, Workload, buildWorkload, loadProbes, tempDir, thrown, type TempDir } from './helpers.js';
 
 const CALLS = 20;
 
-let tmp: ReturnType<typeof tempDir>;
+let tmp: TempDir;
 let workloadBin: string;
 
 beforeAll(() => {
   tmp = tempDir('ebpf-procmaps-test-');
-  workloadBin = buildWorkload(tmp.path);
+  workloadBin = buildWorkload();
 });
 
 afterAll(() => {
-  tmp?.remove();
+  tmp?.cleanup();
 });
 
 /** Attaches on_usdt to ebpftest:tick through `binary` for `w`, runs a round, returns the hits. */
@@ -83,7 +83,7 @@ describe('mappedFiles / findMappedFile', () => {
   });
 
   it('a file deleted while mapped: found as deleted, opened through /proc/PID/map_files, and USDT probes fire through it', async () => {
-    const copy = join(tmp.path, 'workload-deleted');
+    const copy = join(tmp.dir, 'workload-deleted');
     copyFileSync(workloadBin, copy);
     chmodSync(copy, 0o755);
     const w = await Workload.start(copy, CALLS);
@@ -105,13 +105,13 @@ describe('mappedFiles / findMappedFile', () => {
     // The workload runs from a directory bind-mounted only in its own mount
     // namespace: on the host, that directory is empty. unshare without --fork
     // and `exec` keep one PID from the script to the workload.
-    const src = join(tmp.path, 'src');
-    const mnt = join(tmp.path, 'mnt');
+    const src = join(tmp.dir, 'src');
+    const mnt = join(tmp.dir, 'mnt');
     mkdirSync(src);
     mkdirSync(mnt);
     copyFileSync(workloadBin, join(src, 'workload-ns'));
     chmodSync(join(src, 'workload-ns'), 0o755);
-    const script = join(tmp.path, 'in-namespace.sh');
+    const script = join(tmp.dir, 'in-namespace.sh');
     writeFileSync(script, `#!/bin/sh\nexec unshare --mount --propagation private sh -c 'mount --bind ${src} ${mnt} && exec ${mnt}/workload-ns "$@"' sh "$@"\n`);
     chmodSync(script, 0o755);
     const w = await Workload.start(script, CALLS);
@@ -147,12 +147,12 @@ describe('readSdtNotes / parseSdtNotes', () => {
 
   it('an ELF file without SDT notes has none; a file that is not ELF is an EbpfError', () => {
     expect(readSdtNotes(PROBES)).toEqual([]);
-    const text = join(tmp.path, 'not-elf');
+    const text = join(tmp.dir, 'not-elf');
     writeFileSync(text, 'hello\n'.repeat(20));
     const err = thrown(() => readSdtNotes(text));
     expect(err).toBeInstanceOf(EbpfError);
     expect(err.message).toContain('not an ELF file');
-    expect(thrown(() => readSdtNotes(join(tmp.path, 'missing'))).code).toBe('ENOENT');
+    expect(thrown(() => readSdtNotes(join(tmp.dir, 'missing'))).code).toBe('ENOENT');
   });
 
   it('parses notes byte by byte: skips other owners and types, stops at a truncated note', () => {
