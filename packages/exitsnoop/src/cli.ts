@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // exitsnoop: trace process termination. Flags and output follow BCC's
 // exitsnoop; --json prints one JSON object per event instead.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Session, parsePositiveInt, printError, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, setLibbpfVerbose, type Tracer } from '@ebpf/core';
+import { UsageError, processAlive, setLibbpfVerbose, type Tracer } from '@ebpf/core';
 import { exitsnoop, type ExitEvent } from './index.js';
 import { formatJson, formatRow, header, wallClock, type Flags } from './output.js';
 
@@ -33,26 +33,6 @@ function parseTgid(flag: string): (value: string) => number {
     if (tgid !== pid) throw new UsageError(`invalid ${flag} value '${value}': ${pid} is a thread of process ${tgid}`);
     return pid;
   };
-}
-
-/** True while any thread of the process has not finished exiting (is neither zombie nor dead). */
-function processAlive(pid: number): boolean {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return false;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
-      const state = stat[stat.lastIndexOf(')') + 2];
-      if (state !== 'Z' && state !== 'X') return true;
-    } catch {
-      // that thread is gone
-    }
-  }
-  return false;
 }
 
 export function program(): Command {
