@@ -2,10 +2,9 @@
 // javagc: Java garbage-collection pauses of one JVM. Flags and output follow
 // libbpf-tools' javagc (BCC's is the generic ugc); --json, -H and --pools are
 // ours.
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Session, parseNonNegativeInt, parsePid, parsePositiveInt, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, setLibbpfVerbose } from '@ebpf/core';
+import { UsageError, readProcStat, setLibbpfVerbose } from '@ebpf/core';
 import { javagc } from './index.js';
 import { BANNER, HEADER, PauseHistogram, formatJson, formatRow } from './output.js';
 
@@ -45,13 +44,8 @@ export function program(): Command {
 }
 
 /** The process's start time (field 22 of /proc/PID/stat): tells a PID's reuse from its process. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+function startTime(pid: number): number | undefined {
+  return readProcStat(pid)?.starttime;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -14,6 +14,7 @@ import {
   findMappedFile,
   hasSdtProbe,
   preflight,
+  readComm,
   readSdtNotes,
   type MappedFile,
 } from '@ebpf/core';
@@ -106,11 +107,7 @@ const MAX_PID = 4194304; // PID_MAX_LIMIT
 const MAX_THRESHOLD_US = 1e15;
 
 function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return '?';
-  }
+  return readComm(pid) ?? '?';
 }
 
 /**
