@@ -18,6 +18,7 @@ import {
   UsageError,
   hasTracepoint,
   preflight,
+  readComm,
   u64Key,
   uprobeMultiSupported,
   type Link,
@@ -389,7 +390,7 @@ export class Memleak implements AsyncIterable<Report> {
         // No entry point known (not an ELF program): wait for the exec, a
         // little later than ideal.
         process.kill(pid, 'SIGCONT');
-        await until(() => readFileSafe(`/proc/${pid}/comm`) !== 'sh\n', 2000, () => this.#targetGone);
+        await until(() => readComm(pid) !== 'sh', 2000, () => this.#targetGone);
         process.kill(pid, 'SIGSTOP');
         await until(() => processState(pid) === 'T', 2000, () => this.#targetGone);
       }
@@ -646,13 +647,5 @@ export class Memleak implements AsyncIterable<Report> {
       }
     })();
     return this.#closing;
-  }
-}
-
-function readFileSafe(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'latin1');
-  } catch {
-    return undefined;
   }
 }

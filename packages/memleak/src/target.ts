@@ -2,23 +2,16 @@
 // (-c) held stopped until the probes are in place; and the allocator library
 // that process really maps.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants, existsSync, openSync, readFileSync, readSync, closeSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
-import { UsageError, findMappedFile, type MappedFile } from '@ebpf/core';
+import { UsageError, findMappedFile, processState, type MappedFile } from '@ebpf/core';
 import { ElfFile, openElfCached } from '@ebpf/core/symbolize';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The scheduler state letter of a process (R, S, D, T, t, Z...), or undefined when it is gone. */
-export function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return undefined;
-  }
-}
+export { processState };
 
 /** True while the process exists and is not a zombie. */
 export function alive(pid: number): boolean {
