@@ -12,7 +12,7 @@ import { jsonLine } from '../format/index.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
 import type { EventTool } from './event.js';
-import { commanderOption, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
+import { commanderOptions, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
 
 /** A positional argument ([interval] [count]). */
 export interface ArgDef {
@@ -52,7 +52,7 @@ export function toolCommand<D extends OptionDefs>(def: CommandDef<D>): Command {
   for (const a of def.args ?? []) {
     cmd.argument(`[${a.name}]`, a.help, (v: string) => a.type.parse(v, a.name), a.default);
   }
-  for (const o of Object.values(def.options)) cmd.addOption(commanderOption(o));
+  for (const o of Object.values(def.options)) for (const c of commanderOptions(o)) cmd.addOption(c);
   const json = def.jsonFlag ?? { flags: '--json', help: 'print one JSON object per event' };
   cmd.option(json.flags, json.help);
   cmd.option('-v, --verbose', def.verboseHelp ?? "print libbpf's debug messages");

@@ -6,7 +6,7 @@
 //   const tool = defineEventTool({ name, object, options, knobs, ring, decode });
 //   export const mytool = (opts = {}) => tool.start(opts);       // the API
 //   await runCli(name, (argv) => runEventCli({ tool, ...cli }, argv));   // the CLI
-export { option, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption } from './options.js';
+export { option, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, objectFile, tracepointOf, checkRingBytes } from './program.js';
 export type { ProgramDef, RingDef } from './program.js';

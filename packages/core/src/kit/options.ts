@@ -31,6 +31,8 @@ export interface OptionDef<T = unknown> {
   hidden?: boolean;
   /** Only on the command line (display flags: -T, -U, --max-args...). */
   cliOnly?: boolean;
+  /** Another long flag for the same option, kept out of --help ('--extended-fields' beside '--extended_fields'). */
+  alias?: string;
 }
 
 /** Declares an option. */
@@ -152,4 +154,14 @@ export function commanderOption(def: OptionDef): Option {
   if (def.default !== undefined) o.default(def.default, def.defaultText ?? String(def.default));
   if (def.hidden) o.hideHelp();
   return o;
+}
+
+/** The commander Options for a declaration: its own, and a hidden one for its alias that sets the same value. */
+export function commanderOptions(def: OptionDef): Option[] {
+  const main = commanderOption(def);
+  if (!def.alias) return [main];
+  const arg = /\s[<[].*$/.exec(def.flags)?.[0] ?? '';
+  const alias = commanderOption({ ...def, flags: `${def.alias}${arg}`, default: undefined, hidden: true });
+  alias.attributeName = () => main.attributeName();
+  return [main, alias];
 }
