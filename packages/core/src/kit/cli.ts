@@ -108,6 +108,14 @@ export class BatchClock {
     return Number(ns - this.startNs) / 1e9;
   }
 
+  #firstNs: bigint | undefined;
+
+  /** Seconds from the first timestamp given here to `ns` (BCC's columns that count from the first event). */
+  sinceFirst(ns: bigint): number {
+    this.#firstNs ??= ns;
+    return Number(ns - this.#firstNs) / 1e9;
+  }
+
   /** A new batch begins: the wall clock is read again when asked. */
   tick(): void {
     this.#date = undefined;
