@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ElfFile,
@@ -17,6 +16,8 @@ import {
   uprobeOffset,
 } from '../src/symbolize/index.js';
 import { findMappedFile } from '../src/index.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { compileC } from '../../../test/support/workload.js';
 
 // A target with uniquely named functions; it prints addresses to resolve and
 // waits on stdin so its mappings stay alive while we read them.
@@ -62,7 +63,7 @@ interface Target {
   heap: bigint;
 }
 
-let dir: string;
+let tmp: TempDir;
 const bins: Record<'pie' | 'nopie' | 'deleted', string> = { pie: '', nopie: '', deleted: '' };
 const running: ChildProcess[] = [];
 
@@ -85,15 +86,11 @@ function start(bin: string): Promise<Target> {
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'symbolize-test-'));
-  const src = join(dir, 'symtarget.c');
-  writeFileSync(src, SOURCE);
-  bins.pie = join(dir, 'symtarget_pie');
-  bins.nopie = join(dir, 'symtarget_nopie');
-  bins.deleted = join(dir, 'symtarget_gone');
+  tmp = tempDir('symbolize-test-');
   const cflags = ['-O0', '-fno-omit-frame-pointer'];
-  execFileSync('gcc', [...cflags, '-o', bins.pie, src]);
-  execFileSync('gcc', [...cflags, '-no-pie', '-o', bins.nopie, src]);
+  bins.pie = compileC({ name: 'symtarget_pie', code: SOURCE }, { flags: cflags });
+  bins.nopie = compileC({ name: 'symtarget_nopie', code: SOURCE }, { flags: [...cflags, '-no-pie'] });
+  bins.deleted = join(tmp.dir, 'symtarget_gone'); // a copy: a test deletes it
   copyFileSync(bins.pie, bins.deleted);
 });
 
@@ -102,7 +99,7 @@ afterAll(() => {
     p.stdin?.end();
     if (p.exitCode === null) p.kill('SIGKILL');
   }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  tmp?.cleanup();
 });
 
 describe('ElfFile', () => {

@@ -5,14 +5,15 @@
 // the JVM's "VM Thread", so a tid that is not A's VM Thread would be another
 // process's collection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EbpfError, UsageError, possibleCpus } from '@ebpf/core';
 import { findLibjvm, javagc, targetNamespace, type GcEvent } from '../src/index.js';
 import { GCS, Jvm, capture, gcLoopClasses } from './helpers.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
-import { sleep, thrown } from '../../../test/support/wait.js';
+import { thrown, until } from '../../../test/support/wait.js';
+import { compileC } from '../../../test/support/workload.js';
 
 let tmp: TempDir;
 let a: Jvm;
@@ -208,13 +209,10 @@ describe('javagc()', () => {
     expect(self.message).toBe(`process ${process.pid} (${comm}) is not a Java VM: no libjvm.so in /proc/${process.pid}/maps`);
 
     // A process that maps a libjvm.so without HotSpot's probes.
-    const src = join(tmp.dir, 'fake.c');
-    writeFileSync(src, 'int fake_jvm(void) { return 0; }\n');
-    const lib = join(tmp.dir, 'libjvm.so');
-    execFileSync('gcc', ['-shared', '-fPIC', '-o', lib, src]);
+    const lib = compileC({ name: 'libjvm.so', code: 'int fake_jvm(void) { return 0; }\n' }, { flags: ['-shared', '-fPIC'] });
     const fake = spawn('sleep', ['30'], { env: { ...process.env, LD_PRELOAD: lib }, stdio: 'ignore' });
     try {
-      await sleep(200);
+      await until(() => readFileSync(`/proc/${fake.pid}/maps`, 'utf8').includes(lib), 'sleep to map the fake libjvm.so');
       const err = thrown(() => javagc({ pid: fake.pid! }));
       expect(err).toBeInstanceOf(EbpfError);
       expect(err.code).toBe('ENOPROBE');

@@ -10,6 +10,7 @@ import { openFlagNames, opensnoop, type OpenEvent } from '../src/index.js';
 import { buildOpener, capture, hexPath, runOpener } from './helpers.js';
 import { bpfFdTargets } from '../../../test/support/bpf.js';
 import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
+import { DEADLINE, waitFor } from '../../../test/support/wait.js';
 
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
@@ -285,17 +286,14 @@ describe('lifecycle and options', () => {
     const before = bpfFdTargets();
     const idle = spawn('/bin/sleep', ['30'], { stdio: 'ignore' }); // a process that opens nothing...
     // ...once its loader is done: wait until it sits in clock_nanosleep (230) / nanosleep (35).
-    for (let i = 0; i < 500; i++) {
-      const nr = (() => {
-        try {
-          return readFileSync(`/proc/${idle.pid}/syscall`, 'utf8').split(' ')[0];
-        } catch {
-          return '';
-        }
-      })();
-      if (nr === '230' || nr === '35') break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const syscallNr = () => {
+      try {
+        return readFileSync(`/proc/${idle.pid}/syscall`, 'utf8').split(' ')[0];
+      } catch {
+        return '';
+      }
+    };
+    await waitFor(() => ['230', '35'].includes(syscallNr()!), DEADLINE.start, 10);
     const t = opensnoop({ pid: idle.pid! });
     expect(bpfFdTargets().length).toBeGreaterThan(before.length);
     const it = t[Symbol.asyncIterator]();
