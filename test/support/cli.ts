@@ -256,35 +256,34 @@ export async function throughHead(
   { lines = 2, ms = DEADLINE.start, everyMs = 50 }: { lines?: number; ms?: number; everyMs?: number } = {},
 ): Promise<HeadRun> {
   const tmp = tempDir('ebpf-test-head-');
+  const err = join(tmp.dir, 'stderr');
+  const pipeline = spawn(
+    '/bin/bash',
+    ['-o', 'pipefail', '-c', `"$0" "$@" 2>"$CLI_STDERR" | head -n ${lines}`, process.execPath, script, ...args],
+    // its own process group: if it does not end, the whole pipeline is killed
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CLI_STDERR: err }, detached: true },
+  );
+  let out = '';
+  pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  let status: HeadRun['status'] = null;
+  const closed = new Promise<void>((r) =>
+    pipeline.on('close', (code, sig) => {
+      status = [code, sig];
+      r();
+    }),
+  );
   try {
-    const err = join(tmp.dir, 'stderr');
-    const pipeline = spawn(
-      '/bin/bash',
-      ['-o', 'pipefail', '-c', `"$0" "$@" 2>"$CLI_STDERR" | head -n ${lines}`, process.execPath, script, ...args],
-      // its own process group: on a timeout the whole pipeline is killed
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CLI_STDERR: err }, detached: true },
-    );
-    let out = '';
-    pipeline.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    let status: HeadRun['status'] = null;
-    const closed = new Promise<void>((r) =>
-      pipeline.on('close', (code, sig) => {
-        status = [code, sig];
-        r();
-      }),
-    );
     const deadline = Date.now() + ms;
     while (status === null && Date.now() < deadline) {
       await poke();
       await sleep(everyMs);
     }
-    const ended = status !== null;
-    if (!ended) {
+    return { ended: status !== null, status, out, stderr: readFileSync(err, 'utf8') };
+  } finally {
+    if (status === null) {
       process.kill(-pipeline.pid!, 'SIGKILL');
       await closed;
     }
-    return { ended, status: ended ? status : null, out, stderr: readFileSync(err, 'utf8') };
-  } finally {
     tmp.cleanup();
   }
 }
