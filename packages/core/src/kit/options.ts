@@ -35,8 +35,13 @@ export interface OptionDef<T = unknown> {
   alias?: string;
 }
 
-/** Declares an option. */
-export function option<T = boolean>(flags: string, help: string, type?: ValueType<T>, more: Partial<OptionDef<T>> = {}): OptionDef<T> {
+/** Declares an option (`more`'s literal types are kept: `repeatable: true` makes the API's value an array). */
+export function option<T = boolean, const M extends Partial<OptionDef<T>> = {}>(
+  flags: string,
+  help: string,
+  type?: ValueType<T>,
+  more: M = {} as M,
+): OptionDef<T> & M {
   return { flags, help, type, ...more };
 }
 
