@@ -33,6 +33,8 @@ export interface OptionDef<T = unknown> {
   cliOnly?: boolean;
   /** Another long flag for the same option, kept out of --help ('--extended-fields' beside '--extended_fields'). */
   alias?: string;
+  /** Options it cannot be given with, by commander attribute name (the long flag in camelCase: '-4' conflicts ['ipv6']). */
+  conflicts?: string[];
 }
 
 /** Declares an option (`more`'s literal types are kept: `repeatable: true` makes the API's value an array). */
@@ -158,6 +160,7 @@ export function commanderOption(def: OptionDef): Option {
   }
   if (def.default !== undefined) o.default(def.default, def.defaultText ?? String(def.default));
   if (def.hidden) o.hideHelp();
+  if (def.conflicts) o.conflicts(def.conflicts);
   return o;
 }
 
