@@ -92,6 +92,24 @@ export class RowBuffer {
     this.pos = p;
   }
 
+  /**
+   * A NUL-terminated name in a record (a comm: at most `max` bytes), left-aligned
+   * in `width` bytes ("%-16s"). Writes nothing and returns false when a byte is
+   * not printable ASCII (the name needs escaping: the slow path's business).
+   */
+  cstring(view: DataView, at: number, max: number, width = 0): boolean {
+    let end = at;
+    for (const stop = at + max; end < stop; end++) {
+      const c = view.getUint8(end);
+      if (c === 0) break;
+      if (c < 0x20 || c > 0x7e) return false;
+    }
+    const start = this.pos;
+    for (let i = at; i < end; i++) this.#buf[this.pos++] = view.getUint8(i);
+    this.spacesTo(start + width);
+    return true;
+  }
+
   /** Spaces up to column `end` (an absolute position). */
   spacesTo(end: number): void {
     while (this.pos < end) this.#buf[this.pos++] = SPACE;

@@ -8,7 +8,7 @@
 import { Command } from 'commander';
 import { Session, commanderExit, commanderOutput, describeError, printError, runMain } from '../cli/index.js';
 import { setLibbpfVerbose } from '../bpf/libbpf.js';
-import { jsonLine } from '../format/index.js';
+import { hhmmss, jsonLine } from '../format/index.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
 import type { EventTool } from './event.js';
@@ -34,6 +34,8 @@ export interface CommandDef<D extends OptionDefs> {
   jsonFlag?: { flags: string; help: string };
   /** -v's help (default "print libbpf's debug messages"). */
   verboseHelp?: string;
+  /** commander's "(Did you mean --json?)" line after an unknown option (default true). */
+  suggestions?: boolean;
 }
 
 export interface ParsedCommand<D extends OptionDefs> {
@@ -57,6 +59,7 @@ export function toolCommand<D extends OptionDefs>(def: CommandDef<D>): Command {
   cmd.option(json.flags, json.help);
   cmd.option('-v, --verbose', def.verboseHelp ?? "print libbpf's debug messages");
   if (def.examples) cmd.addHelpText('after', `\n${def.examples}`);
+  if (def.suggestions === false) cmd.showSuggestionAfterError(false);
   return cmd.configureOutput(commanderOutput(def.name)).exitOverride(commanderExit);
 }
 
@@ -103,6 +106,21 @@ export class BatchClock {
     return (this.#iso ??= this.now().toISOString());
   }
 
+  #hms: string | undefined;
+
+  /** Local HH:MM:SS of now() (a -T column). */
+  hms(): string {
+    return (this.#hms ??= hhmmss(this.now()));
+  }
+
+  // Wall-clock ms minus CLOCK_MONOTONIC ms, read once at the start.
+  #wallOffsetMs = Date.now() - Number(this.startNs / 1000n) / 1000;
+
+  /** The wall-clock time of a CLOCK_MONOTONIC ns timestamp: an event's own time, not its batch's. */
+  wall(ns: bigint): Date {
+    return new Date(this.#wallOffsetMs + Number(ns / 1000n) / 1000);
+  }
+
   /** Seconds from the start to a CLOCK_MONOTONIC ns timestamp. */
   since(ns: bigint): number {
     return Number(ns - this.startNs) / 1e9;
@@ -120,13 +138,15 @@ export class BatchClock {
   tick(): void {
     this.#date = undefined;
     this.#iso = undefined;
+    this.#hms = undefined;
   }
 }
 
 /**
  * A fast row writer for text output: formats one raw record straight into
  * the output bytes and returns true, or returns false to send that record
- * through decode → row (anything unusual: a byte that needs escaping).
+ * through decode → row (anything unusual: a byte that needs escaping); what
+ * it wrote of that record before returning false is dropped.
  */
 export type FastRow = (view: DataView, offset: number, length: number, out: RowBuffer) => boolean;
 
@@ -146,6 +166,24 @@ export interface EventCliDef<D extends OptionDefs, E> extends CommandDef<D> {
   fastRow?: (flags: FlagsOf<D>, clock: BatchClock) => FastRow | undefined;
   /** Stop after this many seconds: the flag key holding it (default 'duration' when declared). */
   lostMessage?: (n: number) => string;
+  /** Which decoded events to print: the CLI's own filter, after `until` (the API's runs in decode). */
+  filter?: (flags: FlagsOf<D>) => ((ev: E) => boolean) | undefined;
+  /** The run ends after the batch holding an event for which this is true (exitsnoop -p: that process's exit); later events are dropped. */
+  until?: (flags: FlagsOf<D>) => ((ev: E) => boolean) | undefined;
+  /** Runs once tracing is attached and the header is out (e.g. to check that a watched process still exists). */
+  started?: (flags: FlagsOf<D>, run: EventRun) => void;
+}
+
+/** A running event CLI, as `started` sees it. */
+export interface EventRun {
+  /** Reads and prints what the rings hold now. */
+  drain(): void;
+  /** True once the run is ending (`until` matched, or stop() was called). */
+  readonly ending: boolean;
+  /** Ends the run with an exit code. */
+  stop(code?: number): void;
+  /** Ends the run with one line on stderr (`<tool>: message`) and an exit code (default 1). */
+  fail(message: string, code?: number): void;
 }
 
 /**
@@ -167,20 +205,37 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
   const rows = out.rows;
   const clock = new BatchClock();
   const format = parsed.json ? ((j) => (ev: E) => jsonLine(j(ev)))(def.json(f, clock)) : def.row(f, clock);
-  const fast = parsed.json || def.tool.def.filter?.(opts as never) ? undefined : def.fastRow?.(f, clock);
+  const show = def.filter?.(f);
+  const until = def.until?.(f);
+  const fast = parsed.json || show || until || def.tool.def.filter?.(opts as never) ? undefined : def.fastRow?.(f, clock);
+  let ending = false;
+  let emit = show ? (ev: E) => void (show(ev) && rows.text(format(ev))) : (ev: E) => rows.text(format(ev));
+  if (until) {
+    const print = emit;
+    emit = (ev) => {
+      if (ending) return;
+      if (until(ev)) {
+        ending = true;
+        setImmediate(() => session.stop(0)); // after this batch is written
+      }
+      print(ev);
+    };
+  }
   const decode = loaded.decode;
   const reader = loaded.object.ringBuffer(
     loaded.rings,
     fast
       ? (view, offset, length) => {
+          const at = rows.pos;
           if (!fast(view, offset, length, rows)) {
+            rows.pos = at;
             const ev = decode(view, offset, length);
-            if (ev !== undefined) rows.text(format(ev));
+            if (ev !== undefined) emit(ev);
           } else rows.endRow();
         }
       : (view, offset, length) => {
           const ev = decode(view, offset, length);
-          if (ev !== undefined) rows.text(format(ev));
+          if (ev !== undefined) emit(ev);
         },
     {
       onBatchEnd: () => {
@@ -193,6 +248,17 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
   const header = parsed.json ? undefined : def.header?.(f);
   if (header !== undefined) out.write(`${header}\n`);
   out.flush();
+  def.started?.(f, {
+    drain: () => void reader.flush(),
+    get ending() {
+      return ending || session.stopping;
+    },
+    stop: (code) => session.stop(code),
+    fail: (message, code = 1) => {
+      printError(def.name, message);
+      session.stop(code);
+    },
+  });
   return session.done;
 }
 

@@ -15,5 +15,5 @@ export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './
 export { Periodic, checkInterval } from './periodic.js';
 export type { PeriodicOptions } from './periodic.js';
 export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock } from './cli.js';
-export type { CommandDef, ParsedCommand, EventCliDef, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
+export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';
