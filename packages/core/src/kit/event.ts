@@ -14,11 +14,13 @@ export interface CommonOptions {
   ringBytes?: number;
 }
 
-export interface EventToolDef<D extends OptionDefs, E> extends ProgramDef<OptionsOf<D> & CommonOptions> {
+export interface EventToolDef<D extends OptionDefs, E, T = undefined> extends ProgramDef<OptionsOf<D> & CommonOptions, T> {
   /** The options: CLI flag, help and value type each. */
   options: D;
   /** One ring record to one event. The event must own its data (copy bytes out of the view). */
   decode: Decoder<E>;
+  /** A decoder built from the options, used instead of `decode` (records that need them: a pid to report). */
+  decoder?: (opts: OptionsOf<D>) => Decoder<E>;
   /** A user-space filter built from the options (for what the kernel cannot filter). */
   filter?: (opts: OptionsOf<D>) => ((ev: E) => boolean) | undefined;
   /** Ring buffer maps to read (default: the `ring` map, or 'events'). */
@@ -33,34 +35,38 @@ export interface LoadedEventTool<E> {
   decode: Decoder<E>;
 }
 
-export interface EventTool<D extends OptionDefs, E> {
-  readonly def: EventToolDef<D, E>;
-  /** Validates options, loads and attaches: the typed API. */
-  start(opts?: OptionsOf<D> & CommonOptions): Tracer<E>;
+export interface EventTool<D extends OptionDefs, E, T = any> {
+  readonly def: EventToolDef<D, E, T>;
+  /**
+   * Validates options, loads and attaches: the typed API. `tracer` makes the
+   * handle (a Tracer subclass with the tool's own counters); default a Tracer.
+   */
+  start<R extends Tracer<E> = Tracer<E>>(opts?: OptionsOf<D> & CommonOptions, tracer?: (loaded: LoadedEventTool<E>) => R): R;
   /** Validates options, loads and attaches; the caller reads the rings. */
   load(opts?: OptionsOf<D> & CommonOptions): LoadedEventTool<E>;
 }
 
-export function defineEventTool<D extends OptionDefs, E>(def: EventToolDef<D, E>): EventTool<D, E> {
+export function defineEventTool<D extends OptionDefs, E, T = undefined>(def: EventToolDef<D, E, T>): EventTool<D, E, T> {
   const rings = def.rings ?? [def.ring?.map ?? 'events'];
   const load = (opts: OptionsOf<D> & CommonOptions = {} as OptionsOf<D>): LoadedEventTool<E> => {
     checkOptions(def.options, opts, ['ringBytes']);
     const accept = def.filter?.(opts);
+    const base = def.decoder?.(opts) ?? def.decode;
     const decode: Decoder<E> = accept
       ? (view, offset, length) => {
-          const ev = def.decode(view, offset, length);
+          const ev = base(view, offset, length);
           return ev !== undefined && accept(ev) ? ev : undefined;
         }
-      : def.decode;
+      : base;
     return { object: loadProgram(def, opts), rings, decode };
   };
   return {
     def,
     load,
-    start(opts) {
+    start<R extends Tracer<E>>(opts?: OptionsOf<D> & CommonOptions, tracer?: (loaded: LoadedEventTool<E>) => R): R {
       const loaded = load(opts);
       try {
-        return new Tracer<E>(loaded);
+        return tracer ? tracer(loaded) : (new Tracer<E>(loaded) as R);
       } catch (err) {
         loaded.object.close();
         throw err;

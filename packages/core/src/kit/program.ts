@@ -16,13 +16,19 @@ export interface RingDef {
   defaultBytes: number;
 }
 
-export interface ProgramDef<O> {
+export interface ProgramDef<O, T = undefined> {
   /** The tool's name, as in messages. */
   name: string;
   /** The compiled object: `new URL('./tool.bpf.o', import.meta.url)`. From source (src/), ../dist is used. */
   object: URL;
+  /**
+   * Facts about what is traced, found once the machine passed preflight
+   * (a process's library, its pid namespace): knobs, configure and attach
+   * get them. Throws to refuse the target (nothing stays loaded).
+   */
+  target?: (opts: O) => T;
   /** `const volatile` knobs from the options (undefined values are left as compiled). */
-  knobs?: (opts: O) => Record<string, GlobalValue | undefined>;
+  knobs?: (opts: O, target: T) => Record<string, GlobalValue | undefined>;
   /** Map sizes (max_entries) from the options. */
   maps?: (opts: O) => Record<string, number>;
   /** The ring the events flow through, sized by the `ringBytes` option. */
@@ -35,9 +41,9 @@ export interface ProgramDef<O> {
   /** Checks across options, before anything is loaded. */
   check?: (opts: O) => void;
   /** Anything else to do to the spec before load. */
-  configure?: (spec: ObjectSpec, opts: O) => void;
+  configure?: (spec: ObjectSpec, opts: O, target: T) => void;
   /** Attaches the programs (default: every loaded program by its SEC() name). */
-  attach?: (obj: BpfObject, opts: O) => void;
+  attach?: (obj: BpfObject, opts: O, target: T) => void;
 }
 
 /** The object file next to the module once built; in ../dist when running from source. */
@@ -66,7 +72,7 @@ export function checkRingBytes(bytes: unknown): number {
  * PreflightError when the machine cannot run it, a UsageError for bad
  * options; nothing stays loaded when it throws.
  */
-export function loadProgram<O extends { ringBytes?: number }>(def: ProgramDef<O>, opts: O): BpfObject {
+export function loadProgram<O extends { ringBytes?: number }, T = undefined>(def: ProgramDef<O, T>, opts: O): BpfObject {
   def.check?.(opts);
   const ringBytes = def.ring ? checkRingBytes(opts.ringBytes ?? def.ring.defaultBytes) : undefined;
   const spec = ObjectSpec.fromFile(objectFile(def.object), def.name);
@@ -81,12 +87,13 @@ export function loadProgram<O extends { ringBytes?: number }>(def: ProgramDef<O>
       else if (!hasTracepoint(tp)) spec.setAutoload(p.name, false);
     }
     preflight({ tracepoints: required });
-    if (def.knobs) spec.setConfig(def.knobs(opts));
+    const target = def.target?.(opts) as T;
+    if (def.knobs) spec.setConfig(def.knobs(opts, target));
     for (const [map, n] of Object.entries(def.maps?.(opts) ?? {})) spec.setMaxEntries(map, n);
     if (ringBytes !== undefined) spec.setMaxEntries(def.ring!.map ?? 'events', ringBytes);
-    def.configure?.(spec, opts);
+    def.configure?.(spec, opts, target);
     obj = spec.load();
-    if (def.attach) def.attach(obj, opts);
+    if (def.attach) def.attach(obj, opts, target);
     else obj.attach();
     return obj;
   } catch (err) {
