@@ -134,3 +134,9 @@ export function readProcStatus(pid: number, tid?: number): Record<string, string
   }
   return out;
 }
+
+/** The kernel's pid_max (/proc/sys/kernel/pid_max): every PID is below it; undefined when unreadable. */
+export function pidMax(): number | undefined {
+  const n = Number(readOrUndefined('/proc/sys/kernel/pid_max')?.toString('latin1').trim());
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
