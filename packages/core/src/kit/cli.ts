@@ -199,11 +199,11 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
   const duration = (f as Record<string, unknown>).duration as number | undefined;
   const session = new Session({ tool: def.name, durationSeconds: duration, lostMessage: def.lostMessage });
   const opts = def.toOptions ? def.toOptions(f, parsed) : parsed.options;
+  const clock = new BatchClock(); // before attaching: no event is older than the start
   const loaded = def.tool.load(opts as never);
   session.onStop(() => loaded.object.close()); // drains the ring into the output first
   const out = session.out;
   const rows = out.rows;
-  const clock = new BatchClock();
   const format = parsed.json ? ((j) => (ev: E) => jsonLine(j(ev)))(def.json(f, clock)) : def.row(f, clock);
   const show = def.filter?.(f);
   const until = def.until?.(f);
