@@ -116,10 +116,8 @@ export class BatchClock {
   // Wall-clock ms minus CLOCK_MONOTONIC ms, read once at the start.
   #wallOffsetMs = Date.now() - Number(this.startNs / 1000n) / 1000;
 
-  /** The wall-clock time of a CLOCK_MONOTONIC ns timestamp: an event's own time, not its batch's. */
-  wall(ns: bigint): Date {
-    return new Date(this.#wallOffsetMs + Number(ns / 1000n) / 1000);
-  }
+  /** The wall-clock time of a CLOCK_MONOTONIC ns timestamp: an event's own time, not its batch's. (Bound: pass `clock.wall`.) */
+  readonly wall = (ns: bigint): Date => new Date(this.#wallOffsetMs + Number(ns / 1000n) / 1000);
 
   /** Seconds from the start to a CLOCK_MONOTONIC ns timestamp. */
   since(ns: bigint): number {
