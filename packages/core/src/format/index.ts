@@ -248,6 +248,14 @@ export function pad(s: string, width: number): string {
   return n >= width ? s : s + ' '.repeat(width - n);
 }
 
+/**
+ * A leading column (TIME, UID, LABEL): `%-Ns`, but a value that fills or
+ * overflows it keeps one space after it (BCC's rows run such columns together).
+ */
+export function cell(s: string, width: number): string {
+  return s.length >= width ? `${s} ` : pad(s, width);
+}
+
 /** `%Ns`: right-aligned in `width` bytes, never truncated. */
 export function padStart(s: string, width: number): string {
   if (s.length >= width) return s;
