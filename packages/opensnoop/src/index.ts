@@ -4,29 +4,11 @@
 //   const trace = opensnoop({ failed: true });
 //   for await (const ev of trace) console.log(ev.pid, ev.comm, ev.path, ev.errno);
 //   trace.close();
-import { existsSync } from 'node:fs';
-import {
-  OPEN_ACCESS_MODES,
-  ObjectSpec,
-  type BpfObject,
-  Tracer,
-  UsageError,
-  hasTracepoint,
-  openFlagValue,
-  preflight,
-} from '@ebpf/core';
-import { decodeUtf8 } from '@ebpf/core/decode';
-import {
-  decodeEvent,
-  EV_DIR,
-  EV_DIR_TRUNCATED,
-  EV_FULL_PATH,
-  EV_PATH_TRUNCATED,
-  SYS_OPEN,
-  SYS_OPENAT,
-  SYS_OPENAT2,
-  type Config,
-} from './opensnoop.gen.js';
+import { OPEN_ACCESS_MODES, UsageError, openFlagValue, type Tracer } from '@ebpf/core';
+import { custom, defineEventTool, option, pid, text, user } from '@ebpf/core/kit';
+import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
+import { EV_DIR, EV_DIR_TRUNCATED, EV_FULL_PATH, EV_PATH_TRUNCATED, SYS_OPEN, SYS_OPENAT, SYS_OPENAT2 } from './opensnoop.gen.js';
+import { decodeEvent, type Config } from './opensnoop.gen.js';
 
 export interface OpensnoopOptions {
   /** Only this process (thread-group id), in-kernel. Ignored when `tid` is given (as BCC). */
@@ -89,42 +71,12 @@ export interface OpenEvent {
 
 const SYSCALLS: Record<number, OpenSyscall> = { [SYS_OPEN]: 'open', [SYS_OPENAT]: 'openat', [SYS_OPENAT2]: 'openat2' };
 
-/** Where the compiled BPF object lives: next to this file once built; in
- * ../dist when this module runs from source (src/index.ts under vitest). */
-export const objectPath = ((): URL => {
-  const built = new URL('./opensnoop.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/opensnoop.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
-/** The tracepoints opensnoop needs; open and openat2 are used where the kernel has them. */
-export const tracepoints = ['syscalls:sys_enter_openat', 'syscalls:sys_exit_openat'];
-const optional: Array<[OpenSyscall, string[]]> = [
-  ['open', ['sys_enter_open', 'sys_exit_open']],
-  ['openat2', ['sys_enter_openat2', 'sys_exit_openat2']],
-];
-
-/** Joins the -F directory names (innermost first, each NUL-terminated) and the relative path. */
-function joinFull(path: string, dirs: Uint8Array, dirTruncated: boolean): string {
-  const names: string[] = [];
-  let start = 0;
-  while (start < dirs.length) {
-    let end = dirs.indexOf(0, start);
-    if (end < 0) end = dirs.length;
-    names.push(decodeUtf8(dirs.subarray(start, end)));
-    start = end + 1;
-  }
-  let dir = dirTruncated ? '...' : '';
-  for (let i = names.length - 1; i >= 0; i--) dir += '/' + names[i];
-  return `${dir}/${path}`;
-}
-
 /** Turns one ring record into an OpenEvent. */
 export function decodeOpen(view: DataView, offset: number, length: number): OpenEvent {
   const raw = decodeEvent(view, offset, length);
   const data = raw.data;
   const pathLen = Math.min(raw.path_len, data.length);
-  const path = pathLen === 0 ? '' : decodeUtf8(data.subarray(0, pathLen));
+  const path = decodeUtf8(data.subarray(0, pathLen));
   const ret = raw.ret;
   const ev: OpenEvent = {
     timestamp: raw.ts,
@@ -142,124 +94,82 @@ export function decodeOpen(view: DataView, offset: number, length: number): Open
     truncated: (raw.status & EV_PATH_TRUNCATED) !== 0,
   };
   if (raw.status & EV_DIR) {
-    const dirs = data.subarray(pathLen, Math.min(data.length, pathLen + raw.dir_len));
-    ev.fullPath = joinFull(path, dirs, (raw.status & EV_DIR_TRUNCATED) !== 0);
+    // the directory names follow the path, innermost first, each NUL-terminated
+    const names = splitCStrings(data.subarray(pathLen, Math.min(data.length, pathLen + raw.dir_len)));
+    ev.fullPath = `${raw.status & EV_DIR_TRUNCATED ? '...' : ''}${names.reverse().map((n) => `/${n}`).join('')}/${path}`;
   } else if (raw.status & EV_FULL_PATH) {
     ev.fullPath = path; // absolute already, or its directory could not be found
   }
   return ev;
 }
 
-function checkId(what: string, v: number | undefined, min = 0): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min || v > 0xffffffff)) {
-    throw new UsageError(`${what} must be an integer from ${min} to 4294967295, got ${v}`);
-  }
-}
-
-/** The in-kernel form of the -f list: access modes by value, single bits, multi-bit flags. */
-export function flagFilter(names: string[]): { accmodes: number; any: bigint; all: bigint[] } {
+/** The in-kernel form of the -f list: access modes by value, single bits, multi-bit flags (all bits set). */
+function flagFilter(names: string[]): { accmodes: number; any: bigint; all: bigint[] } {
   let accmodes = 0;
   let any = 0n;
-  const all: bigint[] = [];
+  const all = new Set<bigint>();
   for (const name of names) {
-    const value = openFlagValue(name);
-    if (value === undefined) throw new UsageError(`Bad flag: ${name}`);
-    if (Object.prototype.hasOwnProperty.call(OPEN_ACCESS_MODES, name) || name === 'O_ACCMODE') {
-      accmodes |= 1 << value; // O_ACCMODE (3): the invalid access mode 3
-    } else if ((value & (value - 1)) === 0) {
-      any |= BigInt(value);
-    } else if (!all.includes(BigInt(value))) {
-      all.push(BigInt(value));
-    }
+    const value = openFlagValue(name)!;
+    if (Object.hasOwn(OPEN_ACCESS_MODES, name) || name === 'O_ACCMODE') accmodes |= 1 << value; // O_ACCMODE: the invalid mode 3
+    else if ((value & (value - 1)) === 0) any |= BigInt(value);
+    else all.add(BigInt(value));
   }
-  return { accmodes, any, all };
+  return { accmodes, any, all: [...all] };
 }
 
-function u64Array(values: bigint[], n: number): Uint8Array {
-  const out = new Uint8Array(8 * n);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setBigUint64(8 * i, v, true));
-  return out;
+/** A name of open(2)'s flags, for this architecture. */
+function flagName(name: string): string {
+  if (openFlagValue(name) === undefined) throw new UsageError(`Bad flag: ${name}`);
+  return name;
 }
+const openFlag = custom(flagName, (v) => flagName(String(v)));
 
-/**
- * Validates the options, loads the BPF object and attaches it: the probes
- * run and records flow into the ring buffer map `events`. For readers that
- * format records themselves (the CLI does, for speed); decode them with
- * decodeOpen(). Most callers want opensnoop().
- */
-export function opensnoopObject(opts: OpensnoopOptions = {}): BpfObject {
-  checkId('pid', opts.pid, 1);
-  checkId('tid', opts.tid, 1);
-  checkId('uid', opts.uid);
-  const name = opts.name ?? '';
-  if (typeof name !== 'string') throw new UsageError('name must be a string');
-  const nameBytes = Buffer.byteLength(name);
-  if (nameBytes > 15) {
-    throw new UsageError(`name '${name}' is ${nameBytes} bytes; a command name (comm) holds at most 15, so it could never match`);
-  }
-  if (opts.flags !== undefined && !Array.isArray(opts.flags)) throw new UsageError('flags must be an array of flag names');
-  const flags = opts.flags?.length ? flagFilter(opts.flags) : undefined;
-  if (flags && flags.all.length > 4) throw new UsageError('at most 4 different multi-bit flags');
-  const ring = opts.ringBytes ?? 512 * 1024;
-  if (!Number.isInteger(ring) || ring < 4096 || ring > 2 ** 30 || (ring & (ring - 1)) !== 0) {
-    throw new UsageError(`ringBytes must be a power of two from 4096 to 1 GiB, got ${ring}`);
-  }
-  preflight({ tracepoints });
+/** opensnoop's options: the API's keys, with their CLI flags. */
+export const options = {
+  failed: option('-x, --failed', 'only show failed opens'),
+  pid: option('-p, --pid <PID>', 'trace this PID only', pid),
+  tid: option('-t, --tid <TID>', 'trace this TID only', pid),
+  uid: option('-u, --uid <UID>', 'trace this UID only', user),
+  name: option('-n, --name <NAME>', 'only print process names containing this name', text(15, 'command names (comm)')),
+  flags: option('-f, --flag_filter <FLAG>', 'filter on flags argument (e.g., O_WRONLY); repeatable', openFlag, { repeatable: true }),
+  fullPath: option('-F, --full-path', 'show full path for an open file with relative path'),
+};
 
-  const spec = ObjectSpec.fromFile(objectPath, 'opensnoop');
-  try {
-    const config: Omit<Config, 'filter_all'> = { // filter_all (an array) is set below, as bytes
-      targ_tid: opts.tid ?? 0,
-      targ_tgid: opts.tid === undefined ? (opts.pid ?? 0) : 0, // -t wins over -p, as BCC
-      filter_uid: opts.uid !== undefined,
-      targ_uid: opts.uid ?? 0,
-      failed_only: !!opts.failed,
-      filter_comm: nameBytes > 0,
-      targ_comm: name,
-      targ_comm_len: nameBytes,
-      filter_flags: flags !== undefined,
-      filter_accmodes: flags?.accmodes ?? 0,
-      filter_any: flags?.any ?? 0n,
-      full_path: !!opts.fullPath,
-    };
-    spec.setConfig({ ...config });
-    if (flags) spec.setGlobal('filter_all', u64Array(flags.all, 4));
-    spec.setMaxEntries('events', ring);
-    // open() does not exist on every architecture (arm64), openat2() before 5.6.
-    for (const [, [enter, exit]] of optional) {
-      if (!hasTracepoint(`syscalls:${enter}`) || !hasTracepoint(`syscalls:${exit}`)) {
-        spec.setAutoload(enter!, false);
-        spec.setAutoload(exit!, false);
-      }
-    }
-  } catch (err) {
-    spec.close();
-    throw err;
-  }
-  const obj = spec.load();
-  try {
-    obj.attach();
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
-  return obj;
-}
+export const tool = defineEventTool({
+  name: 'opensnoop',
+  object: new URL('./opensnoop.bpf.o', import.meta.url),
+  options,
+  knobs: (o) => {
+    const f = flagFilter(o.flags ?? []);
+    return {
+      targ_tid: o.tid ?? 0,
+      targ_tgid: o.tid === undefined ? (o.pid ?? 0) : 0, // -t wins over -p, as BCC
+      filter_uid: o.uid !== undefined,
+      targ_uid: o.uid ?? 0,
+      failed_only: !!o.failed,
+      filter_comm: !!o.name,
+      targ_comm: o.name ?? '',
+      targ_comm_len: Buffer.byteLength(o.name ?? ''),
+      filter_flags: !!o.flags?.length,
+      filter_accmodes: f.accmodes,
+      filter_any: f.any,
+      filter_all: new Uint8Array(BigUint64Array.from(f.all).buffer), // __u64[4], host byte order
+      full_path: !!o.fullPath,
+    } satisfies Omit<Config, 'filter_all'> & { filter_all: Uint8Array };
+  },
+  ring: { defaultBytes: 512 * 1024 },
+  // open() does not exist on every architecture (arm64), openat2() before 5.6.
+  optional: ['sys_enter_open', 'sys_exit_open', 'sys_enter_openat2', 'sys_exit_openat2'],
+  decode: decodeOpen,
+});
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,
  * no BTF, no tracefs), a UsageError for bad options.
  */
 export function opensnoop(opts: OpensnoopOptions = {}): Tracer<OpenEvent> {
-  const obj = opensnoopObject(opts);
-  try {
-    return new Tracer<OpenEvent>({ object: obj, rings: ['events'], decode: decodeOpen });
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
+  return tool.start(opts);
 }
 
-export { openFlagNames, OPEN_FLAGS } from '@ebpf/core';
-export type { Tracer, BpfObject } from '@ebpf/core';
+export { openFlagNames } from '@ebpf/core';
+export type { Tracer } from '@ebpf/core';

@@ -1,12 +1,12 @@
-// The CLI's byte-level row writer (rows.ts) must print exactly what the
-// event formatter (output.ts) prints for the decoded event, for every flag
+// The CLI's byte-level rows (fastRow, output.ts) must print exactly what the
+// event formatter (rowFormatter) prints for the decoded event, for every flag
 // combination and every kind of record. Records are built here with the
 // generated field offsets; no kernel involved.
 import { describe, it, expect } from 'vitest';
+import { BatchClock, RowBuffer } from '@ebpf/core/kit';
 import { decodeOpen } from '../src/index.js';
 import { EVENT_OFFSETS as O } from '../src/opensnoop.gen.js';
-import { rowFormatter, type Flags } from '../src/output.js';
-import { RowWriter } from '../src/rows.js';
+import { fastRow, rowFormatter, type Flags } from '../src/output.js';
 
 interface Rec {
   ts?: bigint;
@@ -104,15 +104,32 @@ function batch(recs: Buffer[]): { view: DataView; at: Array<[number, number]> } 
   return { view: new DataView(b.buffer, b.byteOffset, b.byteLength), at };
 }
 
-describe('RowWriter', () => {
+/** Rows as the CLI writes them (runEventCli): fastRow, else (its bytes dropped) decode → rowFormatter, into a RowBuffer. */
+function rowWriter(f: Flags, sink: (chunk: Buffer) => boolean) {
+  const out = new RowBuffer(sink);
+  const clock = new BatchClock();
+  const fast = fastRow(f, clock);
+  const slow = rowFormatter(f, clock);
+  return {
+    record(view: DataView, o: number, l: number) {
+      const at = out.pos;
+      if (fast(view, o, l, out)) return out.endRow();
+      out.pos = at; // what the fast row wrote of it is dropped
+      out.text(slow(decodeOpen(view, o, l)));
+    },
+    flush: () => out.flush(),
+  };
+}
+
+describe('fastRow', () => {
   for (const f of flagSets) {
     it(`prints what rowFormatter prints: ${JSON.stringify(f)}`, () => {
       const { view, at } = batch(records.map(record));
-      const expected = rowFormatter(f);
+      const expected = rowFormatter(f, new BatchClock());
       let want = '';
       for (const [o, l] of at) want += expected(decodeOpen(view, o, l));
       const chunks: Buffer[] = [];
-      const w = new RowWriter(f, (c) => {
+      const w = rowWriter(f, (c) => {
         chunks.push(Buffer.from(c));
         return true;
       });
@@ -127,7 +144,7 @@ describe('RowWriter', () => {
     const recs = Array.from({ length: 3000 }, (_, i) => record({ pid: i, path: Buffer.from(`/p/${'z'.repeat(i % 90)}`) }));
     const { view, at } = batch(recs);
     const chunks: Buffer[] = [];
-    const w = new RowWriter({}, (c) => {
+    const w = rowWriter({}, (c) => {
       chunks.push(c); // kept: must not be overwritten later
       return false;
     });
