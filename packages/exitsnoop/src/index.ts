@@ -4,8 +4,8 @@
 //   const trace = exitsnoop({ failed: true });
 //   for await (const ev of trace) console.log(ev.pid, ev.comm, ev.exitCode ?? ev.signalName);
 //   trace.close();
-import { existsSync } from 'node:fs';
-import { ObjectSpec, Tracer, UsageError, preflight } from '@ebpf/core';
+import { UsageError, readProcStatus, type Tracer } from '@ebpf/core';
+import { custom, defineEventTool, option, pid } from '@ebpf/core/kit';
 import { signalName } from '@ebpf/core/signals';
 import { decodeEvent, type Config } from './exitsnoop.gen.js';
 
@@ -52,17 +52,6 @@ export interface ExitEvent {
   groupDead: boolean;
 }
 
-/** Where the compiled BPF object lives: next to this file once built; in
- * ../dist when this module runs from source (src/index.ts under vitest). */
-export const objectPath = ((): URL => {
-  const built = new URL('./exitsnoop.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/exitsnoop.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
-/** The tracepoints exitsnoop attaches to. */
-export const tracepoints = ['sched:sched_process_exit'];
-
 /** Splits a wait status the way the kernel builds it (and BCC decodes it). */
 export function decodeStatus(status: number): Pick<ExitEvent, 'exitCode' | 'signal' | 'signalName' | 'coreDumped'> {
   const low = status & 0xff;
@@ -88,41 +77,38 @@ export function decodeExit(view: DataView, offset: number, length: number): Exit
   };
 }
 
+/** A PID naming a live process (a thread group), not one of its threads. */
+const tgid = custom((text, flag) => {
+  const n = pid.parse(text, flag);
+  const status = readProcStatus(n);
+  if (!status) throw new UsageError(`invalid ${flag} value '${text}': no such process`);
+  const group = Number(status.Tgid ?? n);
+  if (group !== n) throw new UsageError(`invalid ${flag} value '${text}': ${n} is a thread of process ${group}`);
+  return n;
+}, pid.check);
+
+/** exitsnoop's options: the API's keys, with their CLI flags. */
+export const options = {
+  pid: option('-p, --pid <PID>', 'trace this PID only, and end once it has exited', tgid),
+  failed: option('-x, --failed', 'trace only fails, exclude exit(0)'),
+  perThread: option('--per-thread', 'trace per thread termination'),
+};
+
+export const tool = defineEventTool({
+  name: 'exitsnoop',
+  object: new URL('./exitsnoop.bpf.o', import.meta.url),
+  options,
+  knobs: (o) => ({ per_thread: !!o.perThread, failed_only: !!o.failed, targ_tgid: o.pid ?? 0 }) satisfies Config,
+  ring: { defaultBytes: 64 * 1024 },
+  decode: decodeExit,
+});
+
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,
  * no BTF, no tracefs), a UsageError for bad options.
  */
 export function exitsnoop(opts: ExitsnoopOptions = {}): Tracer<ExitEvent> {
-  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid < 1 || opts.pid > 4194304)) {
-    throw new UsageError(`pid must be an integer from 1 to 4194304, got ${opts.pid}`);
-  }
-  const ring = opts.ringBytes ?? 64 * 1024;
-  if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0) {
-    throw new UsageError(`ringBytes must be a power of two of at least 4096, got ${ring}`);
-  }
-  preflight({ tracepoints });
-
-  const spec = ObjectSpec.fromFile(objectPath, 'exitsnoop');
-  try {
-    const config: Config = {
-      per_thread: !!opts.perThread,
-      failed_only: !!opts.failed,
-      targ_tgid: opts.pid ?? 0,
-    };
-    spec.setConfig({ ...config });
-    spec.setMaxEntries('events', ring);
-  } catch (err) {
-    spec.close();
-    throw err;
-  }
-  const obj = spec.load();
-  try {
-    obj.attach();
-    return new Tracer<ExitEvent>({ object: obj, rings: ['events'], decode: decodeExit });
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
+  return tool.start(opts);
 }
 
 export type { Tracer } from '@ebpf/core';

@@ -1,20 +1,13 @@
 // How exitsnoop prints an event: BCC's columns, or one JSON object per line.
 import { existsSync, readFileSync } from 'node:fs';
-import { escapeControl, fmtFixed, jsonLine, pad } from '@ebpf/core/format';
+import { cell, escapeControl, fmtFixed, jsonLine, pad } from '@ebpf/core/format';
+import type { FlagsOf } from '@ebpf/core/kit';
 import { signalShortName } from '@ebpf/core/signals';
+import type { flags } from './cli.js';
 import type { ExitEvent } from './index.js';
 
-/** The CLI flags that shape output. */
-export interface Flags {
-  timestamp?: boolean;
-  utc?: boolean;
-  pid?: number;
-  label?: string;
-  failed?: boolean;
-  perThread?: boolean;
-  json?: boolean;
-  verbose?: boolean;
-}
+/** The CLI flags that shape output (--utc implies -t). */
+export type Flags = FlagsOf<typeof flags>;
 
 // ---------------------------------------------------------------------------
 // The time zone's name, as BCC's header shows it (Python's strftime("%Z"),
@@ -77,14 +70,9 @@ export function zoneName(date: Date = new Date(), tz: string | undefined = proce
 /** The header line, built column by column as BCC does (without its trailing space). */
 export function header(f: Flags, date: Date = new Date()): string {
   let h = '';
-  if (f.timestamp) h += pad(`TIME-${f.utc ? 'UTC' : zoneName(date)}`, 13);
+  if (f.timestamp || f.utc) h += pad(`TIME-${f.utc ? 'UTC' : zoneName(date)}`, 13);
   if (f.label !== undefined) h += pad('LABEL', 6);
   return `${h}${pad('PCOMM', 16)} ${pad('PID', 7)} ${pad('PPID', 7)} ${pad('TID', 7)} ${pad('AGE(s)', 7)} EXIT_CODE`;
-}
-
-/** Keeps a column's width and its separation even when a value overflows it. */
-function cell(text: string, width: number): string {
-  return text.length >= width ? `${text} ` : pad(text, width);
 }
 
 const two = (n: number): string => (n < 10 ? `0${n}` : String(n));
@@ -109,18 +97,10 @@ export function labelText(label: string): string {
   return label.length ? label : 'exit';
 }
 
-/**
- * Converts event timestamps (CLOCK_MONOTONIC ns) to wall-clock Dates: the
- * time of the exit itself, not of printing (which may be a batch later).
- */
-export function wallClock(): (ts: bigint) => Date {
-  const offsetMs = Date.now() - Number(process.hrtime.bigint() / 1000n) / 1000;
-  return (ts) => new Date(offsetMs + Number(ts / 1000n) / 1000);
-}
-
+/** A row; `wall` gives an event timestamp's wall-clock time (the exit's own, not the printing's). */
 export function formatRow(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): string {
   let row = '';
-  if (f.timestamp) row += cell(clock(wall(ev.timestamp), f.utc), 13);
+  if (f.timestamp || f.utc) row += cell(clock(wall(ev.timestamp), f.utc), 13);
   if (f.label !== undefined) row += cell(escapeControl(labelText(f.label)), 6);
   return (
     `${row}${pad(escapeControl(ev.comm), 16)} ${pad(String(ev.pid), 7)} ${pad(String(ev.ppid), 7)} ` +
@@ -128,7 +108,7 @@ export function formatRow(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): 
   );
 }
 
-export function formatJson(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): string {
+export function jsonObject(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): object {
   const obj: Record<string, unknown> = {
     time: wall(ev.timestamp).toISOString(),
     pid: ev.pid,
@@ -144,5 +124,9 @@ export function formatJson(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date):
   };
   if (f.perThread) obj.groupDead = ev.groupDead;
   if (f.label !== undefined) obj.label = labelText(f.label);
-  return jsonLine(obj);
+  return obj;
+}
+
+export function formatJson(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): string {
+  return jsonLine(jsonObject(ev, f, wall));
 }
