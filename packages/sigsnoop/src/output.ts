@@ -1,54 +1,12 @@
 // How sigsnoop and killsnoop print an event: libbpf-tools sigsnoop's columns,
 // BCC killsnoop's columns, or one JSON object per line (the same for both).
-import { readFileSync } from 'node:fs';
-import { escapeControl, hhmmss, jsonLine, pad } from '@ebpf/core/format';
+// TIME is local HH:MM:SS when the row is printed, as both references do.
+import { escapeControl, pad } from '@ebpf/core/format';
+import { pidMax } from '@ebpf/core';
+import type { BatchClock, FastRow } from '@ebpf/core/kit';
 import { signalName } from '@ebpf/core/signals';
-import type { SignalEvent } from './index.js';
-
-// ---------------------------------------------------------------------------
-// The clock column: local HH:MM:SS when the row is printed, as both
-// references do. A storm prints a million rows a second: the string is made
-// once per second, not once per row.
-
-let clockSecond = -1;
-let clockText = '';
-
-/** Local time as HH:MM:SS, now. */
-export function clock(): string {
-  const now = Date.now();
-  const s = Math.floor(now / 1000);
-  if (s !== clockSecond) {
-    clockSecond = s;
-    clockText = hhmmss(new Date(now));
-  }
-  return clockText;
-}
-
-// ---------------------------------------------------------------------------
-// Padded cells. In a storm the same few PIDs, names and results repeat on
-// every row: each padded cell is made once and reused, so a row costs one
-// string concatenation instead of a dozen temporary strings.
-
-class CellCache<K> {
-  #map = new Map<K, string>();
-  constructor(private readonly make: (key: K) => string) {}
-  get(key: K): string {
-    let v = this.#map.get(key);
-    if (v === undefined) {
-      if (this.#map.size >= 4096) this.#map.clear();
-      v = this.make(key);
-      this.#map.set(key, v);
-    }
-    return v;
-  }
-}
-
-const pad7 = new CellCache<number>((n) => pad(String(n), 7));
-const pad6 = new CellCache<number>((n) => pad(String(n), 6));
-const comm16 = new CellCache<string>((c) => pad(escapeControl(c), 16));
-const sigCells = (names: boolean) => new CellCache<number>((sig) => pad(sigText(sig, names), 9));
-const sigNumbers = sigCells(false);
-const sigNames = sigCells(true);
+import { resultOf, type SignalEvent } from './index.js';
+import { EVENT_OFFSETS as O } from './sigsnoop.gen.js';
 
 // ---------------------------------------------------------------------------
 // sigsnoop (libbpf-tools): "%-8s %-7s %-16s %-9s %-7s %-6s\n"
@@ -63,9 +21,31 @@ export function sigText(sig: number, names: boolean): string {
 }
 
 /** One sigsnoop row: "%-8s %-7d %-16s %-9s %-7d %-6d\n" (RESULT keeps its trailing spaces, as libbpf-tools). */
-export function sigsnoopRow(ev: SignalEvent, names: boolean): string {
-  const sig = (names ? sigNames : sigNumbers).get(ev.sig);
-  return `${clock()} ${pad7.get(ev.pid)} ${comm16.get(ev.comm)} ${sig} ${pad7.get(ev.tpid)} ${pad6.get(ev.result)}\n`;
+export function sigsnoopRow(ev: SignalEvent, names: boolean, clock: BatchClock): string {
+  return `${clock.hms()} ${pad(String(ev.pid), 7)} ${pad(escapeControl(ev.comm), 16)} ${pad(sigText(ev.sig, names), 9)} ${pad(String(ev.tpid), 7)} ${pad(String(ev.result), 6)}\n`;
+}
+
+const SPACE = 0x20;
+
+/** sigsnoopRow() straight from the ring record (a storm brings a million a second); false for a comm that needs escaping. */
+export function sigsnoopFastRow(names: boolean, clock: BatchClock): FastRow {
+  return (v, o, _len, out) => {
+    out.ascii(clock.hms(), 8);
+    out.byte(SPACE);
+    out.intLeft(v.getUint32(o + O.pid, true), 7);
+    out.byte(SPACE);
+    if (!out.cstring(v, o + O.comm, 16, 16)) return false;
+    out.byte(SPACE);
+    const sig = v.getInt32(o + O.sig, true);
+    if (names) out.ascii(sigText(sig, true), 9);
+    else out.intLeft(sig, 9);
+    out.byte(SPACE);
+    out.intLeft(v.getInt32(o + O.tpid, true), 7);
+    out.byte(SPACE);
+    out.intLeft(resultOf(v.getInt32(o + O.ret, true), v.getInt32(o + O.result, true)), 6);
+    out.byte(0x0a);
+    return true;
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -74,11 +54,7 @@ export function sigsnoopRow(ev: SignalEvent, names: boolean): string {
 
 /** BCC's PID column width. */
 export function pidWidth(): number {
-  try {
-    return readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim().length + 1;
-  } catch {
-    return 6;
-  }
+  return String(pidMax() ?? 32768).length + 1;
 }
 
 export function killsnoopHeader(w: number): string {
@@ -86,25 +62,17 @@ export function killsnoopHeader(w: number): string {
 }
 
 /** One killsnoop row. RESULT is BCC's: the syscall's return, 0 or -errno. */
-export function killsnoopRow(ev: SignalEvent, w: number): string {
-  return `${pad(clock(), 9)} ${pad(String(ev.pid), w)} ${pad(escapeControl(ev.comm), 16)} ${pad(String(ev.sig), 4)} ${pad(String(ev.tpid), w)} ${ev.ret ?? 0}\n`;
+export function killsnoopRow(ev: SignalEvent, w: number, clock: BatchClock): string {
+  return `${pad(clock.hms(), 9)} ${pad(String(ev.pid), w)} ${pad(escapeControl(ev.comm), 16)} ${pad(String(ev.sig), 4)} ${pad(String(ev.tpid), w)} ${ev.ret ?? 0}\n`;
 }
 
 // ---------------------------------------------------------------------------
 // --json: one object per event, the same for both tools.
 
-let isoMs = -1;
-let isoText = '';
-
-export function formatJson(ev: SignalEvent, startNs: bigint): string {
-  const now = Date.now();
-  if (now !== isoMs) {
-    isoMs = now;
-    isoText = new Date(now).toISOString();
-  }
-  return jsonLine({
-    time: isoText,
-    timestamp: Number(ev.timestamp - startNs) / 1e9,
+export function jsonObject(ev: SignalEvent, clock: BatchClock): object {
+  return {
+    time: clock.iso(),
+    timestamp: clock.since(ev.timestamp),
     pid: ev.pid,
     tid: ev.tid,
     comm: ev.comm,
@@ -117,5 +85,5 @@ export function formatJson(ev: SignalEvent, startNs: bigint): string {
     delivery: ev.delivery,
     code: ev.code,
     result: ev.result,
-  });
+  };
 }

@@ -2,57 +2,9 @@
 //   sigsnoop   libbpf-tools sigsnoop's flags and columns (there is no BCC sigsnoop)
 //   killsnoop  BCC killsnoop's flags and columns
 // Both take --json, which prints the same object per event.
-import { Command, Option } from 'commander';
-import { Session, parsePid, runEventTool, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, setLibbpfVerbose } from '@ebpf/core';
-import { parseSignal } from '@ebpf/core/signals';
-import { sigsnoop, type SigsnoopOptions } from './index.js';
-import { SIGSNOOP_HEADER, formatJson, killsnoopHeader, killsnoopRow, pidWidth, sigsnoopRow } from './output.js';
-
-export type Tool = 'sigsnoop' | 'killsnoop';
-
-/** The parsed flags of either tool. */
-export interface Flags {
-  failed?: boolean;
-  kill?: boolean;
-  name?: boolean;
-  pid?: number;
-  tpid?: number;
-  signal?: number;
-  comm?: string;
-  json?: boolean;
-  verbose?: boolean;
-}
-
-/** -s: a number 0..64 or a name (SIGUSR1, usr1, SIGRTMIN+2, RTMAX-1). */
-export function parseSignalFlag(flag: string): (value: string) => number {
-  return (value: string) => {
-    const n = parseSignal(value);
-    if (n === undefined) {
-      throw new UsageError(`invalid ${flag} value '${value}': expected a signal number 0..64 or a name such as SIGUSR1, USR1 or SIGRTMIN+2`);
-    }
-    return n;
-  };
-}
-
-/** -T: the target as TPID prints it; negative for a process group (kill(-pgid)). No existence check: a kill() of a dead PID is what one may be looking for. */
-export function parseTarget(flag: string): (value: string) => number {
-  return (value: string) => {
-    const v = value.trim();
-    const n = Number(v);
-    if (!/^-?\d+$/.test(v) || n < -0x80000000 || n > 0x7fffffff) {
-      throw new UsageError(`invalid ${flag} value '${value}': expected an integer PID (negative: a process group)`);
-    }
-    return n;
-  };
-}
-
-function parseComm(flag: string): (value: string) => string {
-  return (value: string) => {
-    if (value === '' || value.includes('\0')) throw new UsageError(`invalid ${flag} value '${value}': expected a command name`);
-    return value;
-  };
-}
+import { option, type EventCliDef, type OptionDefs } from '@ebpf/core/kit';
+import { options, tool, type SignalEvent } from './index.js';
+import { SIGSNOOP_HEADER, jsonObject, killsnoopHeader, killsnoopRow, pidWidth, sigsnoopFastRow, sigsnoopRow } from './output.js';
 
 const sigsnoopExamples = `EXAMPLES:
     sigsnoop             # trace signals system-wide
@@ -76,69 +28,53 @@ const killsnoopExamples = `examples:
     ./killsnoop -s 9      # only trace signal 9
     ./killsnoop --json    # one JSON object per event`;
 
-function base(tool: Tool, description: string, examples: string): Command {
-  return new Command(tool)
-    .description(description)
-    .addHelpText('after', `\n${examples}`)
-    .showSuggestionAfterError(false)
-    .configureOutput(commanderOutput(tool))
-    .exitOverride(commanderExit);
-}
+/** What both command lines share: the tracer, --json's object, no "did you mean" line. */
+const common = { tool, suggestions: false, json: (_f, clock) => (ev) => jsonObject(ev, clock) } satisfies Partial<EventCliDef<OptionDefs, SignalEvent>>;
 
-export function program(tool: Tool): Command {
-  if (tool === 'killsnoop') {
-    return base(tool, 'Trace signals issued by the kill() family of syscalls', killsnoopExamples)
-      .addOption(new Option('-x, --failed', 'only show failed kill syscalls'))
-      .addOption(new Option('-p, --pid <PID>', 'trace this PID only which is the sender of signal').argParser(parsePid('-p')))
-      .addOption(new Option('-T, --tpid <PID>', 'trace this target PID only which is the receiver of signal').argParser(parseTarget('-T')))
-      .addOption(new Option('-s, --signal <SIGNAL>', 'trace this signal only').argParser(parseSignalFlag('-s')))
-      .addOption(new Option('--json', 'print one JSON object per event'))
-      .addOption(new Option('-v, --verbose', "print libbpf's debug messages"));
-  }
-  return base(tool, 'Trace standard and real-time signals.', sigsnoopExamples)
-    .addOption(new Option('-k, --kill', 'Trace signals issued by kill syscall only.'))
-    .addOption(new Option('-n, --name', 'Output signal name instead of signal number.'))
-    .addOption(new Option('-p, --pid <PID>', 'Process ID to trace').argParser(parsePid('-p')))
-    .addOption(new Option('-s, --signal <SIGNAL>', 'Signal to trace.').argParser(parseSignalFlag('-s')))
-    .addOption(new Option('-T, --tpid <PID>', 'Target process ID to trace.').argParser(parseTarget('-T')))
-    .addOption(new Option('-c, --comm <COMM>', 'Sender command name to trace.').argParser(parseComm('-c')))
-    .addOption(new Option('-x, --failed', 'Trace failed signals only.'))
-    .addOption(new Option('--json', 'Print one JSON object per event.'))
-    .addOption(new Option('-v, --verbose', 'Verbose debug output'));
-}
+/** sigsnoop's flags, in libbpf-tools' order. */
+export const sigsnoopFlags = {
+  killOnly: options.killOnly,
+  name: option('-n, --name', 'Output signal name instead of signal number.', undefined, { cliOnly: true }),
+  pid: options.pid,
+  signal: options.signal,
+  targetPid: options.targetPid,
+  comm: options.comm,
+  failed: options.failed,
+};
 
-/** The tracer options a tool's flags ask for. */
-export function tracerOptions(tool: Tool, f: Flags): SigsnoopOptions {
-  if (tool === 'killsnoop') {
-    return { pid: f.pid, targetPid: f.tpid, signal: f.signal, killOnly: true, failed: f.failed ? 'syscall' : false };
-  }
-  return { pid: f.pid, targetPid: f.tpid, signal: f.signal, comm: f.comm, killOnly: !!f.kill, failed: !!f.failed };
-}
+export const sigsnoop: EventCliDef<typeof sigsnoopFlags, SignalEvent> = {
+  ...common,
+  name: 'sigsnoop',
+  description: 'Trace standard and real-time signals.',
+  options: sigsnoopFlags,
+  examples: sigsnoopExamples,
+  jsonFlag: { flags: '--json', help: 'Print one JSON object per event.' },
+  verboseHelp: 'Verbose debug output',
+  lostMessage: (n) => `lost ${n} events`,
+  header: () => SIGSNOOP_HEADER,
+  row: (f, clock) => (ev) => sigsnoopRow(ev, !!f.name, clock),
+  fastRow: (f, clock) => sigsnoopFastRow(!!f.name, clock),
+};
 
-export async function main(tool: Tool, argv: string[]): Promise<number> {
-  const cmd = program(tool);
-  cmd.parse(argv);
-  const f = cmd.opts<Flags>();
-  if (f.verbose) setLibbpfVerbose(true);
+/** killsnoop's flags, in BCC's order and words. */
+export const killsnoopFlags = {
+  failed: { ...options.failed, help: 'only show failed kill syscalls' },
+  pid: { ...options.pid, help: 'trace this PID only which is the sender of signal' },
+  targetPid: { ...options.targetPid, help: 'trace this target PID only which is the receiver of signal' },
+  signal: { ...options.signal, help: 'trace this signal only' },
+};
 
-  const startNs = process.hrtime.bigint();
-  let header: string | undefined;
-  let format: (ev: Parameters<typeof sigsnoopRow>[0]) => string;
-  if (f.json) {
-    format = (ev) => formatJson(ev, startNs);
-  } else if (tool === 'killsnoop') {
+export const killsnoop: EventCliDef<typeof killsnoopFlags, SignalEvent> = {
+  ...common,
+  name: 'killsnoop',
+  description: 'Trace signals issued by the kill() family of syscalls',
+  options: killsnoopFlags,
+  examples: killsnoopExamples,
+  // BCC's -x: only calls that returned an error.
+  toOptions: (f, p) => ({ ...p.options, killOnly: true, failed: f.failed ? 'syscall' : false }),
+  header: () => killsnoopHeader(pidWidth()),
+  row: (_f, clock) => {
     const w = pidWidth();
-    header = killsnoopHeader(w);
-    format = (ev) => killsnoopRow(ev, w);
-  } else {
-    const names = !!f.name;
-    header = SIGSNOOP_HEADER;
-    format = (ev) => sigsnoopRow(ev, names);
-  }
-  return runEventTool({
-    session: new Session(tool === 'sigsnoop' ? { tool, lostMessage: (n) => `lost ${n} events` } : { tool }),
-    start: () => sigsnoop(tracerOptions(tool, f)),
-    header,
-    format,
-  });
-}
+    return (ev) => killsnoopRow(ev, w, clock);
+  },
+};
