@@ -1,6 +1,6 @@
 // Checks a tool makes before loading anything, each failing with a one-line
 // PreflightError a CLI prints as it is. All are a few file-system reads.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { PreflightError } from '../errors.js';
 import { native } from '../native/load.js';
 
@@ -74,22 +74,28 @@ export function checkBtf(): void {
   }
 }
 
-/** Fails with the first tracepoint ("category:name") this kernel lacks. */
+/** Fails with the first tracepoint ("category:name", or a bare name: see hasTracepoint) this kernel lacks. */
 export function checkTracepoints(tracepoints: string[]): void {
   if (tracepoints.length === 0) return;
-  const root = ensureTracefs();
+  ensureTracefs();
   for (const tp of tracepoints) {
-    const [cat, name] = tp.split(':');
-    if (!existsSync(`${root}/events/${cat}/${name}`)) {
-      throw new PreflightError('no-tracepoint', `tracepoint ${tp} does not exist on this kernel`);
-    }
+    if (!hasTracepoint(tp)) throw new PreflightError('no-tracepoint', `tracepoint ${tp} does not exist on this kernel`);
   }
 }
 
-/** True when this kernel has the tracepoint ("category:name"). */
+/**
+ * True when this kernel has the tracepoint: "category:name", or a bare name
+ * (what raw_tp/ and tp_btf/ programs give), looked for in every category.
+ */
 export function hasTracepoint(tp: string): boolean {
-  const [cat, name] = tp.split(':');
-  return existsSync(`${ensureTracefs()}/events/${cat}/${name}`);
+  const events = `${ensureTracefs()}/events`;
+  const colon = tp.indexOf(':');
+  if (colon >= 0) return existsSync(`${events}/${tp.slice(0, colon)}/${tp.slice(colon + 1)}`);
+  try {
+    return readdirSync(events).some((cat) => existsSync(`${events}/${cat}/${tp}`));
+  } catch {
+    return false;
+  }
 }
 
 let uprobeMulti: boolean | undefined;

@@ -54,9 +54,10 @@ export function toolCommand<D extends OptionDefs>(def: CommandDef<D>): Command {
   for (const a of def.args ?? []) {
     cmd.argument(`[${a.name}]`, a.help, (v: string) => a.type.parse(v, a.name), a.default);
   }
-  for (const o of Object.values(def.options)) for (const c of commanderOptions(o)) cmd.addOption(c);
+  for (const o of Object.values(def.options)) if (!o.apiOnly) for (const c of commanderOptions(o)) cmd.addOption(c);
+  // A tool that declares `json` among its options places --json in --help itself.
   const json = def.jsonFlag ?? { flags: '--json', help: 'print one JSON object per event' };
-  cmd.option(json.flags, json.help);
+  if (!('json' in def.options)) cmd.option(json.flags, json.help);
   cmd.option('-v, --verbose', def.verboseHelp ?? "print libbpf's debug messages");
   if (def.examples) cmd.addHelpText('after', `\n${def.examples}`);
   if (def.suggestions === false) cmd.showSuggestionAfterError(false);
@@ -72,6 +73,7 @@ export function parseCommand<D extends OptionDefs>(def: CommandDef<D>, argv: str
   const options: Record<string, unknown> = {};
   const byAttr = new Map(cmd.options.map((o) => [o.flags, o.attributeName()]));
   for (const [key, o] of Object.entries(def.options)) {
+    if (o.apiOnly) continue;
     const v = raw[byAttr.get(o.flags)!];
     flags[key] = v;
     if (!o.cliOnly && v !== undefined) options[key] = v;
@@ -263,16 +265,32 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
 export interface PeriodicCliDef<D extends OptionDefs, S> extends CommandDef<D> {
   /** Checks across flags (one line, exit 2). */
   check?: (flags: FlagsOf<D>) => void;
-  /** Starts the tool; interval and count come from the positional arguments. */
-  start: (parsed: ParsedCommand<D>, interval: number | undefined, count: number | undefined) => Periodic<S> | Promise<Periodic<S>>;
+  /**
+   * Starts the tool; interval and count come from the positional arguments.
+   * The session is there for what a tool prints while it starts, or streams
+   * beside its snapshots (and may stop the run).
+   */
+  start: (parsed: ParsedCommand<D>, interval: number | undefined, count: number | undefined, session: Session) => Periodic<S, any> | Promise<Periodic<S, any>>;
   /** Printed once tracing runs (text output only): "Tracing... Hit Ctrl-C to end." */
   banner?: (flags: FlagsOf<D>) => string | undefined;
   /** One snapshot as text. */
   print: (s: S, flags: FlagsOf<D>) => string;
   /** One snapshot as a JSON line's object. */
-  json: (s: S, flags: FlagsOf<D>) => unknown;
+  json?: (s: S, flags: FlagsOf<D>) => unknown;
+  /** Instead of `json`: one JSON line per element (a line per histogram; none when empty). */
+  jsonLines?: (s: S, flags: FlagsOf<D>) => unknown[];
+  /** Runs once a snapshot is out (a warning on stderr after it). */
+  printed?: (s: S, flags: FlagsOf<D>) => void;
   /** A last snapshot at Ctrl-C (default true, as BCC's tools print one). */
   printLast?: boolean;
+  /**
+   * Whether this run prints snapshots (default true). False: the tool
+   * streams something else instead (memleak -t) and runs until a signal,
+   * --duration or session.stop().
+   */
+  snapshots?: (flags: FlagsOf<D>) => boolean;
+  /** The lost-events line (handle.lost()); without one nothing is said (as BCC's histogram tools). */
+  lostMessage?: (n: number) => string;
 }
 
 /**
@@ -286,24 +304,31 @@ export async function runPeriodicCli<D extends OptionDefs, S>(def: PeriodicCliDe
   def.check?.(f);
   const [interval, count] = parsed.args;
   const duration = (f as Record<string, unknown>).duration as number | undefined;
-  const session = new Session({ tool: def.name, durationSeconds: duration });
+  const session = new Session({ tool: def.name, durationSeconds: duration, lostMessage: def.lostMessage });
   const out = session.out;
-  const handle = await def.start(parsed, interval, interval !== undefined ? count : undefined);
-  session.setLost(() => handle.lost());
+  const handle = await def.start(parsed, interval, interval !== undefined ? count : undefined, session);
+  if (def.lostMessage) session.setLost(() => handle.lost());
+  const text = parsed.json
+    ? (s: S) => (def.jsonLines ? def.jsonLines(s, f).map(jsonLine).join('') : jsonLine(def.json!(s, f)))
+    : (s: S) => def.print(s, f);
   const print = (s: S) => {
-    out.write(parsed.json ? jsonLine(def.json(s, f)) : def.print(s, f));
+    out.write(text(s));
     out.flush();
+    def.printed?.(s, f);
   };
+  const snapshots = def.snapshots?.(f) ?? true;
   // Without an interval nothing else keeps Node running until the signal.
   const keepAlive = setInterval(() => {}, 1 << 30);
   session.onStop(() => {
     clearInterval(keepAlive);
+    if (!snapshots || def.printLast === false || out.broken) return handle.stop();
     const last = handle.close();
-    if (last !== undefined && def.printLast !== false) print(last);
+    if (last !== undefined) print(last);
   });
   const banner = parsed.json ? undefined : def.banner?.(f);
   if (banner) out.write(banner);
   out.flush();
+  if (!snapshots) return session.done;
   void (async () => {
     for await (const snap of handle) print(snap);
     if (handle.error === undefined) return session.stop(0);

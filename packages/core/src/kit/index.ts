@@ -6,14 +6,14 @@
 //   const tool = defineEventTool({ name, object, options, knobs, ring, decode });
 //   export const mytool = (opts = {}) => tool.start(opts);       // the API
 //   await runCli(name, (argv) => runEventCli({ tool, ...cli }, argv));   // the CLI
-export { option, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption, commanderOptions } from './options.js';
+export { option, apiOption, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
-export { loadProgram, objectFile, tracepointOf, checkRingBytes } from './program.js';
-export type { ProgramDef, RingDef } from './program.js';
+export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes } from './program.js';
+export type { ProgramDef, RingDef, LoadedProgram } from './program.js';
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
-export { Periodic, checkInterval } from './periodic.js';
-export type { PeriodicOptions } from './periodic.js';
+export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';
+export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, PeriodicTool } from './periodic.js';
 export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock } from './cli.js';
 export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';

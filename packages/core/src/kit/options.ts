@@ -31,6 +31,8 @@ export interface OptionDef<T = unknown> {
   hidden?: boolean;
   /** Only on the command line (display flags: -T, -U, --max-args...). */
   cliOnly?: boolean;
+  /** Only in the API, no flag (map sizes, test hooks): see apiOption(). */
+  apiOnly?: boolean;
   /** Another long flag for the same option, kept out of --help ('--extended-fields' beside '--extended_fields'). */
   alias?: string;
   /** Options it cannot be given with, by commander attribute name (the long flag in camelCase: '-4' conflicts ['ipv6']). */
@@ -47,6 +49,11 @@ export function option<T = boolean, const M extends Partial<OptionDef<T>> = {}>(
   return { flags, help, type, ...more };
 }
 
+/** Declares an option of the API alone: checked and typed as the others, no flag. */
+export function apiOption<T = boolean>(help: string, type?: ValueType<T>): OptionDef<T> & { apiOnly: true } {
+  return { flags: '', help, type, apiOnly: true };
+}
+
 export type OptionDefs = Record<string, OptionDef<any>>;
 
 /** The API options object a set of declarations describes (display-only flags excluded). */
@@ -60,7 +67,7 @@ export type OptionsOf<D extends OptionDefs> = {
 
 /** Every value the command line produced, display flags included. */
 export type FlagsOf<D extends OptionDefs> = {
-  [K in keyof D]?: D[K] extends OptionDef<infer T> ? (D[K]['repeatable'] extends true ? T[] : T) : never;
+  [K in keyof D as D[K]['apiOnly'] extends true ? never : K]?: D[K] extends OptionDef<infer T> ? (D[K]['repeatable'] extends true ? T[] : T) : never;
 };
 
 function isInt(v: unknown): v is number {

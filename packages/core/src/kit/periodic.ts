@@ -3,23 +3,40 @@
 // snapshot every interval, `count` times, plus a last partial one at close.
 // Periodic is that handle: snapshots as an async iterable, on demand, and at
 // close(); deadlines that do not drift; any interval Node can wait for.
+// definePeriodicTool() makes one from a tool's declaration (its options,
+// program and reader), as defineEventTool() does a Tracer; report tools with
+// more to them (memleak: an async start, a process to follow) build their
+// handle on a Periodic of their own.
 import type { BpfObject } from '../bpf/object.js';
 import { UsageError } from '../errors.js';
 import { track, untrack } from '../bpf/resources.js';
+import { checkOptions, type OptionDefs, type OptionsOf } from './options.js';
+import { loadProgram, type ProgramDef } from './program.js';
 
 /** Node timers fire at once past this; longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Snapshots kept for a `for await` consumer that is not reading. */
 const MAX_QUEUED = 64;
 
-export interface PeriodicOptions<S> {
+/**
+ * Takes the snapshot of the period from `startNs` to `endNs` (CLOCK_MONOTONIC)
+ * and begins a new one. `arg`: what snapshot() or close() was given (a
+ * report's options); `closing`: the last one, taken by close().
+ */
+export type TakeSnapshot<S, A = undefined> = (startNs: bigint, endNs: bigint, arg: A | undefined, closing: boolean) => S;
+
+export interface PeriodicOptions<S, A = undefined> {
   object: BpfObject;
-  /** Takes the snapshot of the period from `startNs` to `endNs` (CLOCK_MONOTONIC) and begins a new one. */
-  take: (startNs: bigint, endNs: bigint) => S;
+  take: TakeSnapshot<S, A>;
   /** Snapshot every this many ms; none when undefined (snapshot() and close() only). */
   intervalMs?: number;
   /** Stop after this many interval snapshots. */
   count?: number;
+  /**
+   * Interval snapshots begin with the first `for await` (reports that cost
+   * much to take: none is taken until someone reads them).
+   */
+  lazy?: boolean;
   /** Events seen but not counted (read while the object is open). */
   lost?: () => number;
   /** Runs before the object closes (detach extra resources). */
@@ -34,9 +51,9 @@ export function checkInterval(intervalMs: unknown, count: unknown): void {
   if (count !== undefined && intervalMs === undefined) throw new UsageError('count needs intervalMs');
 }
 
-export class Periodic<S> implements AsyncIterable<S> {
+export class Periodic<S, A = undefined> implements AsyncIterable<S> {
   readonly object: BpfObject;
-  #take: (startNs: bigint, endNs: bigint) => S;
+  #take: TakeSnapshot<S, A>;
   #lostFn: (() => number) | undefined;
   #onClose: (() => void) | undefined;
   #periodStart = process.hrtime.bigint();
@@ -50,7 +67,7 @@ export class Periodic<S> implements AsyncIterable<S> {
   #remaining: number;
   #error: unknown;
 
-  constructor(opts: PeriodicOptions<S>) {
+  constructor(opts: PeriodicOptions<S, A>) {
     checkInterval(opts.intervalMs, opts.count);
     this.object = opts.object;
     this.#take = opts.take;
@@ -59,10 +76,15 @@ export class Periodic<S> implements AsyncIterable<S> {
     this.#remaining = opts.count ?? Infinity;
     if (opts.intervalMs !== undefined) {
       this.#intervalNs = BigInt(opts.intervalMs) * 1_000_000n;
-      this.#nextNs = this.#periodStart + this.#intervalNs;
-      this.#arm();
+      if (!opts.lazy) this.#start(this.#periodStart);
     }
     track(this);
+  }
+
+  /** Interval snapshots begin: the first one an interval after `fromNs`. */
+  #start(fromNs: bigint): void {
+    this.#nextNs = fromNs + this.#intervalNs;
+    this.#arm();
   }
 
   // Deadlines are multiples of the interval from the start, so the time a
@@ -103,10 +125,14 @@ export class Periodic<S> implements AsyncIterable<S> {
   }
 
   /** Everything counted since the previous snapshot (or the start); begins a new period. Not queued for `for await`. */
-  snapshot(): S {
+  snapshot(arg?: A): S {
+    return this.#snapshot(arg, false);
+  }
+
+  #snapshot(arg: A | undefined, closing: boolean): S {
     if (this.#closed) throw new UsageError(`${this.object.name} is closed`);
     const end = process.hrtime.bigint();
-    const snap = this.#take(this.#periodStart, end);
+    const snap = this.#take(this.#periodStart, end, arg, closing);
     this.#periodStart = end;
     return snap;
   }
@@ -142,18 +168,24 @@ export class Periodic<S> implements AsyncIterable<S> {
   }
 
   /** Stops tracing and ends iteration. Returns the last, partial period's snapshot (undefined if already closed). Idempotent. */
-  close(): S | undefined {
+  close(arg?: A): S | undefined {
     if (this.#closed) return undefined;
     let last: S | undefined;
     try {
-      last = this.snapshot();
+      last = this.#snapshot(arg, true);
     } finally {
       this.#shutdown();
     }
     return last;
   }
 
+  /** Stops tracing and ends iteration without a last snapshot. Idempotent. */
+  stop(): void {
+    this.#shutdown();
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<S> {
+    if (this.#intervalNs > 0n && this.#nextNs === 0n && !this.#closed) this.#start(process.hrtime.bigint()); // lazy
     return {
       next: () => {
         const s = this.#queue.shift();
@@ -165,4 +197,46 @@ export class Periodic<S> implements AsyncIterable<S> {
       return: async () => ({ value: undefined, done: true }),
     };
   }
+}
+
+/** Options every periodic tool takes besides its own. */
+export interface IntervalOptions {
+  /** Take a snapshot every this many milliseconds and yield it to `for await`. */
+  intervalMs?: number;
+  /** With intervalMs: stop (close) after this many snapshots. */
+  count?: number;
+}
+
+export interface PeriodicToolDef<D extends OptionDefs, S, T = undefined> extends ProgramDef<OptionsOf<D> & IntervalOptions, T> {
+  /** The options: CLI flag (or apiOption()), help and value type each. */
+  options: D;
+  /** Once loaded: what takes each snapshot (open the maps it reads here, once). */
+  reader: (object: BpfObject, opts: OptionsOf<D>) => TakeSnapshot<S>;
+  /** Events seen but not counted (counters the BPF side keeps). */
+  lost?: (object: BpfObject) => number;
+}
+
+export interface PeriodicTool<D extends OptionDefs, S, T = any> {
+  readonly def: PeriodicToolDef<D, S, T>;
+  /** Validates options, loads and attaches: the typed API. */
+  start(opts?: OptionsOf<D> & IntervalOptions): Periodic<S>;
+}
+
+/** An interval tool (biolatency, runqlat, hardirqs...): its program and how a snapshot is read. */
+export function definePeriodicTool<D extends OptionDefs, S, T = undefined>(def: PeriodicToolDef<D, S, T>): PeriodicTool<D, S, T> {
+  return {
+    def,
+    start(opts: OptionsOf<D> & IntervalOptions = {}) {
+      checkOptions(def.options, opts, ['intervalMs', 'count']);
+      checkInterval(opts.intervalMs, opts.count);
+      const object = loadProgram<OptionsOf<D> & IntervalOptions, T>(def, opts);
+      try {
+        const lost = def.lost;
+        return new Periodic({ object, take: def.reader(object, opts), intervalMs: opts.intervalMs, count: opts.count, lost: lost && (() => lost(object)) });
+      } catch (err) {
+        object.close();
+        throw err;
+      }
+    },
+  };
 }

@@ -44,6 +44,14 @@ export interface ProgramDef<O, T = undefined> {
   configure?: (spec: ObjectSpec, opts: O, target: T) => void;
   /** Attaches the programs (default: every loaded program by its SEC() name). */
   attach?: (obj: BpfObject, opts: O, target: T) => void;
+  /** Undoes what `target` did (a process it started) when a later step fails. */
+  release?: (target: T) => void;
+}
+
+/** A loaded, attached object and the target its program found. */
+export interface LoadedProgram<T> {
+  object: BpfObject;
+  target: T;
 }
 
 /** The object file next to the module once built; in ../dist when running from source. */
@@ -53,10 +61,14 @@ export function objectFile(url: URL): URL {
   return existsSync(fromSource) ? fromSource : url;
 }
 
-/** "category:name" of a tracepoint program's SEC(), or undefined for other hook types. */
+/**
+ * The tracepoint a program's SEC() hooks: "category:name"; a bare name for
+ * raw_tp/ and tp_btf/ (found in any category); undefined for other hook types.
+ */
 export function tracepointOf(p: Pick<ProgramInfo, 'section'>): string | undefined {
   const m = /^(?:tracepoint|tp)\/([^/]+)\/([^/]+)$/.exec(p.section);
-  return m ? `${m[1]}:${m[2]}` : undefined;
+  if (m) return `${m[1]}:${m[2]}`;
+  return /^(?:raw_tp|raw_tracepoint|tp_btf)(?:\.w)?\/([^/]+)$/.exec(p.section)?.[1];
 }
 
 /** Checks the `ringBytes` option: a power of two from 4 KiB to 1 GiB. */
@@ -72,11 +84,49 @@ export function checkRingBytes(bytes: unknown): number {
  * PreflightError when the machine cannot run it, a UsageError for bad
  * options; nothing stays loaded when it throws.
  */
-export function loadProgram<O extends { ringBytes?: number }, T = undefined>(def: ProgramDef<O, T>, opts: O): BpfObject {
+export function loadProgram<O extends object, T = undefined>(def: ProgramDef<O, T>, opts: O): BpfObject {
+  return loadTarget(def, opts).object;
+}
+
+/** loadProgram(), with the target `def.target` found. */
+export function loadTarget<O extends object, T = undefined>(def: ProgramDef<O, T>, opts: O): LoadedProgram<T> {
+  const spec = openChecked(def, opts);
+  let target: T;
+  try {
+    target = def.target?.(opts) as T;
+  } catch (err) {
+    spec.close();
+    throw err;
+  }
+  return { object: finish(def, opts, spec, target), target };
+}
+
+/**
+ * loadTarget() for a target found asynchronously (a command started and
+ * stopped before its first instruction): everything else as loadProgram().
+ */
+export async function loadTargetAsync<O extends object, T>(
+  def: Omit<ProgramDef<O, T>, 'target'> & { target: (opts: O) => Promise<T> },
+  opts: O,
+): Promise<LoadedProgram<T>> {
+  const spec = openChecked(def, opts);
+  let target: T;
+  try {
+    target = await def.target(opts);
+  } catch (err) {
+    spec.close();
+    throw err;
+  }
+  return { object: finish(def, opts, spec, target), target };
+}
+
+const ringBytesOf = (opts: object): number | undefined => (opts as { ringBytes?: number }).ringBytes;
+
+/** Checks the options, opens the object and runs preflight for the tracepoints it will attach. */
+function openChecked<O extends object>(def: Omit<ProgramDef<O, any>, 'target'>, opts: O): ObjectSpec {
   def.check?.(opts);
-  const ringBytes = def.ring ? checkRingBytes(opts.ringBytes ?? def.ring.defaultBytes) : undefined;
+  if (def.ring) checkRingBytes(ringBytesOf(opts) ?? def.ring.defaultBytes);
   const spec = ObjectSpec.fromFile(objectFile(def.object), def.name);
-  let obj: BpfObject | undefined;
   try {
     const optional = new Set(def.optional ?? []);
     const required: string[] = [];
@@ -87,10 +137,20 @@ export function loadProgram<O extends { ringBytes?: number }, T = undefined>(def
       else if (!hasTracepoint(tp)) spec.setAutoload(p.name, false);
     }
     preflight({ tracepoints: required });
-    const target = def.target?.(opts) as T;
+    return spec;
+  } catch (err) {
+    spec.close();
+    throw err;
+  }
+}
+
+/** Sets knobs and sizes, loads and attaches; closes everything (and releases the target) if a step fails. */
+function finish<O extends object, T>(def: Omit<ProgramDef<O, T>, 'target'>, opts: O, spec: ObjectSpec, target: T): BpfObject {
+  let obj: BpfObject | undefined;
+  try {
     if (def.knobs) spec.setConfig(def.knobs(opts, target));
     for (const [map, n] of Object.entries(def.maps?.(opts) ?? {})) spec.setMaxEntries(map, n);
-    if (ringBytes !== undefined) spec.setMaxEntries(def.ring!.map ?? 'events', ringBytes);
+    if (def.ring) spec.setMaxEntries(def.ring.map ?? 'events', ringBytesOf(opts) ?? def.ring.defaultBytes);
     def.configure?.(spec, opts, target);
     obj = spec.load();
     if (def.attach) def.attach(obj, opts, target);
@@ -99,6 +159,7 @@ export function loadProgram<O extends { ringBytes?: number }, T = undefined>(def
   } catch (err) {
     if (obj) obj.close();
     else spec.close();
+    def.release?.(target);
     throw err;
   }
 }
