@@ -9,19 +9,18 @@
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import {
   DoubleBufferedMap,
-  ObjectSpec,
   PreflightError,
   UsageError,
   blockDeviceName,
+  checkTracepoints,
   findBlockDevice,
   fromKernelDev,
   hasTracepoint,
   kernelDev,
   log2Buckets,
-  preflight,
   u32Key,
-  type BpfObject,
 } from '@ebpf/core';
+import { apiOption, custom, definePeriodicTool, int, option, type Periodic } from '@ebpf/core/kit';
 import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
 import { decodeFlags, type FlagSet } from './flags.js';
 
@@ -94,42 +93,14 @@ export interface Snapshot {
   totalNs: number;
 }
 
-/** A running biolatency: snapshots as an async iterable, on demand, and at close(). */
-export interface Biolatency extends AsyncIterable<Snapshot> {
-  /** Everything counted since the previous snapshot (or the start); begins a new period. Not queued for `for await`. */
-  snapshot(): Snapshot;
-  /**
-   * Stops tracing and ends iteration. Returns the last, partial period's
-   * snapshot (undefined if already closed). Idempotent.
-   */
-  close(): Snapshot | undefined;
-  readonly closed: boolean;
-  /** Why interval snapshots stopped before `count`, if they did (undefined normally). */
-  readonly error: unknown;
-  /**
-   * I/Os seen but not counted: more requests in flight than maxInFlight, or
-   * a start the kernel's skipped hook calls left stale (see the README).
-   */
-  lost(): number;
-  /** The loaded BPF object (maps, programs), for the curious. */
-  readonly object: BpfObject;
-}
-
-/** Where the compiled BPF object lives: next to this file once built; in ../dist from source. */
-export const objectPath = ((): URL => {
-  const built = new URL('./biolatency.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/biolatency.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
-const MAX_TIMER_MS = 0x7fffffff; // setTimeout's limit: longer waits are chained
-const MAX_QUEUED = 4096; // snapshots kept for a `for await` consumer that is not reading
-
-function checkInt(what: string, v: number | undefined, min: number, max: number): void {
-  if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > max)) {
-    throw new UsageError(`${what} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-}
+/**
+ * A running biolatency: snapshots as an async iterable, on demand
+ * (snapshot()), and at close(), which returns the last, partial period.
+ * lost(): I/Os seen but not counted: more requests in flight than
+ * maxInFlight, or a start the kernel's skipped hook calls left stale (see
+ * the README).
+ */
+export type Biolatency = Periodic<Snapshot>;
 
 /** Resolves -d: the disk's kernel dev_t. Throws a UsageError naming the problem. */
 export function resolveDisk(name: string): number {
@@ -141,7 +112,7 @@ export function resolveDisk(name: string): number {
   return kernelDev(dev);
 }
 
-function checkCgroup(path: string): void {
+function checkCgroup(path: string): string {
   let isDir = false;
   try {
     isDir = statSync(path).isDirectory();
@@ -151,7 +122,31 @@ function checkCgroup(path: string): void {
   if (!isDir || !existsSync(`${path}/cgroup.controllers`)) {
     throw new UsageError(`'${path}' is not a cgroup v2 directory (e.g. /sys/fs/cgroup/unified/... or /sys/fs/cgroup/...)`);
   }
+  return path;
 }
+
+/** A string option checked by `check` (which returns it), on the command line and in the API. */
+function checked(check: (v: string) => string) {
+  return custom(
+    (text) => check(text),
+    (v, key) => {
+      if (typeof v !== 'string') throw new UsageError(`${key} must be a string`);
+      return check(v);
+    },
+  );
+}
+
+/** biolatency's options: the API's keys, with their CLI flags. */
+export const options = {
+  queued: option('-Q, --queued', 'include OS queued time in I/O time'),
+  milliseconds: option('-m, --milliseconds', 'millisecond histogram'),
+  perDisk: option('-D, --disks', 'print a histogram per disk device'),
+  perFlags: option('-F, --flags', 'print a histogram per set of I/O flags'),
+  disk: option('-d, --disk <DISK>', 'Trace this disk only', checked((d) => (resolveDisk(d), d))),
+  cgroup: option('-c, --cgroup <PATH>', 'trace I/O submitted by tasks in this cgroup v2 only', checked(checkCgroup)),
+  maxInFlight: apiOption('requests timed at once', int(1, 1 << 24)),
+  insertHook: apiOption('-Q from block_rq_insert'),
+};
 
 /** The disk for a kernel dev_t, named as /dev names it. */
 function diskOf(dev: number): Disk {
@@ -160,55 +155,71 @@ function diskOf(dev: number): Disk {
   return { name: blockDeviceName(d) ?? `${d.major}:${d.minor}`, ...d };
 }
 
-/**
- * Starts tracing block I/O latency. Throws a UsageError for bad options
- * (before loading anything), a PreflightError when the machine cannot trace.
- */
-export function biolatency(opts: BiolatencyOptions = {}): Biolatency {
-  checkInt('intervalMs', opts.intervalMs, 1, Number.MAX_SAFE_INTEGER);
-  checkInt('count', opts.count, 1, Number.MAX_SAFE_INTEGER);
-  checkInt('maxInFlight', opts.maxInFlight, 1, 1 << 24);
-  if (opts.count !== undefined && opts.intervalMs === undefined) throw new UsageError('count needs intervalMs');
-  const targDev = opts.disk !== undefined ? resolveDisk(opts.disk) : 0;
-  if (opts.cgroup !== undefined) checkCgroup(opts.cgroup);
-
-  const needsTracepoints = ['block:block_rq_issue', 'block:block_rq_complete'];
-  preflight({ tracepoints: needsTracepoints });
-  const haveIoStart = hasTracepoint('block:block_io_start');
-  if (opts.cgroup !== undefined && !haveIoStart) {
-    throw new PreflightError('no-tracepoint', 'the cgroup filter needs the block:block_io_start tracepoint (Linux 6.5 or later)');
-  }
-  const queued = !!opts.queued;
-  const useIoStart = haveIoStart && ((queued && !opts.insertHook) || opts.cgroup !== undefined);
-  const useInsert = queued && !useIoStart;
-  if (useInsert) preflight({ tracepoints: ['block:block_rq_insert'] });
-
-  const spec = ObjectSpec.fromFile(objectPath, 'biolatency');
-  try {
-    const config: Config = {
-      targ_queued: queued,
-      targ_ms: !!opts.milliseconds,
-      targ_per_disk: !!opts.perDisk,
-      targ_per_flags: !!opts.perFlags,
-      filter_dev: opts.disk !== undefined,
-      targ_dev: targDev,
-      filter_cgroup: opts.cgroup !== undefined,
+/** One period's histograms, from the retired map's entries. */
+function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bigint, o: BiolatencyOptions): Snapshot {
+  const histograms: Array<Histogram & { sortKey: [string, number] }> = [];
+  let count = 0;
+  let totalNs = 0;
+  for (const [k, v] of entries) {
+    if (k.length !== HIST_KEY_SIZE || v.length !== HIST_SIZE) continue;
+    const key = decodeHistKey(new DataView(k.buffer, k.byteOffset, k.length), 0, k.length);
+    const val = decodeHist(new DataView(v.buffer, v.byteOffset, v.length), 0, v.length);
+    const h: Histogram & { sortKey: [string, number] } = {
+      buckets: log2Buckets(v, { slots: MAX_SLOTS }),
+      count: Number(val.count),
+      totalNs: Number(val.total_ns),
+      sortKey: ['', 0],
     };
-    spec.setConfig({ ...config });
-    spec.setMaxEntries('start', opts.maxInFlight ?? 10240);
-    spec.setAutoload('block_io_start', useIoStart);
-    spec.setAutoload('block_rq_insert', useInsert);
-    // Only -Q and -c start clocks before a merge can happen.
-    spec.setAutoload('block_rq_merge', queued || opts.cgroup !== undefined);
-  } catch (err) {
-    spec.close();
-    throw err;
+    if (h.count === 0) continue;
+    if (o.perDisk) h.disk = diskOf(key.dev);
+    if (o.perFlags) h.flags = decodeFlags(key.flags);
+    // Operation first, then flags: Read before Write, Sync-Write beside Write.
+    h.sortKey = [h.disk?.name ?? '', ((key.flags & 0xffff) << 16) | (key.flags >>> 16)];
+    histograms.push(h);
+    count += h.count;
+    totalNs += h.totalNs;
   }
-  const obj = spec.load();
-  try {
-    const maps = new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']);
-    if (opts.cgroup !== undefined) {
-      const fd = openSync(opts.cgroup, 'r');
+  histograms.sort((a, b) => (a.sortKey[0] < b.sortKey[0] ? -1 : a.sortKey[0] > b.sortKey[0] ? 1 : a.sortKey[1] - b.sortKey[1]));
+  const unit: Unit = o.milliseconds ? 'msecs' : 'usecs';
+  return { time: new Date(), startNs, endNs, unit, histograms: histograms.map(({ sortKey: _s, ...h }) => h), count, totalNs };
+}
+
+export const tool = definePeriodicTool({
+  name: 'biolatency',
+  object: new URL('./biolatency.bpf.o', import.meta.url),
+  options,
+  // Hooks only -Q and -c use (block_io_start exists from 6.5): chosen in target().
+  optional: ['block_io_start', 'block_rq_insert', 'block_rq_merge'],
+  target: (o) => {
+    const haveIoStart = hasTracepoint('block_io_start');
+    if (o.cgroup !== undefined && !haveIoStart) {
+      throw new PreflightError('no-tracepoint', 'the cgroup filter needs the block:block_io_start tracepoint (Linux 6.5 or later)');
+    }
+    const ioStart = haveIoStart && ((!!o.queued && !o.insertHook) || o.cgroup !== undefined);
+    const insert = !!o.queued && !ioStart;
+    if (insert) checkTracepoints(['block:block_rq_insert']);
+    return { dev: o.disk !== undefined ? resolveDisk(o.disk) : 0, ioStart, insert };
+  },
+  knobs: (o, t) =>
+    ({
+      targ_queued: !!o.queued,
+      targ_ms: !!o.milliseconds,
+      targ_per_disk: !!o.perDisk,
+      targ_per_flags: !!o.perFlags,
+      filter_dev: o.disk !== undefined,
+      targ_dev: t.dev,
+      filter_cgroup: o.cgroup !== undefined,
+    }) satisfies Config,
+  maps: (o) => ({ start: o.maxInFlight ?? 10240 }),
+  configure: (spec, o, t) => {
+    spec.setAutoload('block_io_start', t.ioStart);
+    spec.setAutoload('block_rq_insert', t.insert);
+    // Only -Q and -c start clocks before a merge can happen.
+    spec.setAutoload('block_rq_merge', !!o.queued || o.cgroup !== undefined);
+  },
+  attach: (obj, o) => {
+    if (o.cgroup !== undefined) {
+      const fd = openSync(o.cgroup, 'r');
       try {
         const v = Buffer.alloc(4);
         v.writeUInt32LE(fd);
@@ -218,178 +229,18 @@ export function biolatency(opts: BiolatencyOptions = {}): Biolatency {
       }
     }
     obj.attach();
-    return new Handle(obj, maps, opts);
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
-}
+  },
+  reader: (obj, o) => {
+    const maps = new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']);
+    return (startNs, endNs) => snapshotOf(maps.swap(), startNs, endNs, o);
+  },
+  lost: (obj) => Number(obj.readGlobalInt('starts_full') + obj.readGlobalInt('starts_stale')),
+});
 
-class Handle implements Biolatency {
-  readonly object: BpfObject;
-  #maps: DoubleBufferedMap;
-  #unit: Unit;
-  #perDisk: boolean;
-  #perFlags: boolean;
-  #periodStart = process.hrtime.bigint();
-  #closed = false;
-  #lostAtClose = 0;
-  #queue: Snapshot[] = [];
-  #waiting: Array<(r: IteratorResult<Snapshot>) => void> = [];
-  #timer: NodeJS.Timeout | undefined;
-  #intervalNs = 0n;
-  #nextNs = 0n;
-  #remaining: number;
-  #error: unknown;
-
-  constructor(obj: BpfObject, maps: DoubleBufferedMap, opts: BiolatencyOptions) {
-    this.object = obj;
-    this.#maps = maps;
-    this.#unit = opts.milliseconds ? 'msecs' : 'usecs';
-    this.#perDisk = !!opts.perDisk;
-    this.#perFlags = !!opts.perFlags;
-    this.#remaining = opts.count ?? Infinity;
-    if (opts.intervalMs !== undefined) {
-      this.#intervalNs = BigInt(opts.intervalMs) * 1_000_000n;
-      this.#nextNs = this.#periodStart + this.#intervalNs;
-      this.#arm();
-    }
-  }
-
-  // Deadlines are multiples of the interval from the start, so the time a
-  // snapshot takes does not make later ones drift. When a timer fires late
-  // (a busy event loop), the next deadline is a full interval away instead
-  // of a short catch-up period.
-  #arm(): void {
-    const wait = this.#nextNs - process.hrtime.bigint();
-    const ms = wait <= 0n ? 0 : Number((wait + 999_999n) / 1_000_000n);
-    this.#timer = setTimeout(() => this.#tick(), Math.min(ms, MAX_TIMER_MS));
-  }
-
-  #tick(): void {
-    this.#timer = undefined;
-    if (this.#closed) return;
-    if (process.hrtime.bigint() < this.#nextNs) return this.#arm(); // a chained long wait
-    let snap: Snapshot;
-    try {
-      snap = this.snapshot();
-    } catch (err) {
-      // The maps cannot be read (should not happen): end, rather than throw from a timer.
-      this.#error = err;
-      return this.#shutdown();
-    }
-    this.#push(snap);
-    const now = process.hrtime.bigint();
-    this.#nextNs += this.#intervalNs;
-    if (this.#nextNs - now < this.#intervalNs / 2n) this.#nextNs = now + this.#intervalNs;
-    if (--this.#remaining <= 0) this.#shutdown();
-    else this.#arm();
-  }
-
-  #push(s: Snapshot): void {
-    const w = this.#waiting.shift();
-    if (w) return w({ value: s, done: false });
-    this.#queue.push(s);
-    if (this.#queue.length > MAX_QUEUED) this.#queue.shift();
-  }
-
-  snapshot(): Snapshot {
-    if (this.#closed) throw new UsageError('biolatency is closed');
-    const entries = this.#maps.swap();
-    const end = process.hrtime.bigint();
-    const snap = this.#build(entries, this.#periodStart, end);
-    this.#periodStart = end;
-    return snap;
-  }
-
-  #build(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bigint): Snapshot {
-    const histograms: Array<Histogram & { sortKey: [string, number] }> = [];
-    let count = 0;
-    let totalNs = 0;
-    for (const [k, v] of entries) {
-      if (k.length !== HIST_KEY_SIZE || v.length !== HIST_SIZE) continue;
-      const key = decodeHistKey(new DataView(k.buffer, k.byteOffset, k.length), 0, k.length);
-      const val = decodeHist(new DataView(v.buffer, v.byteOffset, v.length), 0, v.length);
-      const h: Histogram & { sortKey: [string, number] } = {
-        buckets: log2Buckets(v, { slots: MAX_SLOTS }),
-        count: Number(val.count),
-        totalNs: Number(val.total_ns),
-        sortKey: ['', 0],
-      };
-      if (h.count === 0) continue;
-      if (this.#perDisk) h.disk = diskOf(key.dev);
-      if (this.#perFlags) h.flags = decodeFlags(key.flags);
-      // Operation first, then flags: Read before Write, Sync-Write beside Write.
-      h.sortKey = [h.disk?.name ?? '', ((key.flags & 0xffff) << 16) | (key.flags >>> 16)];
-      histograms.push(h);
-      count += h.count;
-      totalNs += h.totalNs;
-    }
-    histograms.sort((a, b) =>
-      a.sortKey[0] < b.sortKey[0] ? -1 : a.sortKey[0] > b.sortKey[0] ? 1 : a.sortKey[1] - b.sortKey[1],
-    );
-    return {
-      time: new Date(),
-      startNs,
-      endNs,
-      unit: this.#unit,
-      histograms: histograms.map(({ sortKey: _s, ...h }) => h),
-      count,
-      totalNs,
-    };
-  }
-
-  lost(): number {
-    return this.#closed ? this.#lostAtClose : this.#readLost();
-  }
-
-  #readLost(): number {
-    return Number(this.object.readGlobalInt('starts_full') + this.object.readGlobalInt('starts_stale'));
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  #shutdown(): void {
-    if (this.#closed) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    try {
-      this.#lostAtClose = this.#readLost();
-    } finally {
-      this.#closed = true;
-      this.object.close();
-      for (const w of this.#waiting.splice(0)) w({ value: undefined, done: true });
-    }
-  }
-
-  /** Why interval snapshots stopped early, if they did (undefined normally). */
-  get error(): unknown {
-    return this.#error;
-  }
-
-  close(): Snapshot | undefined {
-    if (this.#closed) return undefined;
-    let last: Snapshot | undefined;
-    try {
-      last = this.snapshot();
-    } finally {
-      this.#shutdown();
-    }
-    return last;
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Snapshot> {
-    return {
-      next: () => {
-        const s = this.#queue.shift();
-        if (s) return Promise.resolve({ value: s, done: false });
-        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.#waiting.push(resolve));
-      },
-      // `break` out of for-await ends the iteration, not the tracing.
-      return: async () => ({ value: undefined, done: true }),
-    };
-  }
+/**
+ * Starts tracing block I/O latency. Throws a UsageError for bad options
+ * (before loading anything), a PreflightError when the machine cannot trace.
+ */
+export function biolatency(opts: BiolatencyOptions = {}): Biolatency {
+  return tool.start(opts);
 }

@@ -1,21 +1,12 @@
 // How biolatency prints a snapshot: exactly as BCC's biolatency, or one JSON
 // object per histogram.
-import { escapeControl, hhmmss, jsonLine, log2Histogram, log2HistogramRows, pad } from '@ebpf/core/format';
+import { escapeControl, hhmmss, log2Histogram, log2HistogramRows, pad } from '@ebpf/core/format';
+import type { FlagsOf } from '@ebpf/core/kit';
+import type { flags } from './cli.js';
 import type { Histogram, Snapshot } from './index.js';
 
 /** The CLI flags that shape output. */
-export interface Flags {
-  timestamp?: boolean;
-  queued?: boolean;
-  milliseconds?: boolean;
-  disks?: boolean;
-  flags?: boolean;
-  extension?: boolean;
-  disk?: string;
-  cgroup?: string;
-  json?: boolean;
-  verbose?: boolean;
-}
+export type Flags = FlagsOf<typeof flags>;
 
 export const BANNER = 'Tracing block device I/O... Hit Ctrl-C to end.\n';
 
@@ -59,9 +50,7 @@ function histogramJson(h: Histogram, s: Snapshot): Record<string, unknown> {
   return o;
 }
 
-/** --json: one object per histogram per line (none for a period without I/O). */
-export function formatJson(s: Snapshot): string {
-  let out = '';
-  for (const h of s.histograms) out += jsonLine(histogramJson(h, s));
-  return out;
+/** --json: one object per histogram (none for a period without I/O). */
+export function histogramsJson(s: Snapshot): object[] {
+  return s.histograms.map((h) => histogramJson(h, s));
 }
