@@ -9,7 +9,7 @@
 export { option, apiOption, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes } from './program.js';
-export type { ProgramDef, RingDef, LoadedProgram } from './program.js';
+export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
 export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';

@@ -34,6 +34,11 @@ export interface ProgramDef<O, T = undefined> {
   /** The ring the events flow through, sized by the `ringBytes` option. */
   ring?: RingDef;
   /**
+   * The programs this run loads, from the options (default: all); the others
+   * stay unloaded, and preflight checks only the tracepoints of these.
+   */
+  programs?: (opts: O) => readonly string[];
+  /**
    * Programs whose tracepoint this kernel may lack (open() on arm64,
    * openat2() before 5.6): left unloaded there instead of failing preflight.
    */
@@ -47,6 +52,9 @@ export interface ProgramDef<O, T = undefined> {
   /** Undoes what `target` did (a process it started) when a later step fails. */
   release?: (target: T) => void;
 }
+
+/** A program whose target is found asynchronously (a command started and stopped before its first instruction). */
+export type AsyncProgramDef<O, T> = Omit<ProgramDef<O, T>, 'target'> & { target: (opts: O) => Promise<T> };
 
 /** A loaded, attached object and the target its program found. */
 export interface LoadedProgram<T> {
@@ -101,14 +109,8 @@ export function loadTarget<O extends object, T = undefined>(def: ProgramDef<O, T
   return { object: finish(def, opts, spec, target), target };
 }
 
-/**
- * loadTarget() for a target found asynchronously (a command started and
- * stopped before its first instruction): everything else as loadProgram().
- */
-export async function loadTargetAsync<O extends object, T>(
-  def: Omit<ProgramDef<O, T>, 'target'> & { target: (opts: O) => Promise<T> },
-  opts: O,
-): Promise<LoadedProgram<T>> {
+/** loadTarget() for a target found asynchronously: everything else as loadProgram(). */
+export async function loadTargetAsync<O extends object, T>(def: AsyncProgramDef<O, T>, opts: O): Promise<LoadedProgram<T>> {
   const spec = openChecked(def, opts);
   let target: T;
   try {
@@ -129,8 +131,13 @@ function openChecked<O extends object>(def: Omit<ProgramDef<O, any>, 'target'>, 
   const spec = ObjectSpec.fromFile(objectFile(def.object), def.name);
   try {
     const optional = new Set(def.optional ?? []);
+    const wanted = def.programs && new Set(def.programs(opts));
     const required: string[] = [];
     for (const p of spec.programs) {
+      if (wanted && !wanted.has(p.name)) {
+        spec.setAutoload(p.name, false);
+        continue;
+      }
       const tp = p.autoload ? tracepointOf(p) : undefined;
       if (!tp) continue;
       if (!optional.has(p.name)) required.push(tp);
