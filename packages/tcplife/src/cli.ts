@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 // tcplife: trace the lifespan of TCP sessions. Flags and output follow BCC's
 // tcplife; --json prints one JSON object per session instead.
-import { Command, Option } from 'commander';
-import { Session, parsePid, runEventTool, runMain, commanderExit, commanderOutput } from '@ebpf/core/cli';
-import { UsageError, setLibbpfVerbose } from '@ebpf/core';
-import { tcplife, type TcplifeTracer } from './index.js';
+import { option, runCli, runEventCli, type BatchClock } from '@ebpf/core/kit';
+import { options, tool, untracked } from './index.js';
 import { Formatter, formatJson, header, type Flags } from './output.js';
 
 const examples = `examples:
@@ -20,74 +18,42 @@ const examples = `examples:
     tcplife -6        # only trace IPv6 family
     tcplife --json    # one JSON object per session`;
 
-/** A comma-separated list of ports (BCC: "80,81"). */
-export function parsePorts(flag: string): (value: string) => number[] {
-  return (value: string) => {
-    const ports = value.split(',').map((p) => p.trim());
-    for (const p of ports) {
-      const n = Number(p);
-      if (!/^\d+$/.test(p) || n < 1 || n > 65535) {
-        throw new UsageError(`invalid ${flag} value '${value}': expected comma-separated ports from 1 to 65535`);
-      }
-    }
-    return ports.map(Number);
-  };
-}
+const display = { cliOnly: true } as const;
 
-interface CliFlags extends Flags {
-  pid?: number;
-  localport?: number[];
-  remoteport?: number[];
-  ipv4?: boolean;
-  ipv6?: boolean;
-  verbose?: boolean;
-}
+/** Every flag, in BCC's order: tcplife's options (-4 and -6 set `family`) and the display flags. */
+export const flags = {
+  time: option('-T, --time', 'include time column on output (HH:MM:SS)', undefined, display),
+  timestamp: option('-t, --timestamp', 'include timestamp on output (seconds)', undefined, display),
+  wide: option('-w, --wide', 'wide column output (fits IPv6 addresses)', undefined, display),
+  csv: option('-s, --csv', 'comma separated values output', undefined, display),
+  pid: options.pid,
+  localPorts: options.localPorts,
+  remotePorts: options.remotePorts,
+  ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
+  ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+};
 
-export function program(): Command {
-  return new Command('tcplife')
-    .description('Trace the lifespan of TCP sessions and summarize')
-    .addOption(new Option('-T, --time', 'include time column on output (HH:MM:SS)'))
-    .addOption(new Option('-t, --timestamp', 'include timestamp on output (seconds)'))
-    .addOption(new Option('-w, --wide', 'wide column output (fits IPv6 addresses)'))
-    .addOption(new Option('-s, --csv', 'comma separated values output'))
-    .addOption(new Option('-p, --pid <PID>', 'trace this PID only').argParser(parsePid('-p')))
-    .addOption(new Option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.').argParser(parsePorts('-L')))
-    .addOption(new Option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.').argParser(parsePorts('-D')))
-    .addOption(new Option('-4, --ipv4', 'trace IPv4 family only').conflicts('ipv6'))
-    .addOption(new Option('-6, --ipv6', 'trace IPv6 family only').conflicts('ipv4'))
-    .addOption(new Option('--json', 'print one JSON object per session'))
-    .addOption(new Option('-v, --verbose', "print libbpf's debug messages"))
-    .addHelpText('after', `\n${examples}`)
-    .configureOutput(commanderOutput('tcplife'))
-    .exitOverride(commanderExit);
-}
+// The rows of one run, text or byte-level, count -t from the same first session.
+let formatter: Formatter | undefined;
+const rows = (f: Flags, clock: BatchClock) => (formatter ??= new Formatter(f, clock));
 
-async function main(argv: string[]): Promise<number> {
-  const cmd = program();
-  cmd.parse(argv);
-  const f = cmd.opts<CliFlags>();
-  if (f.verbose) setLibbpfVerbose(true);
-
-  const startNs = process.hrtime.bigint();
-  const formatter = new Formatter(f);
-  const session = new Session({ tool: 'tcplife' });
-  let tracer: TcplifeTracer | undefined;
-  const done = runEventTool({
-    session,
-    start: () =>
-      (tracer = tcplife({
-        pid: f.pid,
-        localPorts: f.localport,
-        remotePorts: f.remoteport,
-        family: f.ipv4 ? 4 : f.ipv6 ? 6 : undefined,
-      })),
-    header: f.json ? undefined : header(f),
-    format: f.json ? (s) => formatJson(s, startNs) : (s) => formatter.row(s),
-  });
-  // Sessions the kernel side could not follow (its table was full) are lost too.
-  const t = tracer!;
-  session.setLost(() => t.lost().ring + t.untracked());
-  return done;
-}
-
-await runMain('tcplife', () => main(process.argv), () => process.argv.includes('-v') || process.argv.includes('--verbose'));
+await runCli('tcplife', (argv) =>
+  runEventCli(
+    {
+      name: 'tcplife',
+      description: 'Trace the lifespan of TCP sessions and summarize',
+      options: flags,
+      examples,
+      jsonFlag: { flags: '--json', help: 'print one JSON object per session' },
+      tool,
+      toOptions: (f, parsed) => ({ ...parsed.options, family: f.ipv4 ? 4 : f.ipv6 ? 6 : undefined }),
+      header,
+      row: (f, clock) => ((r) => (s) => r.row(s))(rows(f, clock)),
+      fastRow: (f, clock) => ((r) => r.fast.bind(r))(rows(f, clock)),
+      json: (_f, clock) => (s) => formatJson(s, clock),
+      // Sessions the kernel side could not follow (its table was full) are lost too.
+      lost: untracked,
+    },
+    argv,
+  ),
+);

@@ -4,8 +4,8 @@
 //   const trace = tcplife({ localPorts: [443] });
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
-import { existsSync } from 'node:fs';
-import { ObjectSpec, Tracer, UsageError, preflight, type TracerOptions } from '@ebpf/core';
+import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
+import { custom, defineEventTool, option, pid } from '@ebpf/core/kit';
 import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
 import { decodeEvent, F_ACTIVE, F_OWNER_LISTENER, F_OWNER_TASK, type Config } from './tcplife.gen.js';
 
@@ -53,41 +53,27 @@ export interface TcpSession {
   durationNs: number;
 }
 
+/** Sessions not followed because the in-kernel table of open sessions (65536) was full. */
+export const untracked = (obj: BpfObject): number => Number(obj.readGlobalInt('sessions_untracked'));
+
 /** A Tracer that also reports sessions it could not follow (its session table was full). */
 export class TcplifeTracer extends Tracer<TcpSession> {
   #untrackedAtClose = 0;
 
-  constructor(opts: TracerOptions<TcpSession>) {
-    super(opts);
-  }
-
   /** Sessions not reported because the in-kernel table of open sessions (65536) was full. */
   untracked(): number {
-    return this.closed ? this.#untrackedAtClose : Number(this.object.readGlobalInt('sessions_untracked'));
+    return this.closed ? this.#untrackedAtClose : untracked(this.object);
   }
 
   override close(): void {
-    if (!this.closed) {
-      try {
-        this.#untrackedAtClose = this.untracked();
-      } catch {
-        // the object is already gone: nothing more to learn
-      }
+    try {
+      if (!this.closed) this.#untrackedAtClose = this.untracked(); // readable until the object closes
+    } catch {
+      // the object is already gone: nothing more to learn
     }
     super.close();
   }
 }
-
-/** Where the compiled BPF object lives: next to this file once built; in
- * ../dist when this module runs from source (src/index.ts under vitest). */
-export const objectPath = ((): URL => {
-  const built = new URL('./tcplife.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/tcplife.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
-/** The tracepoints tcplife attaches to. */
-export const tracepoints = ['sock:inet_sock_set_state'];
 
 /** Turns one ring record into a TcpSession. */
 export function decodeSession(view: DataView, offset: number, length: number): TcpSession {
@@ -110,64 +96,73 @@ export function decodeSession(view: DataView, offset: number, length: number): T
   };
 }
 
-function checkPorts(what: string, ports: number[] | undefined): void {
-  if (ports === undefined) return;
-  if (!Array.isArray(ports) || ports.length === 0) throw new UsageError(`${what} must be a non-empty array of ports`);
-  for (const p of ports) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`${what}: ${p} is not a port (1 to 65535)`);
-  }
-}
+/** A list of ports: on the command line comma-separated (BCC: "80,81"), from the API an array. */
+const ports = custom<number[]>(
+  (text, flag) => {
+    const list = text.split(',').map((p) => p.trim());
+    if (list.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
+      throw new UsageError(`invalid ${flag} value '${text}': expected comma-separated ports from 1 to 65535`);
+    }
+    return list.map(Number);
+  },
+  (v, key) => {
+    if (!Array.isArray(v) || v.length === 0) throw new UsageError(`${key} must be a non-empty array of ports`);
+    for (const p of v) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`${key}: ${p} is not a port (1 to 65535)`);
+    return v;
+  },
+);
+
+/** From the API, any 32-bit PID (the old check: "pid must be a positive integer"); on the command line, a live process. */
+const ownerPid = custom(pid.parse, (v, key) => {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 0xffffffff) throw new UsageError(`${key} must be a positive integer, got ${v}`);
+  return v as number;
+});
+
+const checkFamily = (v: unknown, key: string): 4 | 6 => {
+  if (v !== 4 && v !== 6) throw new UsageError(`${key} must be 4 or 6, got ${v}`);
+  return v;
+};
+
+/** tcplife's options: the API's keys, with their CLI flags. */
+export const options = {
+  pid: option('-p, --pid <PID>', 'trace this PID only', ownerPid),
+  localPorts: option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.', ports),
+  remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
+  /** Not a flag of its own: the CLI's -4 and -6 set it (cli.ts). */
+  family: option('--family <4|6>', 'trace this address family only', custom((t, flag) => checkFamily(Number(t), flag), checkFamily)),
+};
 
 /** The 8 KiB bitmap the BPF program tests ports against (bit p = port p). */
-function portBits(ports: number[]): Uint8Array {
+function portBits(list: number[] | undefined): Uint8Array | undefined {
+  if (!list) return undefined;
   const bits = new Uint8Array(8192);
-  for (const p of ports) bits[p >> 3]! |= 1 << (p & 7);
+  for (const p of list) bits[p >> 3]! |= 1 << (p & 7);
   return bits;
 }
+
+export const tool = defineEventTool({
+  name: 'tcplife',
+  object: new URL('./tcplife.bpf.o', import.meta.url),
+  options,
+  knobs: (o) => ({
+    targ_pid: o.pid ?? 0,
+    targ_family: o.family === 4 ? AF_INET : o.family === 6 ? AF_INET6 : 0,
+    filter_lport: o.localPorts !== undefined,
+    filter_rport: o.remotePorts !== undefined,
+    lport_bits: portBits(o.localPorts),
+    rport_bits: portBits(o.remotePorts),
+  } satisfies Config),
+  // ~10 000 sessions.
+  ring: { defaultBytes: 1024 * 1024 },
+  decode: decodeSession,
+});
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,
  * no BTF, no tracefs), a UsageError for bad options.
  */
 export function tcplife(opts: TcplifeOptions = {}): TcplifeTracer {
-  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid < 1 || opts.pid > 0xffffffff)) {
-    throw new UsageError(`pid must be a positive integer, got ${opts.pid}`);
-  }
-  checkPorts('localPorts', opts.localPorts);
-  checkPorts('remotePorts', opts.remotePorts);
-  if (opts.family !== undefined && opts.family !== 4 && opts.family !== 6) {
-    throw new UsageError(`family must be 4 or 6, got ${opts.family}`);
-  }
-  const ring = opts.ringBytes ?? 1024 * 1024;
-  if (!Number.isInteger(ring) || ring < 4096 || (ring & (ring - 1)) !== 0) {
-    throw new UsageError(`ringBytes must be a power of two of at least 4096, got ${ring}`);
-  }
-  preflight({ tracepoints });
-
-  const spec = ObjectSpec.fromFile(objectPath, 'tcplife');
-  try {
-    const config: Config = {
-      targ_pid: opts.pid ?? 0,
-      targ_family: opts.family === 4 ? AF_INET : opts.family === 6 ? AF_INET6 : 0,
-      filter_lport: opts.localPorts !== undefined,
-      filter_rport: opts.remotePorts !== undefined,
-      lport_bits: opts.localPorts ? portBits(opts.localPorts) : undefined,
-      rport_bits: opts.remotePorts ? portBits(opts.remotePorts) : undefined,
-    };
-    spec.setConfig({ ...config });
-    spec.setMaxEntries('events', ring);
-  } catch (err) {
-    spec.close();
-    throw err;
-  }
-  const obj = spec.load();
-  try {
-    obj.attach();
-    return new TcplifeTracer({ object: obj, rings: ['events'], decode: decodeSession });
-  } catch (err) {
-    obj.close();
-    throw err;
-  }
+  return tool.start(opts, (loaded) => new TcplifeTracer(loaded));
 }
 
 export type { Tracer } from '@ebpf/core';

@@ -13,17 +13,15 @@
 // An address longer than its column (IPv6 in the default layout) is printed
 // whole and pushes the rest of the line right, as BCC does. TX_KB and RX_KB
 // are bytes / 1024 cut to an integer; MS is the span in whole microseconds / 1000.
-import { escapeControl, fmtFixed, hhmmss, jsonLine } from '@ebpf/core/format';
+import { escapeControl, fmtFixed, hhmmss } from '@ebpf/core/format';
+import { AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
+import type { BatchClock, FlagsOf, RowBuffer } from '@ebpf/core/kit';
+import type { flags } from './cli.js';
 import type { TcpSession } from './index.js';
+import { EVENT_OFFSETS as AT, F_OWNER_LISTENER, F_OWNER_TASK } from './tcplife.gen.js';
 
 /** The CLI flags that shape output. */
-export interface Flags {
-  time?: boolean;
-  timestamp?: boolean;
-  wide?: boolean;
-  csv?: boolean;
-  json?: boolean;
-}
+export type Flags = Pick<FlagsOf<typeof flags>, 'time' | 'timestamp' | 'wide' | 'csv'>;
 
 const SURROGATE = /[\ud800-\udfff]/;
 
@@ -75,55 +73,149 @@ export const kb = (bytes: number): number => Math.floor(bytes / 1024);
 /** MS as BCC prints it: whole microseconds / 1000, two decimals. */
 export const ms = (durationNs: number): string => fmtFixed(Math.floor(durationNs / 1000) / 1000, 2);
 
+/** Column widths of a layout (0: unpadded; ip -1: no IP column). COMM is cut to its width, except in CSV. */
+interface Layout {
+  sep: string;
+  time: number;
+  secs: number;
+  pid: number;
+  comm: number;
+  ip: number;
+  addr: number;
+  port: number;
+  kb: number;
+}
+const DEFAULT: Layout = { sep: ' ', time: 8, secs: 9, pid: 5, comm: 10, ip: -1, addr: 15, port: 5, kb: 5 };
+const WIDE: Layout = { sep: ' ', time: 8, secs: 9, pid: 5, comm: 16, ip: 2, addr: 26, port: 5, kb: 6 };
+const CSV: Layout = { sep: ',', time: 0, secs: 0, pid: 0, comm: 0, ip: 0, addr: 0, port: 0, kb: 0 };
+// -s wins over -w, as in BCC.
+const layoutOf = (f: Flags): Layout => (f.csv ? CSV : f.wide ? WIDE : DEFAULT);
+
+/** The columns after the -T/-t prefix, in order: pid, comm, ip, laddr, lport, raddr, rport, tx, rx, ms. */
+function columns(L: Layout, c: string[]): string {
+  const [pid, comm, ip, laddr, lport, raddr, rport, tx, rx, msText] = c as [string, string, string, string, string, string, string, string, string, string];
+  const s = L.sep;
+  const name = L === CSV ? csvField(escapeControl(comm)) : fitComm(comm, L.comm);
+  return `${ljust(pid, L.pid)}${s}${name}${s}${L.ip < 0 ? '' : ljust(ip, L.ip) + s}${ljust(laddr, L.addr)}${s}${ljust(lport, L.port)}${s}${ljust(raddr, L.addr)}${s}${ljust(rport, L.port)}${s}${rjust(tx, L.kb)}${s}${rjust(rx, L.kb)}${s}${msText}`;
+}
+
 /** The header line, as BCC builds it. */
 export function header(f: Flags): string {
-  let h = '';
-  if (f.time) h += f.csv ? 'TIME,' : ljust('TIME', 8) + ' ';
-  if (f.timestamp) h += f.csv ? 'TIME(s),' : ljust('TIME(s)', 9) + ' ';
-  if (f.csv) return h + 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS';
-  if (f.wide) {
-    return `${h}${ljust('PID', 5)} ${ljust('COMM', 16)} ${ljust('IP', 2)} ${ljust('LADDR', 26)} ${ljust('LPORT', 5)} ${ljust('RADDR', 26)} ${ljust('RPORT', 5)} ${rjust('TX_KB', 6)} ${rjust('RX_KB', 6)} MS`;
-  }
-  return `${h}${ljust('PID', 5)} ${ljust('COMM', 10)} ${ljust('LADDR', 15)} ${ljust('LPORT', 5)} ${ljust('RADDR', 15)} ${ljust('RPORT', 5)} ${rjust('TX_KB', 5)} ${rjust('RX_KB', 5)} MS`;
+  const L = layoutOf(f);
+  const prefix = (f.time ? ljust('TIME', L.time) + L.sep : '') + (f.timestamp ? ljust('TIME(s)', L.secs) + L.sep : '');
+  return prefix + columns(L, ['PID', 'COMM', 'IP', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'TX_KB', 'RX_KB', 'MS']);
+}
+
+/** A u64 at `at` as a number; -1 from 2^53 on (not exact as a number). */
+function u53(view: DataView, at: number): number {
+  const hi = view.getUint32(at + 4, true);
+  return hi >= 0x200000 ? -1 : hi * 2 ** 32 + view.getUint32(at, true);
 }
 
 /** Formats rows; holds the time of the first session, which -t counts from. */
 export class Formatter {
   #firstUs: bigint | undefined;
   readonly #f: Flags;
+  readonly #L: Layout;
+  readonly #clock: BatchClock | undefined;
+  #view: DataView | undefined;
+  #bytes: Uint8Array = new Uint8Array(0);
 
-  constructor(f: Flags) {
+  constructor(f: Flags, clock?: BatchClock) {
     this.#f = f;
+    this.#L = layoutOf(f);
+    this.#clock = clock;
+  }
+
+  /** The -T and -t columns, with their separators. */
+  #prefix(timestamp: bigint): string {
+    const f = this.#f;
+    let p = '';
+    if (f.time) p += ljust(this.#clock ? this.#clock.hms() : hhmmss(), this.#L.time) + this.#L.sep;
+    if (f.timestamp) {
+      const us = timestamp / 1000n;
+      this.#firstUs ??= us;
+      p += ljust(fmtFixed(Number(us - this.#firstUs) / 1e6, 6), this.#L.secs) + this.#L.sep;
+    }
+    return p;
   }
 
   row(s: TcpSession): string {
-    const f = this.#f;
-    let line = '';
-    if (f.time) line += f.csv ? `${hhmmss()},` : `${ljust(hhmmss(), 8)} `;
-    if (f.timestamp) {
-      const us = s.timestamp / 1000n;
-      this.#firstUs ??= us;
-      const t = fmtFixed(Number(us - this.#firstUs) / 1e6, 6);
-      line += f.csv ? `${t},` : `${ljust(t, 9)} `;
-    }
-    const pid = String(s.pid);
     const comm = s.owner === 'unknown' ? '?' : s.comm;
-    const tx = String(kb(s.txBytes));
-    const rx = String(kb(s.rxBytes));
-    if (f.csv) {
-      return `${line}${pid},${csvField(escapeControl(comm))},${s.family},${s.laddr},${s.lport},${s.raddr},${s.rport},${tx},${rx},${ms(s.durationNs)}\n`;
+    const c = [String(s.pid), comm, String(s.family), s.laddr, String(s.lport), s.raddr, String(s.rport), String(kb(s.txBytes)), String(kb(s.rxBytes)), ms(s.durationNs)];
+    return `${this.#prefix(s.timestamp)}${columns(this.#L, c)}\n`;
+  }
+
+  /**
+   * The same row, written from the ring record straight into the output; false
+   * (the slow path's business) for a comm that needs escaping or quoting, or
+   * a count past 2^53.
+   */
+  fast(view: DataView, o: number, _length: number, out: RowBuffer): boolean {
+    const L = this.#L;
+    const tx = u53(view, o + AT.tx_bytes);
+    const rx = u53(view, o + AT.rx_bytes);
+    const ns = u53(view, o + AT.span_ns);
+    if (tx < 0 || rx < 0 || ns < 0) return false;
+    const sep = L.sep.charCodeAt(0);
+    if (this.#f.time || this.#f.timestamp) out.ascii(this.#prefix(view.getBigUint64(o + AT.ts, true)));
+    out.intLeft(view.getUint32(o + AT.pid, true), L.pid);
+    out.byte(sep);
+    if ((view.getUint32(o + AT.flags, true) & (F_OWNER_TASK | F_OWNER_LISTENER)) === 0) out.ascii('?', L.comm);
+    else if (L === CSV) {
+      for (let i = o + AT.comm, end = i + 16; i < end; i++) {
+        const c = view.getUint8(i);
+        if (c === 0) break;
+        if (c === 0x2c || c === 0x22) return false; // , "
+      }
+      if (!out.cstring(view, o + AT.comm, 16)) return false;
+    } else if (!out.cstring(view, o + AT.comm, L.comm, L.comm)) return false;
+    out.byte(sep);
+    const v6 = view.getUint16(o + AT.family, true) === AF_INET6;
+    if (L.ip >= 0) {
+      out.intLeft(v6 ? 6 : 4, L.ip);
+      out.byte(sep);
     }
-    if (f.wide) {
-      return `${line}${ljust(pid, 5)} ${fitComm(comm, 16)} ${ljust(String(s.family), 2)} ${ljust(s.laddr, 26)} ${ljust(String(s.lport), 5)} ${ljust(s.raddr, 26)} ${ljust(String(s.rport), 5)} ${rjust(tx, 6)} ${rjust(rx, 6)} ${ms(s.durationNs)}\n`;
+    this.#addr(view, o + AT.laddr, v6, out);
+    out.byte(sep);
+    out.intLeft(view.getUint16(o + AT.lport, true), L.port);
+    out.byte(sep);
+    this.#addr(view, o + AT.raddr, v6, out);
+    out.byte(sep);
+    out.intLeft(view.getUint16(o + AT.rport, true), L.port);
+    out.byte(sep);
+    out.intRight(kb(tx), L.kb);
+    out.byte(sep);
+    out.intRight(kb(rx), L.kb);
+    out.byte(sep);
+    // MS: whole µs / 1000, two decimals; away from a tie, rounding half up is Python's.
+    const us = Math.floor(ns / 1000);
+    if (us % 10 === 5) out.ascii(ms(ns));
+    else {
+      const cents = Math.floor(us / 10) + (us % 10 > 5 ? 1 : 0);
+      out.intLeft(Math.floor(cents / 100), 0);
+      out.byte(0x2e); // .
+      out.intLeft(Math.floor((cents % 100) / 10), 0);
+      out.intLeft(cents % 10, 0);
     }
-    return `${line}${ljust(pid, 5)} ${fitComm(comm, 10)} ${ljust(s.laddr, 15)} ${ljust(String(s.lport), 5)} ${ljust(s.raddr, 15)} ${ljust(String(s.rport), 5)} ${rjust(tx, 5)} ${rjust(rx, 5)} ${ms(s.durationNs)}\n`;
+    out.byte(0x0a);
+    return true;
+  }
+
+  /** An address at `at`, left-aligned in the layout's column. */
+  #addr(view: DataView, at: number, v6: boolean, out: RowBuffer): void {
+    if (view !== this.#view) {
+      this.#view = view;
+      this.#bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    }
+    out.ascii(v6 ? formatIPv6(this.#bytes, at) : formatIPv4(this.#bytes, at), this.#L.addr);
   }
 }
 
-export function formatJson(s: TcpSession, startNs: bigint): string {
-  return jsonLine({
-    time: new Date().toISOString(),
-    timestamp: Number(s.timestamp - startNs) / 1e9,
+export function formatJson(s: TcpSession, clock: BatchClock): object {
+  return {
+    time: clock.iso(),
+    timestamp: clock.since(s.timestamp),
     pid: s.pid,
     comm: s.comm,
     owner: s.owner,
@@ -136,5 +228,5 @@ export function formatJson(s: TcpSession, startNs: bigint): string {
     tx_bytes: s.txBytes,
     rx_bytes: s.rxBytes,
     ms: s.durationNs / 1e6,
-  });
+  };
 }
