@@ -9,27 +9,27 @@
 //
 // User mode (pid or command): uprobes on the allocator of the C library the
 // process maps (or -O OBJ). Kernel mode (neither): the kmem tracepoints.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import {
-  BpfObject,
-  ObjectSpec,
-  Tracer,
-  UsageError,
-  hasTracepoint,
-  preflight,
-  readComm,
-  u64Key,
-  uprobeMultiSupported,
-  type Link,
-} from '@ebpf/core';
-import { ElfFile, uprobeOffset } from '@ebpf/core/symbolize';
+import { Tracer, UsageError, processAlive, processState, readComm, u64Key, uprobeMultiSupported, type BpfObject, type Link } from '@ebpf/core';
+import { Periodic, apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
+import { Demangler, ElfFile, KernelSymbolizer, ProcessSymbols, resolveStacks, uprobeOffset, type Frame, type Symbolizer } from '@ebpf/core/symbolize';
 import { Reg, findProbePoint, rel32Targets } from './attach-point.js';
-import { decodeEvent, EV_ALLOC_ENTER, EV_ALLOC_EXIT, EV_FREE, type Config } from './memleak.gen.js';
-import { Demangler, ProcessSymbols, kernelSymbols, resolveStacks, type Frame } from './symbols.js';
-import { alive, entryPoint, findAllocator, processState, sleep, splitCommand, startStopped, until, which, type AllocatorLibrary } from './target.js';
+import {
+  ALLOC_INFO_OFFSETS as ALLOC,
+  ALLOC_INFO_SIZE,
+  COMBINED_INFO_OFFSETS as COMBINED,
+  COMBINED_INFO_SIZE,
+  EV_ALLOC_ENTER,
+  EV_ALLOC_EXIT,
+  MAX_STACK_DEPTH,
+  STACK_OFFSETS,
+  decodeEvent,
+  type Config,
+} from './memleak.gen.js';
+import { entryPoint, findAllocator, sleep, splitCommand, startStopped, until, which, type AllocatorLibrary, type StartedCommand } from './target.js';
 
-export type { Frame } from './symbols.js';
+export type { Frame } from '@ebpf/core/symbolize';
 export type { AllocatorLibrary } from './target.js';
 
 export interface MemleakOptions {
@@ -43,7 +43,7 @@ export interface MemleakOptions {
   obj?: string;
   /** Seconds between the reports of the async iterator (default 5). */
   interval?: number;
-  /** Reports the async iterator yields before it ends (default: until close()). */
+  /** Reports the async iterator yields before it ends and memleak closes (default: until close()). */
   count?: number;
   /** -T: stacks per report (default 10). */
   top?: number;
@@ -154,13 +154,6 @@ export interface LostCounts {
   events: number;
 }
 
-/** Where the compiled BPF object lives: next to this file once built; in ../dist from source. */
-export const objectPath = ((): URL => {
-  const built = new URL('./memleak.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/memleak.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
 /** The allocator functions probed in user mode: the program pair and the argument registers read at entry. */
 export const USER_FUNCTIONS: ReadonlyArray<{ name: string; enter: string; exit?: string; args: number[] }> = [
   { name: 'malloc', enter: 'malloc_enter', exit: 'malloc_exit', args: [Reg.rdi] },
@@ -176,58 +169,69 @@ export const USER_FUNCTIONS: ReadonlyArray<{ name: string; enter: string; exit?:
   { name: 'munmap', enter: 'munmap_enter', args: [Reg.rdi] },
 ];
 const USER_PROGRAMS = [...USER_FUNCTIONS.flatMap((f) => (f.exit ? [f.enter, f.exit] : [f.enter])), 'gate'];
-/** User mode's tracepoint: an exec() of the traced process. */
-const USER_TRACEPOINTS = ['exec_seen'];
-const KERNEL_PROGRAMS: Record<string, string> = {
-  kmalloc: 'kmem:kmalloc',
-  kmem_cache_alloc: 'kmem:kmem_cache_alloc',
-  kfree: 'kmem:kfree',
-  kmem_cache_free: 'kmem:kmem_cache_free',
-  mm_page_alloc: 'kmem:mm_page_alloc',
-  mm_page_free: 'kmem:mm_page_free',
+const KERNEL_PROGRAMS = ['kmalloc', 'kmem_cache_alloc', 'kfree', 'kmem_cache_free', 'mm_page_alloc', 'mm_page_free'];
+/** The NUMA-node variants older kernels trace apart: loaded where they exist. */
+const NODE_PROGRAMS = ['kmalloc_node', 'kmem_cache_alloc_node'];
+const PERCPU_PROGRAMS = ['percpu_alloc', 'percpu_free'];
+
+/** -c: a command line (split as BCC splits it), or from the API its argv. */
+const commandLine = custom<string | string[]>(
+  (t) => t,
+  (v, key) => {
+    if (typeof v === 'string' || (Array.isArray(v) && v.every((a) => typeof a === 'string'))) return v;
+    throw new UsageError(`${key} must be a string or an array of strings`);
+  },
+);
+const bytes = int(0, 2 ** 53);
+
+/** memleak's options, in BCC's order: the API's keys, with their CLI flags. */
+export const options = {
+  pid: option('-p, --pid <PID>', 'the PID to trace; if not specified, trace kernel allocs', pid),
+  trace: option('-t, --trace', 'print trace messages for each alloc/free call'),
+  showAllocs: option('-a, --show-allocs', 'show allocation addresses and sizes as well as call stacks'),
+  olderMs: option('-o, --older <OLDER>', 'prune allocations younger than this age in milliseconds', int(0, 2 ** 40), { default: 500 }),
+  command: option('-c, --command <COMMAND>', 'execute and trace the specified command', commandLine),
+  combinedOnly: option('--combined-only', 'show combined allocation statistics only'),
+  waMissingFree: option('--wa-missing-free', 'Workaround to alleviate misjudgments when free is missing (always on here)'),
+  sampleRate: option('-s, --sample-rate <SAMPLE_RATE>', 'sample every N-th allocation to decrease the overhead', int(1, 0xffffffff), { default: 1 }),
+  top: option('-T, --top <TOP>', 'display only this many top allocating stacks (by size)', int(1, 1 << 20), { default: 10 }),
+  minSize: option('-z, --min-size <MIN_SIZE>', 'capture only allocations larger than this size', bytes),
+  maxSize: option('-Z, --max-size <MAX_SIZE>', 'capture only allocations smaller than this size', bytes),
+  obj: option('-O, --obj <OBJ>', 'attach to allocator functions in the specified object', text(), { default: 'c', defaultText: '"c"' }),
+  percpu: option('--percpu', 'trace percpu allocations'),
+  maxAllocations: apiOption('live allocations tracked at most', int(1, 1 << 28)),
+  stackStorageSize: apiOption('distinct stacks stored at most', int(1, 1 << 24)),
+  uprobeMulti: apiOption('uprobe_multi links'),
 };
-const NODE_PROGRAMS: Record<string, string> = { kmalloc_node: 'kmem:kmalloc_node', kmem_cache_alloc_node: 'kmem:kmem_cache_alloc_node' };
-const PERCPU_PROGRAMS: Record<string, string> = { percpu_alloc: 'percpu:percpu_alloc_percpu', percpu_free: 'percpu:percpu_free_percpu' };
 
-const EVENT_KINDS: Record<number, TraceEvent['kind']> = { [EV_ALLOC_ENTER]: 'alloc-enter', [EV_ALLOC_EXIT]: 'alloc-exit', [EV_FREE]: 'free' };
-const MAX_SIZE = 2 ** 53;
+const isUser = (o: MemleakOptions): boolean => o.pid !== undefined || o.command !== undefined;
 
-function checkInt(name: string, v: number | undefined, min: number, max = MAX_SIZE): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
-    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-}
-
-/**
- * Checks every option as memleak() does first, before anything is loaded or
- * started: throws a UsageError naming what is wrong. Returns the command's
- * argv (with `command`).
- */
-export function checkOptions(o: MemleakOptions): string[] | undefined {
-  if (o.pid !== undefined && o.command !== undefined) throw new UsageError('-p and -c cannot be used together');
-  checkInt('pid', o.pid, 1, 4194304);
-  if (o.pid !== undefined && !alive(o.pid)) throw new UsageError(`no process ${o.pid}`);
-  if (o.interval !== undefined && !(o.interval > 0 && Number.isFinite(o.interval))) throw new UsageError(`interval must be a positive number of seconds, got ${o.interval}`);
-  checkInt('count', o.count, 1);
-  checkInt('top', o.top, 1);
-  checkInt('older (ms)', o.olderMs, 0);
-  checkInt('sample rate', o.sampleRate, 1, 0xffffffff);
-  checkInt('min size', o.minSize, 0);
-  checkInt('max size', o.maxSize, 0);
-  if (o.minSize !== undefined && o.maxSize !== undefined && o.minSize > o.maxSize) {
-    throw new UsageError("min_size (-z) can't be greater than max_size (-Z)");
-  }
-  checkInt('maxAllocations', o.maxAllocations, 1, 1 << 28);
-  checkInt('stackStorageSize', o.stackStorageSize, 1, 1 << 24);
-  const user = o.pid !== undefined || o.command !== undefined;
-  if (o.percpu && user) throw new UsageError('--percpu traces kernel allocations: it cannot be combined with -p or -c');
-  if (o.obj !== undefined && (o.obj === '' || o.obj.includes('\n'))) throw new UsageError(`invalid object name '${o.obj}'`);
-  if (o.obj !== undefined && !user) throw new UsageError('-O names a user-space library: it needs -p or -c');
+/** The command's argv (with `command`); a UsageError when there is none to run. */
+function commandArgv(o: MemleakOptions): string[] | undefined {
   if (o.command === undefined) return undefined;
   const argv = typeof o.command === 'string' ? splitCommand(o.command) : [...o.command];
   if (argv.length === 0) throw new UsageError('the command (-c) is empty');
   if (!which(argv[0]!)) throw new UsageError(`cannot run '${argv[0]}': command not found`);
   return argv;
+}
+
+/**
+ * Checks every option as memleak() does first, before anything is loaded or
+ * started: throws a UsageError naming what is wrong.
+ */
+export function check(o: MemleakOptions): void {
+  if (o.pid !== undefined && o.command !== undefined) throw new UsageError('-p and -c cannot be used together');
+  checkOptions(options, o, ['commandStdio', 'interval', 'count', 'onAttached']);
+  if (o.pid !== undefined && !processAlive(o.pid)) throw new UsageError(`no process ${o.pid}`);
+  if (o.interval !== undefined && !(o.interval > 0 && Number.isFinite(o.interval))) throw new UsageError(`interval must be a positive number of seconds, got ${o.interval}`);
+  if (o.count !== undefined && !(Number.isSafeInteger(o.count) && o.count >= 1)) throw new UsageError(`count must be a positive integer, got ${o.count}`);
+  if (o.minSize !== undefined && o.maxSize !== undefined && o.minSize > o.maxSize) {
+    throw new UsageError("min_size (-z) can't be greater than max_size (-Z)");
+  }
+  if (o.percpu && isUser(o)) throw new UsageError('--percpu traces kernel allocations: it cannot be combined with -p or -c');
+  if (o.obj !== undefined && (o.obj === '' || o.obj.includes('\n'))) throw new UsageError(`invalid object name '${o.obj}'`);
+  if (o.obj !== undefined && !isUser(o)) throw new UsageError('-O names a user-space library: it needs -p or -c');
+  commandArgv(o);
 }
 
 /** log2 of the page size, from a mapping's KernelPageSize (4096 when unknown). */
@@ -241,60 +245,60 @@ function pageShift(): number {
   return 12;
 }
 
+/** What is traced: found once preflight has passed. */
+interface Target {
+  /** The traced process (user mode). */
+  pid: number | undefined;
+  /** -c: the command, started and held stopped before it runs anything. */
+  started: StartedCommand | undefined;
+  /** Uprobes as uprobe_multi links (else perf-event uprobes). */
+  multi: boolean;
+}
+
+const program: AsyncProgramDef<MemleakOptions, Target> = {
+  name: 'memleak',
+  object: new URL('./memleak.bpf.o', import.meta.url),
+  check,
+  programs: (o) => (isUser(o) ? [...USER_PROGRAMS, 'exec_seen'] : o.percpu ? PERCPU_PROGRAMS : [...KERNEL_PROGRAMS, ...NODE_PROGRAMS]),
+  optional: NODE_PROGRAMS,
+  target: async (o) => {
+    const argv = commandArgv(o);
+    const started = argv && (await startStopped(argv, o.commandStdio ?? 'inherit'));
+    const pid = started?.pid ?? o.pid;
+    return { pid, started, multi: pid !== undefined && (o.uprobeMulti ?? uprobeMultiSupported()) };
+  },
+  knobs: (o, t) =>
+    ({
+      targ_tgid: t.pid ?? 0,
+      min_size: BigInt(o.minSize ?? 0),
+      max_size: o.maxSize === undefined ? (1n << 64n) - 1n : BigInt(o.maxSize),
+      sample_rate: o.sampleRate ?? 1,
+      trace_all: !!o.trace,
+      page_shift: pageShift(),
+      stop_on_exec: t.started !== undefined,
+    }) satisfies Config,
+  maps: (o) => {
+    const stacks = o.stackStorageSize ?? 10240;
+    return { allocs: o.maxAllocations ?? 1_000_000, stacks, combined_allocs: stacks + 1, events: o.trace ? 1 << 20 : 4096 };
+  },
+  configure: (spec, _o, t) => {
+    if (t.multi) for (const p of USER_PROGRAMS) spec.setUprobeMulti(p);
+  },
+  // Kernel mode: the tracepoints by their SEC(); user mode: Memleak places the uprobes.
+  attach: (obj, _o, t) => {
+    if (t.pid === undefined) obj.attach();
+  },
+  release: (t) => t.started?.child.kill('SIGKILL'),
+};
+
 /**
  * Starts tracing; resolves once every probe is attached (with `command`,
  * the command is then running). Throws a UsageError for bad options, a
  * PreflightError when the machine cannot trace.
  */
 export async function memleak(opts: MemleakOptions = {}): Promise<Memleak> {
-  const argv = checkOptions(opts);
-  const userMode = opts.pid !== undefined || argv !== undefined;
-  const kernelProgs = opts.percpu ? PERCPU_PROGRAMS : KERNEL_PROGRAMS;
-  preflight({ tracepoints: userMode ? ['sched:sched_process_exec'] : Object.values(kernelProgs) });
-
-  let started: Awaited<ReturnType<typeof startStopped>> | undefined;
-  let spec: ObjectSpec | undefined;
-  let obj: BpfObject | undefined;
-  try {
-    if (argv) started = await startStopped(argv, opts.commandStdio ?? 'inherit');
-    const pid = started?.pid ?? opts.pid;
-    const multi = userMode && (opts.uprobeMulti ?? uprobeMultiSupported());
-
-    spec = ObjectSpec.fromFile(objectPath, 'memleak');
-    const config: Config = {
-      targ_tgid: pid ?? 0,
-      min_size: BigInt(opts.minSize ?? 0),
-      max_size: opts.maxSize === undefined ? (1n << 64n) - 1n : BigInt(opts.maxSize),
-      sample_rate: opts.sampleRate ?? 1,
-      trace_all: !!opts.trace,
-      page_shift: pageShift(),
-      stop_on_exec: argv !== undefined,
-    };
-    spec.setConfig({ ...config });
-    const wanted = new Set(userMode ? [...USER_PROGRAMS, ...USER_TRACEPOINTS] : Object.keys(kernelProgs));
-    if (!userMode && !opts.percpu) for (const [p, tp] of Object.entries(NODE_PROGRAMS)) if (hasTracepoint(tp)) wanted.add(p);
-    for (const p of spec.programs) {
-      if (!wanted.has(p.name)) spec.setAutoload(p.name, false);
-      else if (multi && USER_PROGRAMS.includes(p.name)) spec.setUprobeMulti(p.name);
-    }
-    spec.setMaxEntries('allocs', opts.maxAllocations ?? 1_000_000);
-    const stacks = opts.stackStorageSize ?? 10240;
-    spec.setMaxEntries('stacks', stacks);
-    spec.setMaxEntries('combined_allocs', stacks + 1);
-    spec.setMaxEntries('events', opts.trace ? 1 << 20 : 4096);
-    obj = spec.load();
-    spec = undefined;
-
-    const handle = new Memleak(obj, opts, pid, started);
-    if (userMode) await handle._attachUser(multi);
-    else handle._attachKernel();
-    return handle;
-  } catch (err) {
-    spec?.close();
-    obj?.close();
-    started?.child.kill('SIGKILL');
-    throw err;
-  }
+  const { object, target } = await loadTargetAsync(program, opts);
+  return Memleak._attach(object, target, opts);
 }
 
 /** A running memleak: reports on demand or every interval, until close(). */
@@ -312,70 +316,85 @@ export class Memleak implements AsyncIterable<Report> {
   library: AllocatorLibrary | undefined;
   /** User mode: where each allocator function's probes went. */
   readonly probes: ProbePlacement[] = [];
+  /**
+   * The reports, as the kit's Periodic: every `interval` seconds from the
+   * first `for await` (`count` of them, then it closes), on demand, and a
+   * last one at its close() (the CLI's final report), which counts every
+   * block, however young, once the traced process has exited.
+   */
+  readonly reports: Periodic<Report, ReportOptions>;
 
   readonly #obj: BpfObject;
   readonly #opts: MemleakOptions;
-  readonly #started: Awaited<ReturnType<typeof startStopped>> | undefined;
-  #symbols: ProcessSymbols | ReturnType<typeof kernelSymbols> | undefined;
+  readonly #started: StartedCommand | undefined;
+  readonly #attachProbe: (program: string, binary: string, offset: number, retprobe: boolean) => Link;
+  #symbols: Symbolizer;
   readonly #demangler = new Demangler();
-  #closed = false;
   #closing: Promise<void> | undefined;
-  #timers: NodeJS.Timeout[] = [];
-  #wake: (() => void) | undefined;
+  #poll: NodeJS.Timeout | undefined;
   #exitedResolve!: () => void;
   #targetGone = false;
+  #lostAtClose: LostCounts | undefined;
+  #attachedLibs = new Set<string>();
+  #execs = 0n;
+  #following = false;
 
-  /** @internal use memleak() */
-  constructor(obj: BpfObject, opts: MemleakOptions, pid: number | undefined, started: Awaited<ReturnType<typeof startStopped>> | undefined) {
+  private constructor(obj: BpfObject, t: Target, opts: MemleakOptions) {
     this.#obj = obj;
     this.#opts = opts;
-    this.pid = pid;
-    this.mode = pid === undefined ? 'kernel' : 'user';
-    this.#started = started;
-    this.child = started?.child;
+    this.pid = t.pid;
+    this.mode = t.pid === undefined ? 'kernel' : 'user';
+    this.#started = t.started;
+    this.child = t.started?.child;
+    this.#symbols = new KernelSymbolizer();
+    this.#attachProbe = (program, binary, offset, retprobe) =>
+      t.multi
+        ? obj.attachUprobeMulti(program, { binary, offsets: [offset], pid: t.pid, retprobe })
+        : obj.attachUprobe(program, { binary, offset, pid: t.pid, retprobe });
     this.targetExited = new Promise((r) => (this.#exitedResolve = r));
     void this.targetExited.then(() => (this.#targetGone = true));
-    if (started) void started.exited.then(() => this.#exitedResolve());
+    if (t.started) void t.started.exited.then(() => this.#exitedResolve());
     if (opts.trace) {
       this.trace = new Tracer<TraceEvent>({
         object: obj,
         rings: ['events'],
         decode: (view, offset, length) => {
           const e = decodeEvent(view, offset, length);
-          return {
-            kind: EVENT_KINDS[e.kind] ?? 'free',
-            timestamp: e.ts,
-            pid: e.pid,
-            tid: e.tid,
-            cpu: e.cpu,
-            comm: e.comm,
-            size: Number(e.size),
-            address: e.addr,
-          };
+          const kind = e.kind === EV_ALLOC_ENTER ? 'alloc-enter' : e.kind === EV_ALLOC_EXIT ? 'alloc-exit' : 'free';
+          return { kind, timestamp: e.ts, pid: e.pid, tid: e.tid, cpu: e.cpu, comm: e.comm, size: Number(e.size), address: e.addr };
         },
       });
     }
+    this.reports = new Periodic<Report, ReportOptions>({
+      object: obj,
+      take: (_start, _end, arg, closing) => this.#report(arg?.olderMs ?? (closing && this.#targetGone ? 0 : (opts.olderMs ?? 500))),
+      intervalMs: Math.max(1, Math.round((opts.interval ?? 5) * 1000)),
+      count: opts.count,
+      lazy: true,
+      lost: () => this.trace?.lost().ring ?? 0,
+      onClose: () => this.#release(),
+    });
   }
 
-  /** @internal */
-  _attachKernel(): void {
-    this.#obj.attach();
-    this.#opts.onAttached?.(undefined);
-    const k = kernelSymbols();
-    k.load(); // kallsyms is read now, so the first report (maybe the final one) is quick
-    this.#symbols = k;
+  /** @internal use memleak() */
+  static async _attach(obj: BpfObject, t: Target, opts: MemleakOptions): Promise<Memleak> {
+    const ml = new Memleak(obj, t, opts);
+    try {
+      if (t.pid === undefined) {
+        opts.onAttached?.(undefined);
+        (ml.#symbols as KernelSymbolizer).load(); // kallsyms is read now, so the first report (maybe the final one) is quick
+      } else await ml.#attachUser(t.pid);
+    } catch (err) {
+      ml.reports.stop();
+      t.started?.child.kill('SIGKILL');
+      throw err;
+    }
+    return ml;
   }
 
-  /** @internal */
-  async _attachUser(multi: boolean): Promise<void> {
-    const pid = this.pid!;
+  async #attachUser(pid: number): Promise<void> {
     const started = this.#started;
     const obj = this.#obj;
-    this.#attachProbe = (program, binary, offset, retprobe) =>
-      multi
-        ? obj.attachUprobeMulti(program, { binary, offsets: [offset], pid, retprobe })
-        : obj.attachUprobe(program, { binary, offset, pid, retprobe });
-
     if (started) {
       // -c: let the launcher exec the command, and stop it again at the
       // program's entry point (every library mapped, nothing of the program
@@ -412,21 +431,15 @@ export class Memleak implements AsyncIterable<Report> {
     // Keep a copy of the mappings at most a second old (dlopen, and the
     // process may end), notice execs and the end of the process.
     let tick = 0;
-    const poll = setInterval(() => {
-      if (this.#closed || this.#targetGone) return;
+    this.#poll = setInterval(() => {
+      if (this.closed || this.#targetGone) return;
       if (obj.readGlobalInt('exec_count') !== this.#execs && !this.#following) void this.#followExec();
       if (++tick % 25 !== 0 || this.#following) return;
-      if (!alive(pid)) this.#exitedResolve();
+      if (!processAlive(pid)) this.#exitedResolve();
       else (this.#symbols as ProcessSymbols).snapshot();
     }, 20);
-    poll.unref();
-    this.#timers.push(poll);
+    this.#poll.unref();
   }
-
-  #attachProbe: ((program: string, binary: string, offset: number, retprobe: boolean) => Link) | undefined;
-  #attachedLibs = new Set<string>();
-  #execs = 0n;
-  #following = false;
 
   /**
    * Stops the (stopped) target again at `entry` once it has run up to there:
@@ -435,7 +448,7 @@ export class Memleak implements AsyncIterable<Report> {
   async #gate(entry: { file: string; offset: number }): Promise<boolean> {
     const pid = this.pid!;
     const before = this.#obj.readGlobalInt('gate_hits');
-    const gate = this.#attachProbe!('gate', entry.file, entry.offset, false);
+    const gate = this.#attachProbe('gate', entry.file, entry.offset, false);
     try {
       process.kill(pid, 'SIGCONT');
       return await until(() => this.#obj.readGlobalInt('gate_hits') > before && processState(pid) === 'T', 10_000, () => this.#targetGone);
@@ -469,8 +482,8 @@ export class Memleak implements AsyncIterable<Report> {
         delta = p.delta;
         why = p.why;
       }
-      this.#attachProbe!(f.enter, lib.hostPath, at.start + delta, false);
-      if (f.exit) this.#attachProbe!(f.exit, lib.hostPath, at.start + delta, true);
+      this.#attachProbe(f.enter, lib.hostPath, at.start + delta, false);
+      if (f.exit) this.#attachProbe(f.exit, lib.hostPath, at.start + delta, true);
       this.probes.push({ function: f.name, library: lib.path, offset: at.start, delta, why, retprobe: !!f.exit });
     }
     this.#attachedLibs.add(key);
@@ -488,7 +501,7 @@ export class Memleak implements AsyncIterable<Report> {
     this.#following = true;
     const pid = this.pid!;
     try {
-      while (!this.#closed && !this.#targetGone && this.#obj.readGlobalInt('exec_count') !== this.#execs) {
+      while (!this.closed && !this.#targetGone && this.#obj.readGlobalInt('exec_count') !== this.#execs) {
         this.#execs = this.#obj.readGlobalInt('exec_count');
         if (this.#started) {
           if (!(await until(() => processState(pid) === 'T', 2000, () => this.#targetGone))) return;
@@ -497,7 +510,7 @@ export class Memleak implements AsyncIterable<Report> {
         } else {
           await sleep(50);
         }
-        if (this.#closed || this.#targetGone) return;
+        if (this.closed || this.#targetGone) return;
         (this.#symbols as ProcessSymbols).snapshot();
         try {
           this.#attachAllocator();
@@ -507,20 +520,21 @@ export class Memleak implements AsyncIterable<Report> {
         if (this.#started) process.kill(pid, 'SIGCONT');
       }
     } catch {
-      if (this.#started && alive(pid)) process.kill(pid, 'SIGCONT');
+      if (this.#started && processAlive(pid)) process.kill(pid, 'SIGCONT');
     } finally {
       this.#following = false;
     }
   }
 
-  /** Events lost so far. */
+  /** Events lost so far (at close, the last counts). */
   lost(): LostCounts {
-    const g = (n: string) => (this.#closed ? 0 : Number(this.#obj.readGlobalInt(n)));
-    return { allocs: g('allocs_dropped'), stacks: g('stacks_dropped'), combined: g('combined_dropped'), events: this.trace && !this.#closed ? this.trace.lost().ring : 0 };
+    if (this.#lostAtClose) return this.#lostAtClose;
+    const g = (n: string) => Number(this.#obj.readGlobalInt(n));
+    return { allocs: g('allocs_dropped'), stacks: g('stacks_dropped'), combined: g('combined_dropped'), events: this.trace?.lost().ring ?? 0 };
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.reports.closed;
   }
 
   /** True once the traced process has exited (user mode). */
@@ -530,9 +544,12 @@ export class Memleak implements AsyncIterable<Report> {
 
   /** The outstanding allocations now, by stack. */
   report(opts: ReportOptions = {}): Report {
-    if (this.#closed) throw new UsageError('memleak is closed');
+    return this.reports.snapshot(opts);
+  }
+
+  #report(olderMs: number): Report {
     if (this.#symbols instanceof ProcessSymbols && !this.#targetGone) this.#symbols.snapshot();
-    return this.#opts.combinedOnly ? this.#combinedReport() : this.#allocsReport(opts.olderMs ?? this.#opts.olderMs ?? 500);
+    return this.#opts.combinedOnly ? this.#combinedReport() : this.#allocsReport(olderMs);
   }
 
   #allocsReport(olderMs: number): Report {
@@ -547,11 +564,11 @@ export class Memleak implements AsyncIterable<Report> {
       const k = b.keys;
       const v = b.values;
       for (let i = 0; i < b.count; i++) {
-        const o = i * 32;
-        const ts = v.readBigUInt64LE(o + 8);
+        const o = i * ALLOC_INFO_SIZE;
+        const ts = v.readBigUInt64LE(o + ALLOC.timestamp_ns);
         if (now - ts < older) continue; // younger than -o (or made after `now`)
-        const size = Number(v.readBigUInt64LE(o));
-        const stackId = v.readBigUInt64LE(o + 16);
+        const size = Number(v.readBigUInt64LE(o + ALLOC.size));
+        const stackId = v.readBigUInt64LE(o + ALLOC.stack_id);
         let g = groups.get(stackId);
         if (!g) groups.set(stackId, (g = { bytes: 0, allocations: 0 }));
         g.bytes += size;
@@ -574,8 +591,9 @@ export class Memleak implements AsyncIterable<Report> {
     let totalAllocations = 0;
     for (const b of this.#obj.map('combined_allocs').batches(4096)) {
       for (let i = 0; i < b.count; i++) {
-        const bytes = Number(b.values.readBigUInt64LE(i * 16));
-        const allocations = Number(b.values.readBigUInt64LE(i * 16 + 8));
+        const o = i * COMBINED_INFO_SIZE;
+        const bytes = Number(b.values.readBigUInt64LE(o + COMBINED.total_size));
+        const allocations = Number(b.values.readBigUInt64LE(o + COMBINED.number_of_allocs));
         if (allocations === 0 && bytes === 0) continue; // all freed
         groups.set(b.keys.readBigUInt64LE(i * 8), { bytes, allocations });
         totalBytes += bytes;
@@ -594,10 +612,10 @@ export class Memleak implements AsyncIterable<Report> {
       if (id === 0n) return undefined;
       const v = stackMap.lookup(u64Key(id));
       if (!v) return undefined;
-      const nr = Math.min(Number(v.readBigUInt64LE(0)), (v.length - 8) / 8);
-      return Array.from({ length: nr }, (_, i) => v.readBigUInt64LE(8 + 8 * i));
+      const nr = Math.min(Number(v.readBigUInt64LE(STACK_OFFSETS.nr)), MAX_STACK_DEPTH);
+      return Array.from({ length: nr }, (_, i) => v.readBigUInt64LE(STACK_OFFSETS.ips + 8 * i));
     });
-    const frames = this.#symbols ? resolveStacks(this.#symbols, ips.map((s) => s ?? []), this.#demangler) : ips.map(() => []);
+    const frames = resolveStacks(this.#symbols, ips.map((s) => s ?? []), this.#demangler);
     const stacks: StackReport[] = top.map(([stackId, g], i) => ({
       stackId,
       bytes: g.bytes,
@@ -608,23 +626,18 @@ export class Memleak implements AsyncIterable<Report> {
     return { time, combined, stacks, totalStacks: groups.size, totalBytes, totalAllocations };
   }
 
-  /** A report every `interval` seconds (default 5), `count` times or until close(). */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Report, void, undefined> {
-    const ms = (this.#opts.interval ?? 5) * 1000;
-    for (let n = 0; this.#opts.count === undefined || n < this.#opts.count; n++) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.#wake = undefined;
-          resolve();
-        }, ms);
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      if (this.#closed) return;
-      yield this.report();
-    }
+  /** A report every `interval` seconds (default 5), `count` times (then it closes) or until close(). */
+  [Symbol.asyncIterator](): AsyncIterator<Report> {
+    return this.reports[Symbol.asyncIterator]();
+  }
+
+  /** Runs as the reports close, while the maps are still open. */
+  #release(): void {
+    if (this.#poll) clearInterval(this.#poll);
+    this.#lostAtClose = this.lost();
+    this.trace?.close();
+    // A -c command stopped at an exec we no longer follow: let it go.
+    if (this.#started && processAlive(this.#started.pid)) process.kill(this.#started.pid, 'SIGCONT');
   }
 
   /**
@@ -632,18 +645,12 @@ export class Memleak implements AsyncIterable<Report> {
    * and frees the maps. A -c command keeps running. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#closing) return this.#closing;
-    this.#closed = true;
-    for (const t of this.#timers) clearInterval(t);
-    this.#wake?.();
-    this.#closing = (async () => {
+    if (this.#poll) clearInterval(this.#poll);
+    this.#closing ??= (async () => {
       try {
         await this.#obj.detachAll();
       } finally {
-        if (this.trace) this.trace.close();
-        else this.#obj.close();
-        // A -c command stopped at an exec we no longer follow: let it go.
-        if (this.#started && alive(this.#started.pid)) process.kill(this.#started.pid, 'SIGCONT');
+        this.reports.stop();
       }
     })();
     return this.#closing;

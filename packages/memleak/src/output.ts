@@ -30,9 +30,9 @@ export function formatReport(r: Report): string {
   return lines.join('\n') + '\n';
 }
 
-/** One report as a JSON line; addresses and stack ids as hex strings. */
-export function formatReportJson(r: Report): string {
-  return jsonLine({
+/** One report as JSON; addresses and stack ids as hex strings. */
+export function reportJson(r: Report): object {
+  return {
     time: r.time.toISOString(),
     type: 'report',
     combined: r.combined,
@@ -55,7 +55,7 @@ export function formatReportJson(r: Report): string {
     ...(r.allocations
       ? { allocations: r.allocations.map((a) => ({ address: `0x${a.address.toString(16)}`, size: a.size, ageMs: Math.round(a.ageMs), stackId: `0x${a.stackId.toString(16)}` })) }
       : {}),
-  });
+  };
 }
 
 /** Python's repr() of a bytes object: b'...' with its escapes. */

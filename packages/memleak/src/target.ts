@@ -3,21 +3,12 @@
 // that process really maps.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { UsageError, findMappedFile, processState, type MappedFile } from '@ebpf/core';
+import { signalNumber } from '@ebpf/core/signals';
 import { ElfFile, openElfCached } from '@ebpf/core/symbolize';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The scheduler state letter of a process (R, S, D, T, t, Z...), or undefined when it is gone. */
-export { processState };
-
-/** True while the process exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  const s = processState(pid);
-  return s !== undefined && s !== 'Z' && s !== 'X';
-}
 
 /** Polls until `cond()` holds; false when `give up` says so or `ms` pass. */
 export async function until(cond: () => boolean, ms: number, giveUp: () => boolean = () => false): Promise<boolean> {
@@ -106,7 +97,7 @@ export async function startStopped(argv: string[], stdio: StdioOptions): Promise
     const err = await new Promise<Error>((r) => child.once('error', r));
     throw new UsageError(`cannot run '${argv.join(' ')}': ${err.message}`);
   }
-  const exited = new Promise<number>((r) => child.once('exit', (code, signal) => r(code ?? 128 + signalNumber(signal))));
+  const exited = new Promise<number>((r) => child.once('exit', (code, signal) => r(code ?? 128 + (signal ? (signalNumber(signal) ?? 0) : 0))));
   let gone = false;
   void exited.then(() => (gone = true));
   if (!(await until(() => processState(pid) === 'T', 10_000, () => gone))) {
@@ -116,9 +107,6 @@ export async function startStopped(argv: string[], stdio: StdioOptions): Promise
   return { child, pid, argv, exited };
 }
 
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (osConstants.signals[signal] ?? 0) : 0;
-}
 
 /** The library memleak probes. */
 export interface AllocatorLibrary extends MappedFile {
