@@ -11,6 +11,7 @@ import { setLibbpfVerbose } from '../bpf/libbpf.js';
 import { hhmmss, jsonLine } from '../format/index.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
+import type { BpfObject } from '../bpf/object.js';
 import type { EventTool } from './event.js';
 import { commanderOptions, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
 
@@ -160,7 +161,7 @@ export interface EventCliDef<D extends OptionDefs, E> extends CommandDef<D> {
   header?: (flags: FlagsOf<D>) => string | undefined;
   /** One text row with its "\n" ('' skips the event). */
   row: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => string;
-  /** The JSON object for one event. */
+  /** The JSON object for one event (undefined skips the event). */
   json: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => unknown;
   /** A byte-level writer for the common rows (text output only, when no user-space filter runs). */
   fastRow?: (flags: FlagsOf<D>, clock: BatchClock) => FastRow | undefined;
@@ -172,6 +173,8 @@ export interface EventCliDef<D extends OptionDefs, E> extends CommandDef<D> {
   until?: (flags: FlagsOf<D>) => ((ev: E) => boolean) | undefined;
   /** Runs once tracing is attached and the header is out (e.g. to check that a watched process still exists). */
   started?: (flags: FlagsOf<D>, run: EventRun) => void;
+  /** Events lost besides the ring's drops (a counter the BPF side keeps: a full table), added to the lost-events line. */
+  lost?: (object: BpfObject) => number;
 }
 
 /** A running event CLI, as `started` sees it. */
@@ -184,6 +187,12 @@ export interface EventRun {
   stop(code?: number): void;
   /** Ends the run with one line on stderr (`<tool>: message`) and an exit code (default 1). */
   fail(message: string, code?: number): void;
+  /** Prints text (whole lines) after the rows so far: a periodic summary. */
+  print(text: string): void;
+  /** Runs at the end, once the rings are drained and detached (a last summary). */
+  onStop(fn: () => void): void;
+  /** The output is JSON lines (--json). */
+  readonly json: boolean;
 }
 
 /**
@@ -201,10 +210,19 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
   const opts = def.toOptions ? def.toOptions(f, parsed) : parsed.options;
   const clock = new BatchClock(); // before attaching: no event is older than the start
   const loaded = def.tool.load(opts as never);
-  session.onStop(() => loaded.object.close()); // drains the ring into the output first
+  let lostMore = 0;
+  session.onStop(() => {
+    if (def.lost) lostMore = def.lost(loaded.object); // readable until close
+    loaded.object.close(); // drains the ring into the output first
+  });
   const out = session.out;
   const rows = out.rows;
-  const format = parsed.json ? ((j) => (ev: E) => jsonLine(j(ev)))(def.json(f, clock)) : def.row(f, clock);
+  const format = parsed.json
+    ? ((j) => (ev: E) => {
+        const o = j(ev);
+        return o === undefined ? '' : jsonLine(o);
+      })(def.json(f, clock))
+    : def.row(f, clock);
   const show = def.filter?.(f);
   const until = def.until?.(f);
   const fast = parsed.json || show || until || def.tool.def.filter?.(opts as never) ? undefined : def.fastRow?.(f, clock);
@@ -244,7 +262,8 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
       },
     },
   );
-  session.setLost(() => reader.lost());
+  const more = def.lost;
+  session.setLost(more ? () => reader.lost() + (session.stopping ? lostMore : more(loaded.object)) : () => reader.lost());
   const header = parsed.json ? undefined : def.header?.(f);
   if (header !== undefined) out.write(`${header}\n`);
   out.flush();
@@ -258,6 +277,12 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
       printError(def.name, message);
       session.stop(code);
     },
+    print: (text) => {
+      out.write(text);
+      out.endBatch();
+    },
+    onStop: (fn) => session.onStop(fn),
+    json: parsed.json,
   });
   return session.done;
 }
