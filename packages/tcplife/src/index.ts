@@ -5,7 +5,7 @@
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
-import { custom, defineEventTool, option, pid } from '@ebpf/core/kit';
+import { apiOption, custom, defineEventTool, option, pid } from '@ebpf/core/kit';
 import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
 import { decodeEvent, F_ACTIVE, F_OWNER_LISTENER, F_OWNER_TASK, type Config } from './tcplife.gen.js';
 
@@ -128,8 +128,8 @@ export const options = {
   pid: option('-p, --pid <PID>', 'trace this PID only', ownerPid),
   localPorts: option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.', ports),
   remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
-  /** Not a flag of its own: the CLI's -4 and -6 set it (cli.ts). */
-  family: option('--family <4|6>', 'trace this address family only', custom((t, flag) => checkFamily(Number(t), flag), checkFamily)),
+  // The CLI's -4 and -6 set it (cli.ts).
+  family: apiOption('trace this address family only', custom((t, flag) => checkFamily(Number(t), flag), checkFamily)),
 };
 
 /** The 8 KiB bitmap the BPF program tests ports against (bit p = port p). */
