@@ -6,6 +6,9 @@
 //   const tool = defineEventTool({ name, object, options, knobs, ring, decode });
 //   export const mytool = (opts = {}) => tool.start(opts);       // the API
 //   await runCli(name, (argv) => runEventCli({ tool, ...cli }, argv));   // the CLI
+//
+// Interval tools the same way: definePeriodicTool({ ..., reader }) gives a
+// Periodic (snapshots), runPeriodicCli prints them (biolatency).
 export { option, apiOption, int, id32, pid, user, regex, text, custom, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes } from './program.js';
