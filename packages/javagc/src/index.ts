@@ -5,20 +5,10 @@
 //   const trace = javagc({ pid: 1234, thresholdUs: 0, pools: true });
 //   for await (const gc of trace) console.log(gc.pid, gc.durationNs, gc.pools);
 //   trace.close();
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import {
-  EbpfError,
-  ObjectSpec,
-  Tracer,
-  UsageError,
-  findMappedFile,
-  hasSdtProbe,
-  preflight,
-  readComm,
-  readSdtNotes,
-  type MappedFile,
-} from '@ebpf/core';
+import { existsSync, statSync } from 'node:fs';
+import { EbpfError, UsageError, findMappedFile, hasSdtProbe, readComm, readProcStatus, readSdtNotes, type MappedFile, type Tracer } from '@ebpf/core';
 import { decodeUtf8 } from '@ebpf/core/decode';
+import { custom, defineEventTool, int, option, pid } from '@ebpf/core/kit';
 import { GC_RECORD_SIZE, KIND_PAUSE, POOL_RECORD_SIZE, decodeGcRecord, decodePoolRecord, type Config } from './javagc.gen.js';
 
 export interface JavagcOptions {
@@ -83,14 +73,6 @@ export interface GcEvent {
   poolsDropped: number;
 }
 
-/** Where the compiled BPF object lives: next to this file once built; in
- * ../dist when this module runs from source (src/index.ts under vitest). */
-export const objectPath = ((): URL => {
-  const built = new URL('./javagc.bpf.o', import.meta.url);
-  const fromSource = new URL('../dist/javagc.bpf.o', import.meta.url);
-  return existsSync(built) || !existsSync(fromSource) ? built : fromSource;
-})();
-
 /** USDT provider and probe names, and the BPF program each runs. */
 export const PROVIDER = 'hotspot';
 const GC_PROBES = [
@@ -102,14 +84,6 @@ const POOL_PROBES = [
   { name: 'mem__pool__gc__end', program: 'pool_end' },
 ];
 
-const MAX_PID = 4194304; // PID_MAX_LIMIT
-// Up to ~31.7 years: thresholdUs * 1000 stays an exact u64 of nanoseconds.
-const MAX_THRESHOLD_US = 1e15;
-
-function commOf(pid: number): string {
-  return readComm(pid) ?? '?';
-}
-
 /**
  * The JVM's libjvm.so, checked to declare HotSpot's GC probes. Throws an
  * EbpfError with a one-line message when `pid` is no process (ESRCH), is not
@@ -118,7 +92,7 @@ function commOf(pid: number): string {
 export function findLibjvm(pid: number, opts: { pools?: boolean } = {}): MappedFile {
   const lib = findMappedFile(pid, 'libjvm.so');
   if (!lib) {
-    throw new EbpfError(`process ${pid} (${commOf(pid)}) is not a Java VM: no libjvm.so in /proc/${pid}/maps`, 'ENOTJVM');
+    throw new EbpfError(`process ${pid} (${readComm(pid) ?? '?'}) is not a Java VM: no libjvm.so in /proc/${pid}/maps`, 'ENOTJVM');
   }
   let notes;
   try {
@@ -183,18 +157,56 @@ export function decodeGc(view: DataView, offset: number, length: number): GcEven
  */
 export function targetNamespace(pid: number): { dev: bigint; ino: bigint; nsPid: number } {
   let st;
-  let status;
   try {
     st = statSync(`/proc/${pid}/ns/pid`, { bigint: true });
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch (err) {
     throw new EbpfError(`cannot read the pid namespace of process ${pid}: ${(err as Error).message}`, 'ESRCH', { cause: err });
   }
   const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
   const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
-  const nspid = status.match(/^NSpid:\s*(.+)$/m)?.[1]?.trim().split(/\s+/).pop();
-  return { dev: (major << 20n) | minor, ino: st.ino, nsPid: nspid ? Number(nspid) : pid };
+  const nsPid = readProcStatus(pid)?.NSpid?.split(/\s+/).pop();
+  return { dev: (major << 20n) | minor, ino: st.ino, nsPid: nsPid ? Number(nsPid) : pid };
 }
+
+/** javagc's options: the API's keys, with their CLI flags. */
+export const options = {
+  pid: option('-p, --pid <PID>', 'trace this Java process (required)', pid),
+  // -t as libbpf-tools' (a u32); from the API up to ~31.7 years (thresholdUs * 1000 stays an exact u64 of ns).
+  thresholdUs: option('-t, --time <TIME>', 'show only GCs that took at least TIME microseconds', custom(int(0, 0xffffffff).parse, int(0, 1e15).check), {
+    default: 0,
+  }),
+  pools: option('--pools', 'also show each memory pool: used and max bytes, before -> after'),
+};
+
+const probes = (o: { pools?: boolean }) => [...GC_PROBES, ...(o.pools ? POOL_PROBES : [])];
+
+export const tool = defineEventTool({
+  name: 'javagc',
+  object: new URL('./javagc.bpf.o', import.meta.url),
+  options,
+  check: (o) => {
+    if (o.pid === undefined) throw new UsageError('pid is required: the Java process to trace');
+  },
+  programs: (o) => probes(o).map((p) => p.program),
+  target: (o) => ({ lib: findLibjvm(o.pid!, o), ns: targetNamespace(o.pid!) }),
+  knobs: (o, { ns }) => ({ targ_tgid: ns.nsPid, pidns_dev: ns.dev, pidns_ino: ns.ino, min_ns: BigInt(o.thresholdUs ?? 0) * 1000n }) satisfies Config,
+  attach: (obj, o, { lib }) => {
+    const pid = o.pid!;
+    try {
+      for (const p of probes(o)) obj.attachUsdt(p.program, { binary: lib.hostPath, pid, provider: PROVIDER, name: p.name });
+    } catch (err) {
+      if (!existsSync(`/proc/${pid}`)) throw new EbpfError(`process ${pid} exited`, 'ESRCH', { cause: err });
+      throw err;
+    }
+  },
+  decode: decodeGc,
+  // The BPF side reports ids in the JVM's own pid namespace: the process is the one asked for, by the caller's number.
+  decoder: ({ pid }) => (view, offset, length) => {
+    const ev = decodeGc(view, offset, length);
+    ev.pid = pid!;
+    return ev;
+  },
+});
 
 /**
  * Starts tracing the JVM `pid`. Throws a UsageError for bad options, a
@@ -202,55 +214,7 @@ export function targetNamespace(pid: number): { dev: bigint; ino: bigint; nsPid:
  * EbpfError when the process is gone, is not a JVM, or lacks the probes.
  */
 export function javagc(opts: JavagcOptions): Tracer<GcEvent> {
-  const { pid } = opts ?? ({} as JavagcOptions);
-  if (pid === undefined) throw new UsageError('pid is required: the Java process to trace');
-  if (!Number.isInteger(pid) || pid < 1 || pid > MAX_PID) {
-    throw new UsageError(`pid must be an integer from 1 to ${MAX_PID}, got ${pid}`);
-  }
-  const thresholdUs = opts.thresholdUs ?? 0;
-  if (!Number.isInteger(thresholdUs) || thresholdUs < 0 || thresholdUs > MAX_THRESHOLD_US) {
-    throw new UsageError(`thresholdUs must be an integer from 0 to ${MAX_THRESHOLD_US}, got ${thresholdUs}`);
-  }
-  const pools = !!opts.pools;
-  preflight();
-  const lib = findLibjvm(pid, { pools });
-  const ns = targetNamespace(pid);
-
-  const spec = ObjectSpec.fromFile(objectPath, 'javagc');
-  try {
-    const config: Config = {
-      targ_tgid: ns.nsPid,
-      pidns_dev: ns.dev,
-      pidns_ino: ns.ino,
-      min_ns: BigInt(thresholdUs) * 1000n,
-    };
-    spec.setConfig({ ...config });
-    for (const p of POOL_PROBES) spec.setAutoload(p.program, pools);
-  } catch (err) {
-    spec.close();
-    throw err;
-  }
-  const obj = spec.load();
-  try {
-    for (const p of [...GC_PROBES, ...(pools ? POOL_PROBES : [])]) {
-      obj.attachUsdt(p.program, { binary: lib.hostPath, pid, provider: PROVIDER, name: p.name });
-    }
-    // The BPF side reports ids in the JVM's own pid namespace: the process
-    // is the one asked for, by the caller's number.
-    return new Tracer<GcEvent>({
-      object: obj,
-      rings: ['events'],
-      decode: (view, offset, length) => {
-        const ev = decodeGc(view, offset, length);
-        ev.pid = pid;
-        return ev;
-      },
-    });
-  } catch (err) {
-    obj.close();
-    if (!existsSync(`/proc/${pid}`)) throw new EbpfError(`process ${pid} exited`, 'ESRCH', { cause: err });
-    throw err;
-  }
+  return tool.start(opts);
 }
 
 export type { Tracer } from '@ebpf/core';

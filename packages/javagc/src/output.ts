@@ -1,6 +1,7 @@
 // How javagc prints: libbpf-tools' columns (TIME CPU PID GC TIME, the pause
 // in microseconds), a log2 histogram of pauses (-H), or JSON lines (--json).
 import { escapeControl, hhmmss, jsonLine, log2Histogram, log2HistogramRows, log2Slot, pad } from '@ebpf/core/format';
+import type { BatchClock } from '@ebpf/core/kit';
 import type { GcEvent, MemoryUsage, PoolUsage } from './index.js';
 
 /** libbpf javagc's first line, before the header. */
@@ -13,11 +14,6 @@ export const BANNER = 'Tracing javagc time... Hit Ctrl-C to end.';
  */
 export const HEADER = `${pad('TIME', 8)} ${pad('CPU', 7)} ${pad('PID', 7)} GC TIME`;
 
-/** The wall-clock time of a CLOCK_MONOTONIC timestamp (event times are monotonic). */
-export function wallClock(ts: bigint, nowMono: bigint = process.hrtime.bigint(), nowWall: number = Date.now()): Date {
-  return new Date(nowWall - Number(nowMono - ts) / 1e6);
-}
-
 /** One pool as BCC's ugc meant to print it ("%s %s used=%d->%d max=%d->%d"; its formatter forgot to return it). */
 export function formatPool(p: PoolUsage): string {
   const after = p.after ?? p.before;
@@ -29,8 +25,8 @@ export function formatPool(p: PoolUsage): string {
  * time of the GC's end, CPU, PID, duration in µs. With --pools, concurrent
  * cycles are marked, and each pool follows on its own indented line.
  */
-export function formatRow(ev: GcEvent, withPools: boolean): string {
-  let row = `${pad(hhmmss(wallClock(ev.timestamp)), 8)} ${pad(String(ev.cpu), 7)} ${pad(String(ev.pid), 7)} `;
+export function formatRow(ev: GcEvent, withPools: boolean, clock: BatchClock): string {
+  let row = `${pad(hhmmss(clock.wall(ev.timestamp)), 8)} ${pad(String(ev.cpu), 7)} ${pad(String(ev.pid), 7)} `;
   if (ev.kind === 'cycle') row += `${pad(String(ev.durationUs), 7)} concurrent cycle`;
   else row += String(ev.durationUs);
   row += '\n';
@@ -43,9 +39,9 @@ function usageJson(u: MemoryUsage | undefined): MemoryUsage | null {
 }
 
 /** One JSON object per collection. */
-export function formatJson(ev: GcEvent, withPools: boolean): string {
+export function formatJson(ev: GcEvent, withPools: boolean, clock: BatchClock): object {
   const obj: Record<string, unknown> = {
-    time: wallClock(ev.timestamp).toISOString(),
+    time: clock.wall(ev.timestamp).toISOString(),
     timestamp: ev.timestamp,
     kind: ev.kind,
     pid: ev.pid,
@@ -59,7 +55,7 @@ export function formatJson(ev: GcEvent, withPools: boolean): string {
     obj.pools = ev.pools.map((p) => ({ manager: p.manager, pool: p.pool, before: usageJson(p.before), after: usageJson(p.after) }));
     if (ev.poolsDropped) obj.pools_dropped = ev.poolsDropped;
   }
-  return jsonLine(obj);
+  return obj;
 }
 
 /** Pause times in µs, bucketed by log2 (libbpf-tools' convention, see log2Slot). */
