@@ -5,6 +5,7 @@
 #pragma once
 
 #include <napi.h>
+#include <cstdint>
 #include <string>
 
 // Throws a JS Error for a failed operation: `op` (and the message) names the
@@ -23,6 +24,17 @@ class LogCapture {
   static std::string Take();  // what the innermost capture collected so far
 };
 
+
+// union bpf_attr's link_create with its uprobe_multi member (uapi/linux/bpf.h,
+// Linux 6.6): libbpf 1.1 predates uprobe_multi links, so they are made with
+// a raw BPF_LINK_CREATE.
+struct UprobeMultiLinkAttr {
+  uint32_t prog_fd, target_fd, attach_type, flags;
+  uint64_t path, offsets, ref_ctr_offsets, cookies;
+  uint32_t cnt, multi_flags, pid;
+  uint32_t pad[9];
+};
+constexpr uint32_t kBpfTraceUprobeMulti = 48;  // enum bpf_attach_type: BPF_TRACE_UPROBE_MULTI
 
 // Native entry points of each file.
 Napi::Object InitObject(Napi::Env env, Napi::Object exports);

@@ -434,15 +434,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     }
     bool retprobe = info[4].ToBoolean().Value();
     int pid = info[5].ToNumber().Int32Value();
-    // union bpf_attr, link_create with its uprobe_multi member (uapi/linux/bpf.h)
-    struct {
-      uint32_t prog_fd, target_fd, attach_type, flags;
-      uint64_t path, offsets, ref_ctr_offsets, cookies;
-      uint32_t cnt, multi_flags, pid;
-      uint32_t pad[9];
-    } attr = {};
+    UprobeMultiLinkAttr attr = {};
     attr.prog_fd = bpf_program__fd(p);
-    attr.attach_type = 48;  // BPF_TRACE_UPROBE_MULTI
+    attr.attach_type = kBpfTraceUprobeMulti;
     attr.path = reinterpret_cast<uint64_t>(binary.c_str());
     attr.offsets = reinterpret_cast<uint64_t>(offsets.data());
     attr.cookies = cookies.empty() ? 0 : reinterpret_cast<uint64_t>(cookies.data());

@@ -48,6 +48,23 @@ constexpr size_t kRoom = 64 * 1024;
 
 // Shared machinery: uv handles, the batch buffer, the JS callback.
 class ReaderBase {
+ public:
+  // The JavaScript methods both readers share (each class lists them in its
+  // DefineClass; a base member pointer converts to the derived class's).
+  Napi::Value JsClose(const Napi::CallbackInfo &info) {
+    CloseHandles();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsPause(const Napi::CallbackInfo &info) {
+    if (!closed_) Pause();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsResume(const Napi::CallbackInfo &info) {
+    if (!closed_ && paused_) Resume();
+    return info.Env().Undefined();
+  }
+  Napi::Value JsFlush(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Flush()); }
+
  protected:
   Napi::Env env_;
   Napi::FunctionReference callback_;
@@ -342,19 +359,6 @@ class RingReader : public Napi::ObjectWrap<RingReader>, public ReaderBase {
     rb_ = nullptr;
   }
 
-  Napi::Value JsClose(const Napi::CallbackInfo &info) {
-    CloseHandles();
-    return info.Env().Undefined();
-  }
-  Napi::Value JsPause(const Napi::CallbackInfo &info) {
-    if (!closed_) Pause();
-    return info.Env().Undefined();
-  }
-  Napi::Value JsResume(const Napi::CallbackInfo &info) {
-    if (!closed_ && paused_) Resume();
-    return info.Env().Undefined();
-  }
-  Napi::Value JsFlush(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Flush()); }
 };
 
 // ---- perf buffers -------------------------------------------------------------
@@ -446,19 +450,6 @@ class PerfReader : public Napi::ObjectWrap<PerfReader>, public ReaderBase {
     pb_ = nullptr;
   }
 
-  Napi::Value JsClose(const Napi::CallbackInfo &info) {
-    CloseHandles();
-    return info.Env().Undefined();
-  }
-  Napi::Value JsPause(const Napi::CallbackInfo &info) {
-    if (!closed_) Pause();
-    return info.Env().Undefined();
-  }
-  Napi::Value JsResume(const Napi::CallbackInfo &info) {
-    if (!closed_ && paused_) Resume();
-    return info.Env().Undefined();
-  }
-  Napi::Value JsFlush(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), Flush()); }
   Napi::Value JsLost(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), lost_); }
 };
 

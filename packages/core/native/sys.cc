@@ -135,19 +135,14 @@ Napi::Value ProbeUprobeMulti(const Napi::CallbackInfo &info) {
       {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},  // r0 = 0
       {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                   // exit
   };
-  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = static_cast<bpf_attach_type>(48));
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = static_cast<bpf_attach_type>(kBpfTraceUprobeMulti));
   int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, nullptr, "GPL", insns, 2, &opts);
   if (prog < 0) return Napi::Boolean::New(env, false);
   uint64_t offset = 0;
   auto create = [&](int pid) {
-    struct {
-      uint32_t prog_fd, target_fd, attach_type, flags;
-      uint64_t path, offsets, ref_ctr_offsets, cookies;
-      uint32_t cnt, multi_flags, pid;
-      uint32_t pad[9];
-    } attr = {};
+    UprobeMultiLinkAttr attr = {};
     attr.prog_fd = prog;
-    attr.attach_type = 48;  // BPF_TRACE_UPROBE_MULTI
+    attr.attach_type = kBpfTraceUprobeMulti;
     attr.path = reinterpret_cast<uint64_t>("/");
     attr.offsets = reinterpret_cast<uint64_t>(&offset);
     attr.cnt = 1;
