@@ -60,7 +60,7 @@ export {
 export type { DeviceNumber, BlockDevice } from './kernel/blockdev.js';
 export { mappedFiles, findMappedFile } from './kernel/procmaps.js';
 export type { MappedFile, FileMatch, Mapping } from './kernel/procmaps.js';
-export { parseProcStat, readProcStat, processState, processAlive, readComm, readProcStatus, pidMax } from './kernel/procfs.js';
+export { parseProcStat, readProcStat, processState, processAlive, readComm, readProcStatus, pidMax, PID_LIMIT } from './kernel/procfs.js';
 export type { ProcStat } from './kernel/procfs.js';
 export { readSdtNotes, parseSdtNotes, hasSdtProbe } from './kernel/sdt.js';
 export type { SdtProbe } from './kernel/sdt.js';

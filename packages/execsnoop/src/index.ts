@@ -4,7 +4,7 @@
 //   const trace = execsnoop({ failed: true });
 //   for await (const ev of trace) console.log(ev.pid, ev.filename, ev.args);
 //   trace.close();
-import { possibleCpus, type Tracer } from '@ebpf/core';
+import { PID_LIMIT, possibleCpus, type Tracer } from '@ebpf/core';
 import { defineEventTool, int, option, regex, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
 import { decodeEvent, EV_ARGS_FAULT, EV_ARGS_TRUNCATED, type Config } from './execsnoop.gen.js';
@@ -76,7 +76,7 @@ export function commandLine(ev: ExecEvent): string {
 /** execsnoop's options: the API's keys, with their CLI flags. */
 export const options = {
   uid: option('-u, --uid <USER>', 'trace this UID only', user),
-  ppid: option('-P, --ppid <PPID>', 'trace this parent PID only', int(1, 4194304)),
+  ppid: option('-P, --ppid <PPID>', 'trace this parent PID only', int(1, PID_LIMIT)),
   failed: option('-x, --fails', 'include failed exec()s'),
   name: option('-n, --name <NAME>', 'only print commands matching this name (regex), any arg', regex),
   line: option('-l, --line <LINE>', 'only print commands where arg contains this line (regex)', regex),

@@ -1,5 +1,5 @@
 // How execsnoop prints an event: BCC's columns, or one JSON object per line.
-import { escapeControl, fmtFixed, hhmmss, pad, padStart } from '@ebpf/core/format';
+import { cell, escapeControl, fmtFixed, hhmmss, pad, padStart } from '@ebpf/core/format';
 import type { BatchClock, FlagsOf } from '@ebpf/core/kit';
 import type { flags } from './cli.js';
 import type { ExecEvent } from './index.js';
@@ -14,11 +14,6 @@ export function header(f: Flags): string {
   if (f.timestamp) h += pad('TIME(s)', 8);
   if (f.printUid) h += pad('UID', 6);
   return `${h}${pad('PCOMM', 16)} ${pad('PID', 7)} ${pad('PPID', 7)} ${padStart('RET', 3)} ARGS`;
-}
-
-/** Keeps a column's width and its separation even when a value overflows it. */
-function cell(text: string, width: number): string {
-  return text.length >= width ? `${text} ` : pad(text, width);
 }
 
 /** ARGS as BCC prints it: at most --max-args fields, then "..."; quoted with -q. */

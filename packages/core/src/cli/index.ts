@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { EbpfError, LoadError, PreflightError, UsageError } from '../errors.js';
 import { RowBuffer } from '../format/rowbuffer.js';
+import { PID_LIMIT } from '../kernel/procfs.js';
 import type { Tracer } from '../stream/tracer.js';
 
 /**
@@ -260,7 +261,7 @@ export function parseNonNegativeInt(flag: string, max = 0xffffffff): (value: str
 
 /** Parses a PID: a positive integer naming a live process. */
 export function parsePid(flag: string): (value: string) => number {
-  const asInt = parsePositiveInt(flag, 4194304);
+  const asInt = parsePositiveInt(flag, PID_LIMIT);
   return (value: string) => {
     const pid = asInt(value);
     if (!existsSync(`/proc/${pid}`)) throw new UsageError(`invalid ${flag} value '${value}': no such process`);

@@ -135,6 +135,9 @@ export function readProcStatus(pid: number, tid?: number): Record<string, string
   return out;
 }
 
+/** The largest PID any kernel hands out (PID_MAX_LIMIT on 64-bit: 4M). */
+export const PID_LIMIT = 4194304;
+
 /** The kernel's pid_max (/proc/sys/kernel/pid_max): every PID is below it; undefined when unreadable. */
 export function pidMax(): number | undefined {
   const n = Number(readOrUndefined('/proc/sys/kernel/pid_max')?.toString('latin1').trim());

@@ -5,6 +5,7 @@
 // (kit/program.ts) are both built from the same declarations.
 import { Option } from 'commander';
 import { UsageError } from '../errors.js';
+import { PID_LIMIT } from '../kernel/procfs.js';
 import { parseNonNegativeInt, parsePid, parsePositiveInt, parseRegex, parseUser } from '../cli/index.js';
 
 /** How one option's value is read from the command line and checked from the API. */
@@ -97,7 +98,7 @@ export const id32 = int(0, 0xffffffff);
 /** A process id: on the command line it must name a live process. */
 export const pid: ValueType<number> = {
   parse: (text, flag) => parsePid(flag)(text),
-  check: int(1, 4194304).check,
+  check: int(1, PID_LIMIT).check,
 };
 
 /** A UID, or on the command line a user name (as BCC's getpwnam). */
