@@ -5,8 +5,8 @@
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
-import { apiOption, custom, defineEventTool, option, pid } from '@ebpf/core/kit';
-import { AF_INET, AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
+import { apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
+import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits } from '@ebpf/core/inet';
 import { decodeEvent, F_ACTIVE, F_OWNER_LISTENER, F_OWNER_TASK, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions {
@@ -96,32 +96,11 @@ export function decodeSession(view: DataView, offset: number, length: number): T
   };
 }
 
-/** A list of ports: on the command line comma-separated (BCC: "80,81"), from the API an array. */
-const ports = custom<number[]>(
-  (text, flag) => {
-    const list = text.split(',').map((p) => p.trim());
-    if (list.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
-      throw new UsageError(`invalid ${flag} value '${text}': expected comma-separated ports from 1 to 65535`);
-    }
-    return list.map(Number);
-  },
-  (v, key) => {
-    if (!Array.isArray(v) || v.length === 0) throw new UsageError(`${key} must be a non-empty array of ports`);
-    for (const p of v) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`${key}: ${p} is not a port (1 to 65535)`);
-    return v;
-  },
-);
-
 /** From the API, any 32-bit PID (the old check: "pid must be a positive integer"); on the command line, a live process. */
 const ownerPid = custom(pid.parse, (v, key) => {
   if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 0xffffffff) throw new UsageError(`${key} must be a positive integer, got ${v}`);
   return v as number;
 });
-
-const checkFamily = (v: unknown, key: string): 4 | 6 => {
-  if (v !== 4 && v !== 6) throw new UsageError(`${key} must be 4 or 6, got ${v}`);
-  return v;
-};
 
 /** tcplife's options: the API's keys, with their CLI flags. */
 export const options = {
@@ -129,16 +108,8 @@ export const options = {
   localPorts: option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.', ports),
   remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
   // The CLI's -4 and -6 set it (cli.ts).
-  family: apiOption('trace this address family only', custom((t, flag) => checkFamily(Number(t), flag), checkFamily)),
+  family: apiOption('trace this address family only', ipFamily),
 };
-
-/** The 8 KiB bitmap the BPF program tests ports against (bit p = port p). */
-function portBits(list: number[] | undefined): Uint8Array | undefined {
-  if (!list) return undefined;
-  const bits = new Uint8Array(8192);
-  for (const p of list) bits[p >> 3]! |= 1 << (p & 7);
-  return bits;
-}
 
 export const tool = defineEventTool({
   name: 'tcplife',
@@ -146,7 +117,7 @@ export const tool = defineEventTool({
   options,
   knobs: (o) => ({
     targ_pid: o.pid ?? 0,
-    targ_family: o.family === 4 ? AF_INET : o.family === 6 ? AF_INET6 : 0,
+    targ_family: addressFamily(o.family),
     filter_lport: o.localPorts !== undefined,
     filter_rport: o.remotePorts !== undefined,
     lport_bits: portBits(o.localPorts),

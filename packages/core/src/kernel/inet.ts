@@ -8,6 +8,17 @@
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
+/** The kernel's address family for an IP version (0: either). */
+export const addressFamily = (v: 4 | 6 | undefined): number => (v === 4 ? AF_INET : v === 6 ? AF_INET6 : 0);
+
+/** An 8 KiB bitmap of ports (bit p = port p), the form BPF programs test a port list in. */
+export function portBits(list: readonly number[] | undefined): Uint8Array | undefined {
+  if (!list) return undefined;
+  const bits = new Uint8Array(8192);
+  for (const p of list) bits[p >> 3]! |= 1 << (p & 7);
+  return bits;
+}
+
 /** `a.b.c.d` from 4 bytes at `offset`. */
 export function formatIPv4(b: Uint8Array, offset = 0): string {
   return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`;

@@ -132,6 +132,30 @@ export function custom<T>(parse: (text: string, flag: string) => T, check: (v: u
   return { parse, check };
 }
 
+/** A list of TCP/UDP ports: on the command line comma-separated (BCC: "80,81"), from the API an array. */
+export const ports: ValueType<number[]> = {
+  parse: (text, flag) => {
+    const list = text.split(',').map((p) => p.trim());
+    if (list.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)) {
+      throw new UsageError(`invalid ${flag} value '${text}': expected comma-separated ports from 1 to 65535`);
+    }
+    return list.map(Number);
+  },
+  check: (v, key) => {
+    if (!Array.isArray(v) || v.length === 0) throw new UsageError(`${key} must be a non-empty array of ports`);
+    for (const p of v) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`${key}: ${p} is not a port (1 to 65535)`);
+    return v as number[];
+  },
+};
+
+const checkFamily = (v: unknown, key: string): 4 | 6 => {
+  if (v !== 4 && v !== 6) throw new UsageError(`${key} must be 4 or 6, got ${v}`);
+  return v;
+};
+
+/** An IP version, 4 or 6 (the CLIs set it from BCC's -4 and -6 flags). */
+export const ipFamily: ValueType<4 | 6> = { parse: (t, flag) => checkFamily(Number(t), flag), check: checkFamily };
+
 const boolean: ValueType<boolean> = {
   parse: () => true,
   check: (v, key) => {
