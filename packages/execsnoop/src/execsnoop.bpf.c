@@ -117,19 +117,37 @@ static __always_inline bool wanted(struct task_struct *task)
  * too many to count, or part of the array is not resident (a page the kernel
  * will fault in, but a BPF program cannot). A partial count must not be
  * returned: sys_exit takes argc - count as the number of strings a #!
- * interpreter inserted, and would drop that many real arguments. */
+ * interpreter inserted, and would drop that many real arguments.
+ *
+ * The loops here run under bpf_loop() (kernel 5.17+) rather than as plain
+ * bounded loops: the verifier checks a bpf_loop() callback once, whereas it
+ * walks a plain loop's body once per iteration. That is most of what loading
+ * this tool used to cost (tens of milliseconds before its header appears). */
+struct count_ctx {
+	const char *const *argv;
+	__u32 argc;        /* result; 0: unknown */
+};
+
+static long count_one(__u32 i, void *data)
+{
+	struct count_ctx *c = data;
+	const char *arg;
+
+	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]))
+		return 1; /* not resident: unknown (argc stays 0) */
+	if (!arg) {
+		c->argc = i;
+		return 1;
+	}
+	return 0; /* next; too many to count leaves argc 0: unknown */
+}
+
 static __always_inline __u32 count_args(const char *const *argv)
 {
-	const char *arg;
-	__u32 i;
+	struct count_ctx c = { .argv = argv };
 
-	for (i = 0; i < MAX_ENTRY_ARGC; i++) {
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]))
-			return 0; /* not resident: unknown */
-		if (!arg)
-			return i;
-	}
-	return 0; /* too many to count: unknown */
+	bpf_loop(MAX_ENTRY_ARGC, count_one, &c, 0);
+	return c.argc;
 }
 
 static __always_inline int on_enter(const char *filename, const char *const *argv)
@@ -202,11 +220,48 @@ static __always_inline void read_new_image(struct event *e, struct exec_start *s
 }
 
 /* Failure: the caller's memory is intact; follow the pointers saved at entry. */
+struct caller_args_ctx {
+	struct event *e;
+	const char *const *argv;
+	__u32 argc;        /* counted at entry; 0: unknown, read up to the NULL */
+	__u32 fn_len;      /* the arguments start after the file name */
+	__u32 off;         /* argument bytes so far */
+	bool done;         /* stopped before MAX_FAILED_ARGS strings */
+};
+
+static long read_caller_arg(__u32 i, void *data)
+{
+	struct caller_args_ctx *c = data;
+	struct event *e = c->e;
+	const char *arg = NULL;
+	long n;
+
+	if (i >= c->argc && c->argc)
+		goto done;
+	if (bpf_probe_read_user(&arg, sizeof(arg), &c->argv[i]) || !arg)
+		goto done;
+	if (c->off >= ARGS_MAX_LEN) {
+		e->flags |= EV_ARGS_TRUNCATED;
+		goto done;
+	}
+	n = bpf_probe_read_user_str(e->data + (c->fn_len & (FILENAME_MAX_LEN - 1)) + (c->off & (ARGS_MAX_LEN - 1)),
+				    ARGS_MAX_LEN, arg);
+	if (n <= 0) {
+		e->flags |= EV_ARGS_FAULT;
+		goto done;
+	}
+	c->off += n;
+	e->argc++;
+	return 0;
+done:
+	c->done = true;
+	return 1;
+}
+
 static __always_inline void read_caller_args(struct event *e, struct exec_start *start)
 {
-	__u32 off, fn_len;
+	struct caller_args_ctx c = { .e = e, .argv = start->argv, .argc = start->argc };
 	long n;
-	int i;
 
 	n = bpf_probe_read_user_str(e->data, FILENAME_MAX_LEN - 1, start->filename);
 	if (n <= 0) {
@@ -214,37 +269,17 @@ static __always_inline void read_caller_args(struct event *e, struct exec_start 
 		n = 1;
 		e->flags |= EV_FILENAME_FAULT;
 	}
-	fn_len = n & (FILENAME_MAX_LEN - 1);
-	e->filename_len = fn_len;
+	c.fn_len = n & (FILENAME_MAX_LEN - 1);
+	e->filename_len = c.fn_len;
 
-	off = 0;
-	for (i = 0; i < MAX_FAILED_ARGS; i++) {
-		const char *arg = NULL;
-
-		if (i >= start->argc && start->argc)
-			break;
-		if (bpf_probe_read_user(&arg, sizeof(arg), &start->argv[i]) || !arg)
-			break;
-		if (off >= ARGS_MAX_LEN) {
-			e->flags |= EV_ARGS_TRUNCATED;
-			break;
-		}
-		n = bpf_probe_read_user_str(e->data + fn_len + (off & (ARGS_MAX_LEN - 1)),
-					    ARGS_MAX_LEN, arg);
-		if (n <= 0) {
-			e->flags |= EV_ARGS_FAULT;
-			break;
-		}
-		off += n;
-		e->argc++;
-	}
-	if (i == MAX_FAILED_ARGS)
+	bpf_loop(MAX_FAILED_ARGS, read_caller_arg, &c, 0);
+	if (!c.done)
 		e->flags |= EV_ARGS_TRUNCATED;
-	if (off > ARGS_MAX_LEN) {
-		off = ARGS_MAX_LEN;
+	if (c.off > ARGS_MAX_LEN) {
+		c.off = ARGS_MAX_LEN;
 		e->flags |= EV_ARGS_TRUNCATED;
 	}
-	e->args_len = off;
+	e->args_len = c.off;
 }
 
 static __always_inline int on_exit(long ret)
