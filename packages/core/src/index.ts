@@ -46,7 +46,7 @@ export { OPEN_FLAGS, OPEN_ACCESS_MODES, openFlagNames, openFlagValue } from './k
 /** perf_event_attr.type / config values for attachPerfEvent(). */
 export const PerfType = { HARDWARE: 0, SOFTWARE: 1, TRACEPOINT: 2 } as const;
 export const PerfSoftware = { CPU_CLOCK: 0, TASK_CLOCK: 1 } as const;
-export { DoubleBufferedMap, log2Buckets } from './bpf/histmap.js';
+export { CumulativeMap, DoubleBufferedMap, log2Buckets } from './bpf/histmap.js';
 export type { Log2Layout } from './bpf/histmap.js';
 export {
   KERNEL_MINOR_BITS,
@@ -56,8 +56,11 @@ export {
   blockDeviceName,
   findBlockDevice,
   listBlockDevices,
+  resolveWholeDisk,
 } from './kernel/blockdev.js';
 export type { DeviceNumber, BlockDevice } from './kernel/blockdev.js';
+export { BIO_OP, BIO_FL, decodeRequestFlags, requestOpLetter } from './kernel/blockflags.js';
+export type { RequestFlags } from './kernel/blockflags.js';
 export { mappedFiles, findMappedFile } from './kernel/procmaps.js';
 export type { MappedFile, FileMatch, Mapping } from './kernel/procmaps.js';
 export { parseProcStat, readProcStat, processState, processAlive, readComm, readProcStatus, pidMax, PID_LIMIT } from './kernel/procfs.js';

@@ -9,6 +9,8 @@ import {
   kernelDev,
   listBlockDevices,
   parseDeviceNumber,
+  resolveWholeDisk,
+  UsageError,
 } from '../src/index.js';
 
 /** The first whole disk /proc/partitions lists (vda on this machine). */
@@ -68,6 +70,20 @@ describe('block devices', () => {
       } else {
         expect(x.disk).toBe(x.name);
       }
+    }
+  });
+
+  it('resolveWholeDisk (-d): a disk as the kernel dev_t; a missing disk or a partition is a UsageError', () => {
+    const d = someDisk();
+    expect(resolveWholeDisk(d.name)).toBe(kernelDev(d));
+    expect(resolveWholeDisk(`/dev/${d.name}`)).toBe(kernelDev(d));
+    expect(() => resolveWholeDisk('nosuchdisk')).toThrow(new UsageError("no such disk 'nosuchdisk'"));
+    expect(() => resolveWholeDisk('../../etc')).toThrow(UsageError);
+    const part = listBlockDevices().find((x) => x.partition);
+    if (part) {
+      expect(() => resolveWholeDisk(part.name)).toThrow(
+        new UsageError(`'${part.name}' is a partition of ${part.disk}; block requests are counted per disk: use -d ${part.disk}`),
+      );
     }
   });
 });

@@ -15,6 +15,7 @@
 // Nothing is cached: disks come and go, and a lookup is a few small reads.
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
+import { UsageError } from '../errors.js';
 
 /** The kernel's MINORBITS: dev_t = major << 20 | minor. */
 export const KERNEL_MINOR_BITS = 20;
@@ -132,4 +133,19 @@ export function listBlockDevices(): BlockDevice[] {
     if (d) out.push(d);
   }
   return out;
+}
+
+/**
+ * A tool's "-d DISK" (biolatency, biosnoop): the whole disk `name` names, as
+ * the kernel's dev_t (what a BPF program computes from a request). Throws a
+ * UsageError when there is no such device, or when it is a partition: block
+ * requests carry the whole disk.
+ */
+export function resolveWholeDisk(name: string): number {
+  const dev = findBlockDevice(name);
+  if (!dev) throw new UsageError(`no such disk '${name}'`);
+  if (dev.partition) {
+    throw new UsageError(`'${name}' is a partition of ${dev.disk}; block requests are counted per disk: use -d ${dev.disk}`);
+  }
+  return kernelDev(dev);
 }
