@@ -13,18 +13,21 @@ import {
   UsageError,
   blockDeviceName,
   checkTracepoints,
-  findBlockDevice,
+  decodeRequestFlags,
   fromKernelDev,
   hasTracepoint,
-  kernelDev,
   log2Buckets,
+  resolveWholeDisk,
   u32Key,
+  type RequestFlags,
 } from '@ebpf/core';
 import { apiOption, custom, definePeriodicTool, int, option, type Periodic } from '@ebpf/core/kit';
 import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
-import { decodeFlags, type FlagSet } from './flags.js';
 
-export { decodeFlags, type FlagSet } from './flags.js';
+/** A -F key's operation and flags, named (core's decodeRequestFlags; the codes come from ebpf/block.h). */
+export type FlagSet = RequestFlags;
+/** Names a -F code. */
+export const decodeFlags: (code: number) => FlagSet = decodeRequestFlags;
 
 export interface BiolatencyOptions {
   /** -Q: include the time requests wait in the OS queue (from block_io_start, else block_rq_insert). */
@@ -103,14 +106,7 @@ export interface Snapshot {
 export type Biolatency = Periodic<Snapshot>;
 
 /** Resolves -d: the disk's kernel dev_t. Throws a UsageError naming the problem. */
-export function resolveDisk(name: string): number {
-  const dev = findBlockDevice(name);
-  if (!dev) throw new UsageError(`no such disk '${name}'`);
-  if (dev.partition) {
-    throw new UsageError(`'${name}' is a partition of ${dev.disk}; block requests are counted per disk: use -d ${dev.disk}`);
-  }
-  return kernelDev(dev);
-}
+export const resolveDisk: (name: string) => number = resolveWholeDisk;
 
 function checkCgroup(path: string): string {
   let isDir = false;
