@@ -54,6 +54,7 @@ export {
   fromKernelDev,
   parseDeviceNumber,
   blockDeviceName,
+  kernelDevName,
   findBlockDevice,
   listBlockDevices,
   resolveWholeDisk,

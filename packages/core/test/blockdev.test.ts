@@ -10,6 +10,7 @@ import {
   listBlockDevices,
   parseDeviceNumber,
   resolveWholeDisk,
+  kernelDevName,
   UsageError,
 } from '../src/index.js';
 
@@ -47,6 +48,9 @@ describe('block devices', () => {
     expect(findBlockDevice(`/dev/${d.name}`)).toEqual(found);
     expect(rdev(`/dev/${d.name}`)).toEqual({ major: d.major, minor: d.minor });
     expect(blockDeviceName(d)).toBe(d.name);
+    expect(kernelDevName(kernelDev(d))).toBe(d.name);
+    expect(kernelDevName(kernelDev({ major: 4095, minor: 0xffff }))).toBe('4095:65535');
+    expect(kernelDevName(0)).toBe('<unknown>');
   });
 
   it('unknown names and numbers, and names that try to leave /sys/class/block', () => {

@@ -89,6 +89,17 @@ export function blockDeviceName(d: DeviceNumber): string | undefined {
 }
 
 /**
+ * The name of the device a kernel dev_t (major << 20 | minor, what a BPF
+ * program computes from a request's disk) stands for: its name under /dev,
+ * "MAJ:MIN" when no such device exists now, "<unknown>" for 0 (no disk).
+ */
+export function kernelDevName(dev: number): string {
+  if (dev === 0) return '<unknown>';
+  const d = fromKernelDev(dev);
+  return blockDeviceName(d) ?? `${d.major}:${d.minor}`;
+}
+
+/**
  * Looks a block device up by name ("vda", "/dev/vda", "nvme0n1p2").
  * Returns undefined when there is no such device (a name with path
  * separators other than a leading /dev/ never matches).
