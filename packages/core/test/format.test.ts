@@ -6,8 +6,11 @@ import {
   jsonLine,
   linearHistogram,
   log2Histogram,
+  log2HistogramJson,
   log2HistogramRows,
+  log2Sections,
   log2Slot,
+  nsIn,
   pad,
   padStart,
 } from '../src/format/index.js';
@@ -213,6 +216,52 @@ describe('log2HistogramRows', () => {
     expect(jsonLine({ data: rows.slice(63) })).toBe(
       '{"data":[{"low":"9223372036854775808","high":"18446744073709551615","count":1}]}\n',
     );
+  });
+});
+
+describe('log2Sections', () => {
+  it('prints each histogram after "\\n<header> = <label>", in the order given, as BCC prints a keyed table', () => {
+    const out = log2Sections(
+      [
+        { label: '12', buckets: [0, 1] },
+        { label: 'empty', buckets: [0, 0] },
+        { label: '7', buckets: [2] },
+      ],
+      'usecs',
+      'pid',
+    );
+    expect(out).toBe(
+      '\npid = 12\n' + log2Histogram([0, 1], 'usecs') + '\npid = 7\n' + log2Histogram([2], 'usecs'),
+    );
+    expect(out.split('\n').slice(0, 5)).toEqual([
+      '',
+      'pid = 12',
+      '     usecs               : count     distribution',
+      '         0 -> 1          : 0        |                                        |',
+      '         2 -> 3          : 1        |****************************************|',
+    ]);
+    expect(log2Sections([], 'usecs', 'pid')).toBe('');
+  });
+});
+
+describe('nsIn and log2HistogramJson', () => {
+  it('whole units, truncated', () => {
+    expect([nsIn(1999, 'usecs'), nsIn(1999, 'nsecs'), nsIn(2_999_999, 'msecs')]).toEqual([1, 1999, 2]);
+  });
+
+  it('fields first, then count, total, average (whole units) and the rows', () => {
+    const o = log2HistogramJson({ timestamp: 'T', unit: 'usecs', pid: 5 }, { buckets: [0, 3], count: 3, totalNs: 10_500 }, 'usecs');
+    expect(Object.keys(o)).toEqual(['timestamp', 'unit', 'pid', 'count', 'total', 'average', 'buckets']);
+    expect(o).toEqual({
+      timestamp: 'T',
+      unit: 'usecs',
+      pid: 5,
+      count: 3,
+      total: 10,
+      average: 3,
+      buckets: log2HistogramRows([0, 3]),
+    });
+    expect(log2HistogramJson({}, { buckets: [], count: 0, totalNs: 0 }, 'msecs').average).toBe(0);
   });
 });
 

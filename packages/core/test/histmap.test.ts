@@ -3,10 +3,11 @@
 // log2Buckets on plain buffers.
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { DoubleBufferedMap, ObjectSpec, UsageError, log2Buckets, type BpfObject } from '../src/index.js';
+import { CumulativeMap, DoubleBufferedMap, ObjectSpec, UsageError, log2Buckets, type BpfObject } from '../src/index.js';
 import { getppid } from './helpers.js';
 
 const HISTMAP = fileURLToPath(new URL('./bpf/dist/histmap.bpf.o', import.meta.url));
+const CUMULATIVE = fileURLToPath(new URL('./bpf/dist/cumulative.bpf.o', import.meta.url));
 const SLOTS = 8;
 
 let obj: BpfObject | undefined;
@@ -15,8 +16,8 @@ afterEach(() => {
   obj = undefined;
 });
 
-function load(): BpfObject {
-  const spec = ObjectSpec.fromFile(HISTMAP);
+function load(file = HISTMAP): BpfObject {
+  const spec = ObjectSpec.fromFile(file);
   spec.setConfig({ targ_tgid: process.pid });
   return spec.load();
 }
@@ -65,6 +66,48 @@ describe('DoubleBufferedMap', () => {
   it('refuses a map that is not a map of maps', () => {
     obj = load();
     expect(() => new DoubleBufferedMap(obj!, 'hist_a', ['hist_a', 'hist_b'])).toThrow(UsageError);
+  });
+});
+
+describe('CumulativeMap', () => {
+  /** [count, sum] of each [key, gain] (u32 key, two u64 words). */
+  const gains = (entries: Array<[Buffer, Buffer]>) =>
+    entries.map(([k, v]) => [k.readUInt32LE(0), Number(v.readBigUInt64LE(0)), Number(v.readBigUInt64LE(8))]);
+  /** The sum of the call numbers from..to. */
+  const sum = (from: number, to: number) => ((to - from + 1) * (from + to)) / 2;
+
+  it('take() returns what each entry gained since the last take(), per-CPU slices summed; unchanged entries are left out', () => {
+    obj = load(CUMULATIVE);
+    const perCpu = new CumulativeMap(obj, 'per_cpu');
+    const shared = new CumulativeMap(obj, 'shared');
+    obj.attach();
+    expect(perCpu.take()).toEqual([]);
+    getppid(100);
+    expect(gains(perCpu.take())).toEqual([[1, 100, sum(1, 100)]]); // index 0 never changed
+    expect(gains(shared.take())).toEqual([[7, 100, sum(1, 100)]]);
+    expect(perCpu.take()).toEqual([]);
+    getppid(30);
+    expect(gains(perCpu.take())).toEqual([[1, 30, sum(101, 130)]]);
+    expect(gains(shared.take())).toEqual([[7, 30, sum(101, 130)]]);
+    expect(shared.take()).toEqual([]);
+  });
+
+  it('loses nothing across many takes', () => {
+    obj = load(CUMULATIVE);
+    const perCpu = new CumulativeMap(obj, 'per_cpu');
+    obj.attach();
+    let count = 0;
+    for (let i = 0; i < 20; i++) {
+      getppid(50);
+      for (const [, n] of gains(perCpu.take())) count += n;
+    }
+    expect(count).toBe(1000);
+    expect(count).toBe(Number(obj.readGlobalInt('calls')));
+  });
+
+  it('refuses values that are not whole u64 words', () => {
+    obj = load();
+    expect(() => new CumulativeMap(obj!, 'current')).toThrow(UsageError);
   });
 });
 

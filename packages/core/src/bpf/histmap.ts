@@ -77,6 +77,60 @@ export class DoubleBufferedMap {
   }
 }
 
+/**
+ * Counters that only grow: the BPF programs add to them and nothing clears
+ * them. take() returns what each entry gained since the previous take() (the
+ * first: since load), the slices of a per-CPU value summed: a lossless
+ * interval read with no swap and no clearing, for maps whose keys are few
+ * and lasting (a per-CPU array of histograms, a hash of IRQ names). Maps
+ * whose keys come and go (per-PID histograms) fill up this way: those want
+ * DoubleBufferedMap.
+ *
+ * Values must be whole u64 words (counters, slots, sums); each word's delta
+ * is taken modulo 2^64. A value is read while programs may be adding to it,
+ * so a count can land in this take() and its matching sum in the next: no
+ * count is lost or counted twice.
+ */
+export class CumulativeMap {
+  readonly map: BpfMap;
+  readonly #words: number;
+  /** The summed words at the previous take(), by key (hex). */
+  #last = new Map<string, BigUint64Array>();
+
+  constructor(obj: BpfObject, name: string) {
+    this.map = obj.map(name);
+    if (this.map.valueSize % 8 !== 0) throw new UsageError(`map ${name}: values of ${this.map.valueSize} bytes are not u64 counters`);
+    this.#words = this.map.valueSize / 8;
+  }
+
+  /**
+   * [key, gain] of every entry that gained since the previous take(); gain
+   * is the map's valueSize bytes (per-CPU slices summed), so the generated
+   * decoders read it.
+   */
+  take(): Array<[Buffer, Buffer]> {
+    const out: Array<[Buffer, Buffer]> = [];
+    for (const [k, v] of this.map.entries()) {
+      const now = new BigUint64Array(this.#words);
+      for (const slice of this.map.perCpu ? this.map.perCpuValues(v) : [v]) {
+        for (let i = 0; i < this.#words; i++) now[i]! += slice.readBigUInt64LE(i * 8);
+      }
+      const id = k.toString('hex');
+      const last = this.#last.get(id);
+      this.#last.set(id, now);
+      const gain = Buffer.alloc(this.map.valueSize);
+      let changed = false;
+      for (let i = 0; i < this.#words; i++) {
+        const d = BigInt.asUintN(64, now[i]! - (last?.[i] ?? 0n));
+        if (d !== 0n) changed = true;
+        gain.writeBigUInt64LE(d, i * 8);
+      }
+      if (changed) out.push([k, gain]);
+    }
+    return out;
+  }
+}
+
 export interface Log2Layout {
   /** Byte offset of slot 0 in the value (default 0). */
   offset?: number;

@@ -165,6 +165,55 @@ export function log2HistogramRows(buckets: ArrayLike<Count>, opts?: Omit<Log2Opt
 }
 
 /**
+ * BCC's `print_log2_hist` of a table with a section key (biolatency -D,
+ * runqlat -P, hardirqs -d): each histogram after a line "\n<header> = <label>".
+ * Sections print in the order given; empty histograms print nothing. Labels
+ * print as given: escape text from other processes first (escapeControl).
+ */
+export function log2Sections(
+  sections: Iterable<{ label: string; buckets: ArrayLike<Count> }>,
+  valType: string,
+  sectionHeader: string,
+  opts?: Log2Options,
+): string {
+  let out = '';
+  for (const s of sections) {
+    const h = log2Histogram(s.buckets, valType, opts);
+    if (h) out += `\n${sectionHeader} = ${s.label}\n${h}`;
+  }
+  return out;
+}
+
+/** Time units of histograms and totals, as BCC labels them. */
+export type TimeUnit = 'nsecs' | 'usecs' | 'msecs';
+const NS_PER_UNIT: Record<TimeUnit, number> = { nsecs: 1, usecs: 1_000, msecs: 1_000_000 };
+
+/** Whole `unit`s in `ns` nanoseconds, truncated (BCC's `%d` of a time divided by its factor). */
+export function nsIn(ns: number, unit: TimeUnit): number {
+  return Math.floor(ns / NS_PER_UNIT[unit]);
+}
+
+/**
+ * A log2 histogram of times as one `--json` object: `fields` first (the
+ * timestamp, the unit, what the histogram is of), then `count`, `total` and
+ * `average` (whole units, truncated) and the printed rows as `buckets`
+ * (see log2HistogramRows).
+ */
+export function log2HistogramJson(
+  fields: Record<string, unknown>,
+  h: { buckets: ArrayLike<Count>; count: number; totalNs: number },
+  unit: TimeUnit,
+): Record<string, unknown> {
+  return {
+    ...fields,
+    count: h.count,
+    total: nsIn(h.totalNs, unit),
+    average: h.count > 0 ? nsIn(h.totalNs / h.count, unit) : 0,
+    buckets: log2HistogramRows(h.buckets),
+  };
+}
+
+/**
  * BCC's `print_linear_hist`: row i is labelled base + i * step (BCC itself
  * prints the bucket index: base 0, step 1). Leading empty buckets are printed
  * unless stripLeadingZero, trailing ones not; "" when all are zero.
