@@ -11,11 +11,11 @@ import {
   DoubleBufferedMap,
   PreflightError,
   UsageError,
-  blockDeviceName,
   checkTracepoints,
   decodeRequestFlags,
   fromKernelDev,
   hasTracepoint,
+  kernelDevName,
   log2Buckets,
   resolveWholeDisk,
   u32Key,
@@ -146,9 +146,7 @@ export const options = {
 
 /** The disk for a kernel dev_t, named as /dev names it. */
 function diskOf(dev: number): Disk {
-  const d = fromKernelDev(dev);
-  if (dev === 0) return { name: '<unknown>', ...d };
-  return { name: blockDeviceName(d) ?? `${d.major}:${d.minor}`, ...d };
+  return { name: kernelDevName(dev), ...fromKernelDev(dev) };
 }
 
 /** One period's histograms, from the retired map's entries. */
