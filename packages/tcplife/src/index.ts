@@ -7,7 +7,7 @@
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
 import { apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits } from '@ebpf/core/inet';
-import { decodeEvent, F_ACTIVE, F_OWNER_LISTENER, F_OWNER_TASK, type Config } from './tcplife.gen.js';
+import { decodeEvent, F_ACTIVE, OWNER_ACCEPT, OWNER_LISTENER, OWNER_TASK, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions {
   /** Only sessions owned by this process (in-kernel). */
@@ -26,9 +26,11 @@ export interface TcplifeOptions {
 export type OwnerSource =
   /** the last task that changed the socket's state in a system call (connect, shutdown, close) */
   | 'task'
-  /** never seen in a system call (e.g. reset by the peer): the process that listen()ed on the port */
+  /** a server session that changed no state in a system call since accept() (e.g. reset by the peer): the process that accept()ed it */
+  | 'accept'
+  /** never seen in a system call nor accepted in a traced one (e.g. reset while queued): the process that listen()ed on the port */
   | 'listener'
-  /** not known (pid 0, comm ''): a server socket whose listener predates the trace */
+  /** not known (pid 0, comm ''): a server socket whose listener predates the trace, not accepted in a traced system call */
   | 'unknown';
 
 export interface TcpSession {
@@ -75,6 +77,8 @@ export class TcplifeTracer extends Tracer<TcpSession> {
   }
 }
 
+const OWNERS: Record<number, OwnerSource> = { [OWNER_TASK]: 'task', [OWNER_ACCEPT]: 'accept', [OWNER_LISTENER]: 'listener' };
+
 /** Turns one ring record into a TcpSession. */
 export function decodeSession(view: DataView, offset: number, length: number): TcpSession {
   const raw = decodeEvent(view, offset, length);
@@ -83,7 +87,7 @@ export function decodeSession(view: DataView, offset: number, length: number): T
     timestamp: raw.ts,
     pid: raw.pid,
     comm: raw.comm,
-    owner: raw.flags & F_OWNER_TASK ? 'task' : raw.flags & F_OWNER_LISTENER ? 'listener' : 'unknown',
+    owner: OWNERS[raw.owner] ?? 'unknown',
     active: (raw.flags & F_ACTIVE) !== 0,
     family: v6 ? 6 : 4,
     laddr: v6 ? formatIPv6(raw.laddr) : formatIPv4(raw.laddr),

@@ -24,26 +24,21 @@
 // and report when it reaches CLOSE. Three things need care.
 //
 // 1. Who owns the session? A tracepoint runs in whatever context changed the
-//    state. connect() and close() are system calls: the current task is the
-//    socket's user. But most moves happen when a packet arrives, in softirq
-//    context, on behalf of whatever task the CPU happened to be running. Over
-//    loopback that is the *peer* (its send processes our packet), otherwise a
-//    random task, ksoftirqd or the idle task ("swapper", pid 0). BCC caches
+//    state: inside a system call (connect, close) the current task is the
+//    socket's user, but most moves happen when a packet arrives, in softirq
+//    context, on behalf of whatever task the CPU happened to run (over
+//    loopback the *peer*, otherwise any task or the idle task). BCC caches
 //    pid/comm only at SYN_SENT and LAST_ACK and otherwise takes the current
 //    task at CLOSE, so a server that closes first is reported under its
-//    client's PID (over loopback) or under pid 0.
-//    Here the socket itself says whether the current task is its user: a
-//    system call that works on a socket takes the socket lock with
-//    lock_sock(), which sets sk->sk_lock.owned; softirq code never sets it
-//    (when it finds the socket owned, it queues the packet to the owner's
-//    backlog, and the owner processes it, in its own context, when it
-//    releases the lock). So `sk_lock.owned != 0` during a state change means
-//    "the current task is the socket's user, in a system call", and every
-//    such change records pid and comm: the last task to act on the socket
-//    (connect, shutdown, close) owns the session. A server socket whose
-//    client resets it never sees such a change (accept() changes no state);
-//    for those, the owner is the process that called listen() on the port,
-//    which is recorded when the listener is created.
+//    client's PID (over loopback) or under pid 0. Here the owner comes from
+//    ebpf/tcp_owner.h, shared with the other TCP tools: the last task that
+//    changed the socket's state inside a system call (the socket lock it
+//    holds, sk_lock.owned, says so); before that, for a server socket, the
+//    task that accept()ed it (sys_exit_accept4/sys_exit_accept: the returned
+//    fd, looked up in the task's file table); before that, the task that
+//    listen()ed on its port. A prefork server's sessions are thus its
+//    workers', even those a client resets (they never change state in a
+//    worker's system call).
 //
 // 2. A connection refused (or timed out) goes CLOSE -> SYN_SENT -> CLOSE and
 //    never was a session: BCC prints it anyway, with zero bytes. Only
@@ -59,10 +54,12 @@
 //    number); their FIN was received if the socket has the SOCK_DONE flag,
 //    which tcp_fin() sets when it processes the FIN.
 //
-// Hook: tracepoint sock:inet_sock_set_state (no kprobes on this kernel, and
-// none needed: this one tracepoint sees every state change of every socket).
+// Hooks: tracepoint sock:inet_sock_set_state (no kprobes on this kernel, and
+// none needed: this one tracepoint sees every state change of every socket),
+// and the exits of accept4() and accept() for the owner of server sockets.
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/tcp_owner.h"
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_pid = 0;     /* only sessions owned by this process (0: all) */
@@ -82,15 +79,20 @@ const volatile __u8 rport_bits[8192] = {};
 #define F_ACTIVE 0x01         /* this side opened: connect(), SYN_SENT seen */
 #define F_ESTABLISHED 0x02    /* the handshake completed */
 #define F_FIN_SENT 0x04       /* this side sent a FIN: FIN_WAIT1 or LAST_ACK seen */
-#define F_OWNER_TASK 0x08     /* pid/comm: the last task to change the state in a system call */
-#define F_OWNER_LISTENER 0x10 /* pid/comm: the process that listen()ed on the local port */
 
-/* What is remembered about a live session, from open to close. */
+/* How the owner was found (struct event.owner): tcp_owner.h's values, named
+ * here so that the build exports them to TypeScript. */
+#define OWNER_NONE TCP_OWNER_NONE         /* not known: pid 0 */
+#define OWNER_TASK TCP_OWNER_TASK         /* the last task to change the state in a system call */
+#define OWNER_ACCEPT TCP_OWNER_ACCEPT     /* the task that accept()ed it */
+#define OWNER_LISTENER TCP_OWNER_LISTENER /* the task that listen()ed on the local port */
+
+/* What is remembered about a live session, from open to close (its owner is
+ * kept by tcp_owner.h, in its own map). */
 struct session {
 	__u64 birth_ns; /* first state change seen: SYN_SENT or SYN_RECV */
-	__u32 pid;      /* owner (see above); 0 while unknown */
 	__u32 flags;
-	char comm[16];
+	__u32 pad;
 };
 
 /* What user space receives, once per session, at close. */
@@ -104,7 +106,7 @@ struct event {
 	__u16 family;      /* AF_INET or AF_INET6 */
 	__u16 lport;
 	__u16 rport;
-	__u16 pad;
+	__u16 owner;       /* OWNER_* */
 	__u8 laddr[16];    /* IPv4: the first 4 bytes */
 	__u8 raddr[16];
 	char comm[16];
@@ -124,25 +126,8 @@ struct {
 	__type(value, struct session);
 } sessions SEC(".maps");
 
-/* Who listen()ed on a port: the owner of that listener's children until they
- * show their own (see 1. above). LRU: listeners are never removed, so that
- * children still queued when their listener closes find it. */
-struct listener_key {
-	__u16 family;
-	__u16 port;
-};
-
-struct owner {
-	__u32 pid;
-	char comm[16];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct listener_key);
-	__type(value, struct owner);
-} listeners SEC(".maps");
+/* Owners: the maps tcp_owners (socket -> owner) and tcp_listeners (port ->
+ * owner) come with ebpf/tcp_owner.h. */
 
 EBPF_RINGBUF(events, 1024 * 1024); /* user space may resize it before load */
 
@@ -168,35 +153,8 @@ static __always_inline bool ports_wanted(__u16 lport, __u16 rport)
 	return true;
 }
 
-/* True when the current task is the socket's user, in a system call (see 1.). */
-static __always_inline bool current_owns(struct sock *sk)
-{
-	return BPF_CORE_READ(sk, sk_lock.owned) != 0;
-}
-
-static __always_inline void take_current(struct session *s)
-{
-	s->pid = ebpf_current_tgid();
-	bpf_get_current_comm(s->comm, sizeof(s->comm));
-	s->flags = (s->flags & ~F_OWNER_LISTENER) | F_OWNER_TASK;
-}
-
-/* CLOSE -> LISTEN, in listen(): remember who listens on the port. */
-static __always_inline void on_listen(struct sock *sk, __u16 family, __u16 port)
-{
-	struct listener_key k = { .family = family, .port = port };
-	struct owner o = {};
-
-	if (!current_owns(sk))
-		return;
-	o.pid = ebpf_current_tgid();
-	bpf_get_current_comm(o.comm, sizeof(o.comm));
-	bpf_map_update_elem(&listeners, &k, &o, BPF_ANY);
-}
-
 /* Into SYN_SENT, SYN_RECV or ESTABLISHED: a session opens. */
-static __always_inline void on_open(struct sock *sk, __u64 key, int old, int new,
-				    __u16 family, __u16 lport)
+static __always_inline void on_open(__u64 key, int old, int new)
 {
 	struct session *s = bpf_map_lookup_elem(&sessions, &key);
 	long err;
@@ -204,8 +162,6 @@ static __always_inline void on_open(struct sock *sk, __u64 key, int old, int new
 	if (s) {
 		if (new == TCP_ESTABLISHED)
 			s->flags |= F_ESTABLISHED;
-		if (current_owns(sk))
-			take_current(s);
 		return;
 	}
 
@@ -217,42 +173,22 @@ static __always_inline void on_open(struct sock *sk, __u64 key, int old, int new
 		n.flags |= F_ACTIVE;
 	if (new == TCP_ESTABLISHED)
 		n.flags |= F_ESTABLISHED;
-	if (current_owns(sk)) {
-		take_current(&n);
-	} else if (old == TCP_LISTEN) {
-		/* A child is created in softirq context: the current task is
-		 * whoever sent the packet. Borrow the listener's owner. */
-		struct listener_key k = { .family = family, .port = lport };
-		struct owner *o = bpf_map_lookup_elem(&listeners, &k);
-
-		if (o) {
-			n.pid = o->pid;
-			__builtin_memcpy(n.comm, o->comm, sizeof(n.comm));
-			n.flags |= F_OWNER_LISTENER;
-		}
-	}
 	err = bpf_map_update_elem(&sessions, &key, &n, BPF_NOEXIST);
 	if (err && err != -EEXIST)
 		__sync_fetch_and_add(&sessions_untracked, 1);
 }
 
 /* FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING: on the way out. Only
- * two things matter here: a FIN sent by this side, and the owner. */
-static __always_inline void on_progress(struct sock *sk, __u64 key, int new)
+ * a FIN sent by this side matters here (the owner is tcp_owner.h's). */
+static __always_inline void on_progress(__u64 key, int new)
 {
-	bool fin = new == TCP_FIN_WAIT1 || new == TCP_LAST_ACK;
-	bool owner = current_owns(sk);
 	struct session *s;
 
-	if (!fin && !owner)
-		return; /* softirq, nothing to note: no map lookup */
+	if (new != TCP_FIN_WAIT1 && new != TCP_LAST_ACK)
+		return; /* nothing to note: no map lookup */
 	s = bpf_map_lookup_elem(&sessions, &key);
-	if (!s)
-		return;
-	if (fin)
+	if (s)
 		s->flags |= F_FIN_SENT;
-	if (owner)
-		take_current(s);
 }
 
 /* Into CLOSE: the session is over; report it. */
@@ -261,6 +197,7 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 				     __u16 lport, __u16 rport)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct tcp_owner owner;
 	struct session *s;
 	struct event *e;
 	__u64 acked, received;
@@ -268,12 +205,11 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 	s = bpf_map_lookup_elem(&sessions, &key);
 	if (!s)
 		return; /* opened before we started: its birth is unknown (BCC skips these too) */
-	if (current_owns(sk))
-		take_current(s);
 	/* Refused, timed out, or a handshake that never completed: no session. */
 	if (!(s->flags & F_ESTABLISHED))
 		goto out;
-	if (targ_pid && s->pid != targ_pid)
+	tcp_owner_get(sk, &owner);
+	if (targ_pid && owner.pid != targ_pid)
 		goto out;
 
 	/* Payload bytes: the counters minus the sequence numbers SYN and FIN use (see 3.). */
@@ -295,12 +231,12 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 	e->span_ns = e->ts - s->birth_ns;
 	e->tx_bytes = acked;
 	e->rx_bytes = received;
-	e->pid = s->pid;
+	e->pid = owner.pid;
 	e->flags = s->flags;
 	e->family = family;
 	e->lport = lport;
 	e->rport = rport;
-	e->pad = 0;
+	e->owner = owner.how;
 	/* Addresses come with the tracepoint (its IPv6 fields hold v4-mapped
 	 * addresses for IPv4 sockets; the IPv4 fields are what we want then).
 	 * Copied with a helper: the compiler turns a plain copy into loads
@@ -315,13 +251,13 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
 		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
 	}
-	__builtin_memcpy(e->comm, s->comm, sizeof(e->comm));
+	__builtin_memcpy(e->comm, owner.comm, sizeof(e->comm));
 	ebpf_submit(events, e);
 out:
 	bpf_map_delete_elem(&sessions, &key);
 }
 
-/* ---- Entry point ---- */
+/* ---- Entry points ---- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -340,21 +276,43 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		/* A client's local port shows up only after SYN_SENT: drop
 		 * what was recorded before it was known. */
 		bpf_map_delete_elem(&sessions, &key);
+		tcp_owner_forget(sk);
 		return 0;
 	}
 
-	if (new == TCP_LISTEN) {
-		on_listen(sk, family, lport);
+	/* Who owns it, as far as this change tells (tcp_owner.h). */
+	tcp_owner_update(sk, family, lport, old, new);
+
+	if (new == TCP_LISTEN)
+		return 0; /* a listener: not a session (its port's owner is noted) */
+	if (old == TCP_LISTEN && new != TCP_SYN_RECV) {
+		tcp_owner_forget(sk); /* a listener closing: not a session */
 		return 0;
 	}
-	if (old == TCP_LISTEN && new != TCP_SYN_RECV)
-		return 0; /* a listener closing: not a session */
 	if (new < TCP_FIN_WAIT1) /* SYN_SENT, SYN_RECV, ESTABLISHED (BCC's test) */
-		on_open(sk, key, old, new, family, lport);
-	else if (new == TCP_CLOSE)
+		on_open(key, old, new);
+	else if (new == TCP_CLOSE) {
 		on_close(ctx, sk, key, family, lport, rport);
-	else
-		on_progress(sk, key, new);
+		tcp_owner_forget(sk);
+	} else
+		on_progress(key, new);
+	return 0;
+}
+
+/* accept() and accept4() return the new connection's file descriptor: the
+ * task accepting it is the server session's owner from now on (until it, or
+ * another task, changes the socket's state in a system call). */
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	tcp_owner_accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	tcp_owner_accepted(ctx->ret);
 	return 0;
 }
 

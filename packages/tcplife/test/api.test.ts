@@ -26,7 +26,7 @@ function expectPair(
   run: SessionRun,
   sessions: TcpSession[],
   family: Family,
-  opts: { send: number; reply: number; minMs: number; serverOwner?: 'task' | 'listener' },
+  opts: { send: number; reply: number; minMs: number; serverOwner?: 'task' | 'accept' | 'listener' },
 ): void {
   const addr = LOOPBACK[family];
   const client = sessions.filter(clientSide(run));
@@ -102,13 +102,13 @@ describe('sessions', () => {
     }
   });
 
-  it('reset by the client: the server side never closes in a system call; its owner is the listener', async () => {
+  it('reset by the client: the server side never closes in a system call; its owner is the process that accept()ed it', async () => {
     const c = capture();
     try {
       for (const family of [4, 6] as const) {
         const run = await runSession(bins, { family, send: SEND, reply: REPLY, closer: 'reset', sleepMs: 100 });
         await c.waitForCount((s) => clientSide(run)(s) || serverSide(run)(s), 2);
-        expectPair(run, c.events, family, { send: SEND, reply: REPLY, minMs: 100, serverOwner: 'listener' });
+        expectPair(run, c.events, family, { send: SEND, reply: REPLY, minMs: 100, serverOwner: 'accept' });
       }
     } finally {
       c.close();
@@ -260,7 +260,7 @@ describe('lifecycle', () => {
   it('close() is idempotent, ends for await after delivering what was buffered, and frees every BPF fd', async () => {
     const before = bpfFdTargets();
     const c = capture();
-    expect(bpfLinks()).toBe(1);
+    expect(bpfLinks()).toBe(3); // inet_sock_set_state, sys_exit_accept4, sys_exit_accept
     const { seen, ended } = iterate(c.tracer);
     const run = await runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
     // no waiting: close() must still deliver the sessions already in the ring

@@ -182,14 +182,14 @@ describe('output format', () => {
     for (const x of def.lines().slice(1)) expect(x, x).toMatch(/^\d+ +.{10} \S+ +\d+ +\S+ +\d+ +\d+ +\d+ \d+\.\d\d$/);
   }, 40_000);
 
-  it('--json is exact for a session reset by the client, and the server row names the listener owner', async () => {
+  it('--json is exact for a session reset by the client, and the server row names the process that accept()ed it', async () => {
     const json = CLI.spawn(['--json']);
     await json.waitProbe(probeSession, DEADLINE.start, 300);
     const run = await runSession(bins, { family: 6, send: 3071, reply: 1023, closer: 'reset', sleepMs: 0 });
     const [line] = await json.waitRows((x) => x.includes(`"lport":${run.server.port},`), 1);
     const ev = JSON.parse(line);
     expect([ev.pid, ev.comm, ev.owner, ev.active, ev.ip, ev.laddr, ev.raddr, ev.tx_bytes, ev.rx_bytes]).toEqual([
-      run.server.pid, SERVER_COMM, 'listener', false, 6, '::1', '::1', 1023, 3071,
+      run.server.pid, SERVER_COMM, 'accept', false, 6, '::1', '::1', 1023, 3071,
     ]);
     expectCleanExit(await json.stop());
   });

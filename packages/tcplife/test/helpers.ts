@@ -24,7 +24,12 @@ export interface Bins {
   client: string;
   /** test/c/tcpstorm.c */
   storm: string;
+  /** test/c/prefork.c */
+  prefork: string;
 }
+
+/** The prefork server (test/c/prefork.c), shared with the other TCP tools' tests. */
+export const PREFORK_SRC = new URL('./c/prefork.c', import.meta.url);
 
 export function buildBins(): Bins {
   const sess = new URL('./c/tcpsess.c', import.meta.url);
@@ -32,6 +37,7 @@ export function buildBins(): Bins {
     server: compileC(sess, { name: SERVER_COMM }),
     client: compileC(sess, { name: CLIENT_NAME }),
     storm: compileC(new URL('./c/tcpstorm.c', import.meta.url), { flags: ['-O2'] }),
+    prefork: compileC(PREFORK_SRC),
   };
 }
 
@@ -116,3 +122,29 @@ export async function runStorm(bins: Bins, n: number, bytes: number, family: Fam
 
 /** Sessions of a storm: server side (local port = the storm's) or client side (remote port). */
 export const ofStorm = (r: StormRun) => (s: TcpSession) => s.lport === r.port || s.rport === r.port;
+
+export interface PreforkRun {
+  /** the listening port, and the parent: it listened and was every client */
+  port: number;
+  masterPid: number;
+  /** the client's local port of each connection, in order */
+  clients: number[];
+  /** client port → the PID of the worker that accept()ed that connection */
+  workerOf: Map<number, number>;
+}
+
+/**
+ * A prefork server (test/c/prefork.c): the parent listens, `workers` forked
+ * children accept one connection each (0: nobody accepts, one connection),
+ * the parent connects and ends each connection with a FIN or an RST.
+ */
+export async function runPrefork(bin: string, family: Family, workers: number, mode: 'close' | 'reset'): Promise<PreforkRun> {
+  const p = start(bin, [String(family), String(workers), mode]);
+  const { code, stdout } = await p.done;
+  if (code !== 0) throw new Error(`prefork exited ${code}: ${stdout}`);
+  const lines = stdout.split('\n').map((l) => l.split(' '));
+  const [, port, masterPid] = lines.find((l) => l[0] === 'listening')!;
+  const workerOf = new Map(lines.filter((l) => l[0] === 'accepted').map((l) => [Number(l[3]), Number(l[1])] as const));
+  const clients = lines.filter((l) => l[0] === 'client').map((l) => Number(l[1]));
+  return { port: Number(port), masterPid: Number(masterPid), clients, workerOf };
+}
