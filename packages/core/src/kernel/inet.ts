@@ -19,6 +19,18 @@ export function portBits(list: readonly number[] | undefined): Uint8Array | unde
   return bits;
 }
 
+/**
+ * TCP states by number (include/net/tcp_states.h), named as BCC's tools
+ * print them (tcpstates, tcpretrans): TCP_ without its prefix.
+ */
+export const TCP_STATES: readonly string[] = [
+  '', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
+  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV',
+];
+
+/** A TCP state's name; a state this table does not know is its number (as BCC prints it). */
+export const tcpStateName = (state: number): string => TCP_STATES[state] || String(state);
+
 /** `a.b.c.d` from 4 bytes at `offset`. */
 export function formatIPv4(b: Uint8Array, offset = 0): string {
   return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`;
