@@ -5,14 +5,38 @@
 // returned here has them worded as their callers have always seen them
 // ('map lookup: No such file or directory'), with code, errno and op.
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { Binding } from './binding.js';
 import { NativeLoadError } from '../errors.js';
 import { useStrerror, wordNativeError } from './errno.js';
 
 const require = createRequire(import.meta.url);
-const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Where @ebpf/core is installed: two folders up from this module, unless
+ * this module was bundled into a tool's CLI (scripts/bundle-cli.mjs), where
+ * import.meta.url is the tool's; then the nearest node_modules/@ebpf/core
+ * above the tool, as Node would resolve it (a plain walk: require.resolve()
+ * costs ~10 ms of a CLI's start).
+ */
+function corePackageRoot(): string {
+  const isCore = (root: string): boolean => {
+    try {
+      return JSON.parse(readFileSync(`${root}package.json`, 'utf8')).name === '@ebpf/core';
+    } catch {
+      return false;
+    }
+  };
+  const own = fileURLToPath(new URL('../..', import.meta.url));
+  if (isCore(own)) return own;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const root = join(dir, 'node_modules', '@ebpf', 'core');
+    if (isCore(`${root}/`)) return `${root}/`;
+    if (dir === dirname(dir)) return own;
+  }
+}
 
 let binding: Binding | undefined;
 
@@ -49,6 +73,7 @@ function worded(raw: Binding): Binding {
 function candidates(): string[] {
   const list: string[] = [];
   if (process.env.EBPF_CORE_ADDON) list.push(process.env.EBPF_CORE_ADDON);
+  const packageRoot = corePackageRoot();
   list.push(`${packageRoot}build/Release/ebpf_core.node`);
   list.push(`${packageRoot}prebuilds/${process.platform}-${process.arch}/ebpf_core.node`);
   return list;
@@ -78,7 +103,7 @@ export function native(): Binding {
       ...tried,
       'Fix: install the build tools and libraries, then rebuild it:',
       '  apt-get install cmake g++ libbpf-dev libelf-dev zlib1g-dev   (Debian/Ubuntu)',
-      `  cd ${packageRoot} && npx cmake-js compile --out build`,
+      `  cd ${corePackageRoot()} && npx cmake-js compile --out build`,
     ].join('\n'),
   );
 }
