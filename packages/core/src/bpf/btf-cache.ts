@@ -4,7 +4,7 @@
 // dozen field offsets. bpftool can cut the kernel BTF down to exactly the types
 // an object relocates against (`bpftool gen min_core_btf`, upstream's BTFgen):
 // for execsnoop, 544 bytes. This keeps those minimized files in a cache keyed by
-// the running kernel and the object's bytes, so only the first run on a kernel
+// the running kernel and the object file, so only the first run on a kernel
 // pays, and later runs hand libbpf the small file (btf_custom_path).
 //
 // Without bpftool, or when anything here fails, the object is opened the
@@ -63,7 +63,11 @@ function findBpftool(): string | undefined {
 export function minimizedBtf(objectPath: string, image: Buffer): string | undefined {
   if (process.env.EBPF_BTF_CACHE === '0' || !existsSync(KERNEL_BTF)) return undefined;
   try {
-    const key = `${hash64([kernelIdentity(), image])}-${image.length}`;
+    // The object is named by its path and its file's identity (inode, size,
+    // change time), not by hashing its bytes: that hash cost ~7 ms of every
+    // start. A rebuilt or reinstalled object has a new identity.
+    const st = statSync(objectPath, { bigint: true });
+    const key = `${hash64([kernelIdentity(), `${objectPath}\n${st.dev}:${st.ino}\n${st.ctimeNs}\n${st.mtimeNs}`])}-${image.length}`;
     const dir = cacheDir();
     const file = join(dir, `${key}.btf`);
     if (existsSync(file)) return file;
