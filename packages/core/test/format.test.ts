@@ -447,3 +447,20 @@ describe('jsonLine', () => {
     expect(JSON.parse(line)).toEqual({ comm: 'evil\\xff\\xe2\\x82\n\x1b"' });
   });
 });
+
+describe('fitComm and csvField (BCC tools that print with Python str formatting)', async () => {
+  const { fitComm, csvField } = await import('../src/format/index.js');
+  it('fitComm: %-N.Ns in code points, escapes kept whole', () => {
+    expect(fitComm('abc', 5)).toBe('abc  ');
+    expect(fitComm('abcdefghijk', 10)).toBe('abcdefghij');
+    expect(fitComm('héllo✓', 10)).toBe('héllo✓    ');
+    expect(fitComm('😀abcdefghijk', 10)).toBe('😀abcdefghi');
+    expect(fitComm('ab\ncd', 10)).toBe('ab\\ncd    ');
+    expect(fitComm('abcdefgh\x1bz', 10)).toBe('abcdefgh  ');
+  });
+  it('csvField: quoted only with a comma or a quote', () => {
+    expect(csvField('a b')).toBe('a b');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('a"b')).toBe('"a""b"');
+  });
+});

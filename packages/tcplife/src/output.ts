@@ -13,7 +13,7 @@
 // An address longer than its column (IPv6 in the default layout) is printed
 // whole and pushes the rest of the line right, as BCC does. TX_KB and RX_KB
 // are bytes / 1024 cut to an integer; MS is the span in whole microseconds / 1000.
-import { escapeControl, fmtFixed, hhmmss } from '@ebpf/core/format';
+import { csvField, escapeControl, fitComm, fmtFixed, hhmmss } from '@ebpf/core/format';
 import { AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
 import type { BatchClock, FlagsOf, RowBuffer } from '@ebpf/core/kit';
 import type { flags } from './cli.js';
@@ -41,31 +41,7 @@ function rjust(s: string, width: number): string {
   return s.length >= width ? s : ' '.repeat(width - s.length) + s;
 }
 
-/**
- * `%-N.Ns` of a comm, control characters escaped: at most `width` code points
- * of output, padded to `width`, never cutting an escape (`\n`, `\x1b`) in half.
- */
-export function fitComm(comm: string, width: number): string {
-  const escaped = escapeControl(comm);
-  if (escaped === comm && !SURROGATE.test(comm)) {
-    return comm.length >= width ? comm.slice(0, width) : comm + ' '.repeat(width - comm.length);
-  }
-  let out = '';
-  let n = 0;
-  for (const ch of comm) {
-    const shown = escapeControl(ch);
-    const len = shown.length === 1 || ch.length === 2 ? 1 : shown.length;
-    if (n + len > width) break;
-    out += shown;
-    n += len;
-  }
-  return out + ' '.repeat(width - n);
-}
-
-/** A CSV field: quoted (RFC 4180) only when it holds a comma or a quote. */
-function csvField(s: string): string {
-  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+export { fitComm };
 
 /** KB as BCC prints it: bytes / 1024, cut to an integer. */
 export const kb = (bytes: number): number => Math.floor(bytes / 1024);

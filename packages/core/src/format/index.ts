@@ -277,6 +277,36 @@ export function escapeControl(s: string): string {
 // ---------------------------------------------------------------------------
 // printf-style columns
 
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Python's `%-N.Ns` of a comm (BCC's tools that print with str formatting:
+ * widths count code points), control characters escaped: at most `width`
+ * code points of output, padded to `width`, never cutting an escape (`\n`,
+ * `\x1b`) in half.
+ */
+export function fitComm(comm: string, width: number): string {
+  const escaped = escapeControl(comm);
+  if (escaped === comm && !SURROGATE.test(comm)) {
+    return comm.length >= width ? comm.slice(0, width) : comm + ' '.repeat(width - comm.length);
+  }
+  let out = '';
+  let n = 0;
+  for (const ch of comm) {
+    const shown = escapeControl(ch);
+    const len = shown.length === 1 || ch.length === 2 ? 1 : shown.length;
+    if (n + len > width) break;
+    out += shown;
+    n += len;
+  }
+  return out + ' '.repeat(width - n);
+}
+
+/** A CSV field: quoted (RFC 4180) only when it holds a comma or a quote. */
+export function csvField(s: string): string {
+  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
 // Width in UTF-8 bytes: the tools print comm, paths and argv with
 // printb(b"%-16s" % bytes), which pads by bytes. UTF-8 is never shorter than
 // UTF-16, so a string whose .length reaches the width needs no scan.
