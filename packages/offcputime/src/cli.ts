@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// offcputime: off-CPU time by stack. Flags and output follow BCC's
+// offcputime (-f: folded lines); --json prints one JSON object per report.
+import { longTimeout } from '@ebpf/core/cli';
+import { int, option, runCli, runPeriodicCli, type FlagsOf } from '@ebpf/core/kit';
+import { check, offcputime, options } from './index.js';
+import { formatReport, reportJson, warnings } from './output.js';
+
+const examples = `examples:
+    offcputime             # trace off-CPU stack time until Ctrl-C
+    offcputime 5           # trace for 5 seconds only
+    offcputime -f 5        # 5 seconds, and output in folded format
+    offcputime -m 1000     # trace only events that last more than 1000 usec
+    offcputime -M 10000    # trace only events that last less than 10000 usec
+    offcputime -p 185      # only trace threads for PID 185
+    offcputime -t 188      # only trace thread 188
+    offcputime -u          # only trace user threads (no kernel)
+    offcputime -k          # only trace kernel threads (no user)
+    offcputime -U          # only show user space stacks (no kernel)
+    offcputime -K          # only show kernel space stacks (no user)
+    offcputime --json 5    # one JSON object for the report`;
+
+/** Every flag, in BCC's order: the tool's options and the display flags. */
+const flags = {
+  pid: options.pid,
+  tid: options.tid,
+  userThreadsOnly: options.userThreadsOnly,
+  kernelThreadsOnly: options.kernelThreadsOnly,
+  userStacksOnly: options.userStacksOnly,
+  kernelStacksOnly: options.kernelStacksOnly,
+  delimited: option('-d, --delimited', 'insert delimiter between kernel/user stacks', undefined, { cliOnly: true }),
+  folded: option('-f, --folded', 'output folded format', undefined, { cliOnly: true }),
+  stackStorageSize: options.stackStorageSize,
+  minBlockUs: options.minBlockUs,
+  maxBlockUs: options.maxBlockUs,
+  state: options.state,
+};
+
+/** BCC's first line: what is traced, by which stacks, for how long. */
+function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string {
+  const who =
+    f.pid !== undefined ? `PID ${f.pid}` : f.tid !== undefined ? `TID ${f.tid}` : f.userThreadsOnly ? 'user threads' : f.kernelThreadsOnly ? 'kernel threads' : 'all threads';
+  const stacks = f.userStacksOnly ? 'user' : f.kernelStacksOnly ? 'kernel' : 'user + kernel';
+  return `Tracing off-CPU time (us) of ${who} by ${stacks} stack${duration !== undefined ? ` for ${duration} secs.` : '... Hit Ctrl-C to end.'}\n`;
+}
+
+let duration: number | undefined;
+
+await runCli('offcputime', (argv) =>
+  runPeriodicCli(
+    {
+      name: 'offcputime',
+      description: 'Summarize off-CPU time by stack trace',
+      options: flags,
+      args: [{ name: 'duration', help: 'duration of trace, in seconds', type: int(1, 99999999) }],
+      examples,
+      jsonFlag: { flags: '--json', help: 'print the report as one JSON object' },
+      check: ({ delimited: _d, folded: _f, ...o }) => check(o),
+      start: ({ options: o }, seconds, _count, session) => {
+        duration = seconds;
+        const handle = offcputime(o);
+        if (seconds !== undefined) longTimeout(() => session.stop(0), seconds * 1000);
+        return handle;
+      },
+      banner: (f) => (f.folded ? undefined : banner(f, duration)),
+      print: formatReport,
+      json: reportJson,
+      printed: (r) => process.stderr.write(warnings(r)),
+    },
+    argv,
+  ),
+);
