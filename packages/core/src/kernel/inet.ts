@@ -31,6 +31,26 @@ export const TCP_STATES: readonly string[] = [
 /** A TCP state's name; a state this table does not know is its number (as BCC prints it). */
 export const tcpStateName = (state: number): string => TCP_STATES[state] || String(state);
 
+/**
+ * How a TCP tool found a socket's owner: the TCP_OWNER_* values of
+ * bpf/include/ebpf/tcp_owner.h (the sock -> process attribution the TCP
+ * tools share), which their records carry.
+ */
+export const TCP_OWNER = { NONE: 0, TASK: 1, ACCEPT: 2, LISTENER: 3 } as const;
+
+/**
+ * The owner's source, by name: `task`, the last task that changed the
+ * socket's state in a system call (connect, listen, shutdown, close);
+ * `accept`, the task that accept()ed it; `listener`, the task that listen()ed
+ * on its port; `unknown` (pid 0).
+ */
+export type TcpOwnerSource = 'task' | 'accept' | 'listener' | 'unknown';
+
+const OWNER_SOURCES: readonly TcpOwnerSource[] = ['unknown', 'task', 'accept', 'listener'];
+
+/** A TCP_OWNER_* value's name. */
+export const tcpOwnerSource = (how: number): TcpOwnerSource => OWNER_SOURCES[how] ?? 'unknown';
+
 /** `a.b.c.d` from 4 bytes at `offset`. */
 export function formatIPv4(b: Uint8Array, offset = 0): string {
   return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`;
