@@ -6,8 +6,8 @@
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
 import { apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
-import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits } from '@ebpf/core/inet';
-import { decodeEvent, F_ACTIVE, OWNER_ACCEPT, OWNER_LISTENER, OWNER_TASK, type Config } from './tcplife.gen.js';
+import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
+import { decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions {
   /** Only sessions owned by this process (in-kernel). */
@@ -22,16 +22,16 @@ export interface TcplifeOptions {
   ringBytes?: number;
 }
 
-/** How the owner (pid, comm) of a session was found. */
-export type OwnerSource =
-  /** the last task that changed the socket's state in a system call (connect, shutdown, close) */
-  | 'task'
-  /** a server session that changed no state in a system call since accept() (e.g. reset by the peer): the process that accept()ed it */
-  | 'accept'
-  /** never seen in a system call nor accepted in a traced one (e.g. reset while queued): the process that listen()ed on the port */
-  | 'listener'
-  /** not known (pid 0, comm ''): a server socket whose listener predates the trace, not accepted in a traced system call */
-  | 'unknown';
+/**
+ * How the owner (pid, comm) of a session was found: `task`, the last task
+ * that changed the socket's state in a system call (connect, shutdown,
+ * close); `accept`, the process that accept()ed it (a server session that
+ * changed no state in a system call since: reset by the peer); `listener`,
+ * the process that listen()ed on the port (never accepted in a traced
+ * system call: reset while queued); `unknown` (pid 0, comm ''): a server
+ * socket whose listener predates the trace, not accepted while traced.
+ */
+export type OwnerSource = TcpOwnerSource;
 
 export interface TcpSession {
   /** CLOCK_MONOTONIC nanoseconds when the session closed (same clock as process.hrtime.bigint()). */
@@ -77,8 +77,6 @@ export class TcplifeTracer extends Tracer<TcpSession> {
   }
 }
 
-const OWNERS: Record<number, OwnerSource> = { [OWNER_TASK]: 'task', [OWNER_ACCEPT]: 'accept', [OWNER_LISTENER]: 'listener' };
-
 /** Turns one ring record into a TcpSession. */
 export function decodeSession(view: DataView, offset: number, length: number): TcpSession {
   const raw = decodeEvent(view, offset, length);
@@ -87,7 +85,7 @@ export function decodeSession(view: DataView, offset: number, length: number): T
     timestamp: raw.ts,
     pid: raw.pid,
     comm: raw.comm,
-    owner: OWNERS[raw.owner] ?? 'unknown',
+    owner: tcpOwnerSource(raw.owner),
     active: (raw.flags & F_ACTIVE) !== 0,
     family: v6 ? 6 : 4,
     laddr: v6 ? formatIPv6(raw.laddr) : formatIPv4(raw.laddr),

@@ -14,11 +14,11 @@
 // whole and pushes the rest of the line right, as BCC does. TX_KB and RX_KB
 // are bytes / 1024 cut to an integer; MS is the span in whole microseconds / 1000.
 import { csvField, escapeControl, fitComm, fmtFixed, hhmmss } from '@ebpf/core/format';
-import { AF_INET6, formatIPv4, formatIPv6 } from '@ebpf/core/inet';
+import { AF_INET6, formatIPv4, formatIPv6, TCP_OWNER } from '@ebpf/core/inet';
 import type { BatchClock, FlagsOf, RowBuffer } from '@ebpf/core/kit';
 import type { flags } from './cli.js';
 import type { TcpSession } from './index.js';
-import { EVENT_OFFSETS as AT, OWNER_NONE } from './tcplife.gen.js';
+import { EVENT_OFFSETS as AT } from './tcplife.gen.js';
 
 /** The CLI flags that shape output. */
 export type Flags = Pick<FlagsOf<typeof flags>, 'time' | 'timestamp' | 'wide' | 'csv'>;
@@ -137,7 +137,7 @@ export class Formatter {
     if (this.#f.time || this.#f.timestamp) out.ascii(this.#prefix(view.getBigUint64(o + AT.ts, true)));
     out.intLeft(view.getUint32(o + AT.pid, true), L.pid);
     out.byte(sep);
-    if (view.getUint16(o + AT.owner, true) === OWNER_NONE) out.ascii('?', L.comm);
+    if (view.getUint16(o + AT.owner, true) === TCP_OWNER.NONE) out.ascii('?', L.comm);
     else if (L === CSV) {
       for (let i = o + AT.comm, end = i + 16; i < end; i++) {
         const c = view.getUint8(i);

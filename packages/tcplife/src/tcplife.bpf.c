@@ -80,13 +80,6 @@ const volatile __u8 rport_bits[8192] = {};
 #define F_ESTABLISHED 0x02    /* the handshake completed */
 #define F_FIN_SENT 0x04       /* this side sent a FIN: FIN_WAIT1 or LAST_ACK seen */
 
-/* How the owner was found (struct event.owner): tcp_owner.h's values, named
- * here so that the build exports them to TypeScript. */
-#define OWNER_NONE TCP_OWNER_NONE         /* not known: pid 0 */
-#define OWNER_TASK TCP_OWNER_TASK         /* the last task to change the state in a system call */
-#define OWNER_ACCEPT TCP_OWNER_ACCEPT     /* the task that accept()ed it */
-#define OWNER_LISTENER TCP_OWNER_LISTENER /* the task that listen()ed on the local port */
-
 /* What is remembered about a live session, from open to close (its owner is
  * kept by tcp_owner.h, in its own map). */
 struct session {
@@ -106,7 +99,7 @@ struct event {
 	__u16 family;      /* AF_INET or AF_INET6 */
 	__u16 lport;
 	__u16 rport;
-	__u16 owner;       /* OWNER_* */
+	__u16 owner;       /* how the owner was found: TCP_OWNER_* (tcp_owner.h) */
 	__u8 laddr[16];    /* IPv4: the first 4 bytes */
 	__u8 raddr[16];
 	char comm[16];
