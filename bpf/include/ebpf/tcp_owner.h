@@ -14,6 +14,9 @@
  *                             has not changed state in a system call since)
  *       TCP_OWNER_LISTENER 3  the task that listen()ed on its port (a server
  *                             socket never accepted in a traced system call)
+ *     User space: send `how` along in the record and decode it with
+ *     @ebpf/core/inet's tcpOwnerSource() ('task', 'accept', 'listener',
+ *     'unknown'); TCP_OWNER there holds these values (a core test checks them).
  *
  *   void tcp_owner_update(struct sock *sk, __u16 family, __u16 lport, int oldstate, int newstate)
  *     Call at every sock:inet_sock_set_state of a TCP socket the tool follows
