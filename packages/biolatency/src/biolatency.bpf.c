@@ -88,6 +88,7 @@
 // relocated offsets), a few nanoseconds per I/O, and starts lighter.
 #include "ebpf/common.h"
 #include "ebpf/block.h" /* ebpf_rq_dev(), ebpf_rq_flags(): shared with biosnoop */
+#include "ebpf/histogram.h" /* ebpf_log2_slot(): the bucket, bounded for every verifier */
 
 /* ---- Load-time config (const volatile: constants to the verifier) ---- */
 const volatile bool targ_queued = false;    /* -Q: clock starts at block_io_start / insert */
@@ -184,19 +185,6 @@ static __always_inline bool dev_wanted(struct request *rq)
 	return !filter_dev || ebpf_rq_dev(rq) == targ_dev;
 }
 
-/* floor(log2(v)), 0 for v <= 1: a binary search over the bit positions. */
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 r = 0, shift;
-
-	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
-	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	return r | (__u32)(v >> 1);
-}
-
 /* Records a start for `rq`, replacing any. */
 static __always_inline void set_start(struct request *rq, __u64 ts, __u32 issued)
 {
@@ -232,7 +220,7 @@ static __always_inline void count_latency(struct hist_key *key, __u64 delta_ns)
 	/* As BCC does: the value is truncated to whole units, then bucketed. */
 	v = delta_ns / (targ_ms ? 1000000 : 1000);
 	/* Several CPUs complete I/O at once: atomic adds, no lock. */
-	__sync_fetch_and_add(&h->slots[log2_u64(v) & (MAX_SLOTS - 1)], 1);
+	__sync_fetch_and_add(&h->slots[ebpf_log2_slot(v)], 1);
 	__sync_fetch_and_add(&h->total_ns, delta_ns);
 	__sync_fetch_and_add(&h->count, 1);
 }
