@@ -9,10 +9,10 @@
 //
 // Totals are summed in the kernel on every context switch (sched_switch);
 // user space reads them, with their stacks, only when a report is taken.
-import { UsageError, processAlive, u32Key, type BpfObject } from '@ebpf/core';
+import { UsageError, processAlive, u64Key, type BpfObject } from '@ebpf/core';
 import { Periodic, apiOption, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, resolveStacks, type Frame } from '@ebpf/core/symbolize';
-import { MAX_STACK_DEPTH, STACK_NONE, STACK_SKIPPED, decodeOffcpuKey, type Config } from './offcputime.gen.js';
+import { MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_OFFSETS, STACK_SKIPPED, decodeOffcpuKey, type Config } from './offcputime.gen.js';
 
 export type { Frame } from '@ebpf/core/symbolize';
 
@@ -54,9 +54,9 @@ export interface OffcpuStack {
   kernelFrames?: Frame[];
   /** Innermost first; undefined with kernelStacksOnly; [] for kernel threads or when missed. */
   userFrames?: Frame[];
-  /** Ids in the stack map; negative: an errno (-EEXIST: its bucket held another stack, -ENOMEM: map full), -14 (EFAULT): none, -1: not collected. */
-  kernelStackId: number;
-  userStackId: number;
+  /** Ids in the stack map (hashes of the frames); 0: there is none, 1: not collected, 2: missed. */
+  kernelStackId: bigint;
+  userStackId: bigint;
   /** The stack could not be stored (BCC: "[Missed Kernel Stack]" / "[Missed User Stack]"). */
   kernelMissed: boolean;
   userMissed: boolean;
@@ -71,10 +71,8 @@ export interface Report {
   stacks: OffcpuStack[];
   /** Off-CPU nanoseconds over every stack. */
   totalNs: number;
-  /** Stacks that could not be stored (BCC's "stack traces lost"). */
+  /** Stacks that could not be stored (BCC's "stack traces lost"): the stack map was full, a larger stackStorageSize helps. */
   missedStacks: number;
-  /** Some of them for want of room (the map full, or a stack's bucket held another): a larger stackStorageSize helps. */
-  stackMapFull: boolean;
   /** Blocks not counted in this period: the totals map was full (maxKeys). */
   dropped: number;
 }
@@ -82,6 +80,7 @@ export interface Report {
 export type Offcputime = Periodic<Report>;
 
 const micros = int(1, Number.MAX_SAFE_INTEGER);
+const [NONE, SKIPPED, MISSED] = [BigInt(STACK_NONE), BigInt(STACK_SKIPPED), BigInt(STACK_MISSED)];
 
 /** offcputime's options, in BCC's order: the API's keys, with their CLI flags. */
 export const options = {
@@ -91,7 +90,7 @@ export const options = {
   kernelThreadsOnly: option('-k, --kernel-threads-only', 'kernel threads only (no user threads)'),
   userStacksOnly: option('-U, --user-stacks-only', 'show stacks from user space only (no kernel space stacks)', undefined, { conflicts: ['kernelStacksOnly'] }),
   kernelStacksOnly: option('-K, --kernel-stacks-only', 'show stacks from kernel space only (no user space stacks)'),
-  stackStorageSize: option('--stack-storage-size <STACK_STORAGE_SIZE>', 'the number of unique stack traces that can be stored and displayed', int(1, 1 << 24), { default: 1024 }),
+  stackStorageSize: option('--stack-storage-size <STACK_STORAGE_SIZE>', 'the number of unique stack traces that can be stored and displayed', int(1, 1 << 20), { default: 1024 }),
   minBlockUs: option('-m, --min-block-time <MIN_BLOCK_TIME>', 'the amount of time in microseconds over which we store traces', micros, { default: 1 }),
   maxBlockUs: option('-M, --max-block-time <MAX_BLOCK_TIME>', 'the amount of time in microseconds under which we store traces (default U64_MAX)', micros),
   state: option('--state <STATE>', 'filter on this thread state bitmask (eg, 2 == TASK_UNINTERRUPTIBLE) see include/linux/sched.h', int(0, 0xffffffff)),
@@ -150,32 +149,26 @@ function reader(obj: BpfObject, o: OffcputimeOptions): { take: (startNs: bigint,
 
   const take = (startNs: bigint, endNs: bigint): Report => {
     const time = new Date();
-    const ips = new Map<number, bigint[] | undefined>();
-    const stackOf = (id: number): bigint[] | undefined => {
+    const ips = new Map<bigint, bigint[] | undefined>();
+    const stackOf = (id: bigint): bigint[] | undefined => {
       if (!ips.has(id)) {
-        const v = stackMap.lookup(u32Key(id));
-        const st: bigint[] = [];
-        for (let i = 0; v && i < MAX_STACK_DEPTH; i++) {
-          const a = v.readBigUInt64LE(i * 8);
-          if (a === 0n) break;
-          st.push(a);
-        }
-        ips.set(id, v ? st : undefined);
+        const v = stackMap.lookup(u64Key(id));
+        const nr = v ? Math.min(Number(v.readBigUInt64LE(STACK_OFFSETS.nr)), MAX_STACK_DEPTH) : 0;
+        ips.set(id, v && Array.from({ length: nr }, (_, i) => v.readBigUInt64LE(STACK_OFFSETS.ips + 8 * i)));
       }
       return ips.get(id);
     };
     const rows: Array<{ s: OffcpuStack; k?: bigint[]; u?: bigint[] }> = [];
     let missedStacks = 0;
-    let stackMapFull = false;
     let totalNs = 0;
     // One side of a key: its addresses; [] when there is none or it was
-    // missed (an error instead of an id, or gone from the map); undefined when not collected.
-    const side = (id: number, s: OffcpuStack, missed: 'kernelMissed' | 'userMissed'): bigint[] | undefined => {
-      if (id === STACK_SKIPPED) return undefined;
-      const st = id >= 0 ? stackOf(id) : undefined;
-      if (id !== STACK_NONE && !st) {
+    // missed; undefined when not collected.
+    const side = (id: bigint, s: OffcpuStack, missed: 'kernelMissed' | 'userMissed'): bigint[] | undefined => {
+      if (id === SKIPPED) return undefined;
+      if (id === NONE) return [];
+      const st = id === MISSED ? undefined : stackOf(id);
+      if (!st) {
         missedStacks++;
-        stackMapFull ||= id === -12 || id === -17; // -ENOMEM, -EEXIST
         s[missed] = true;
       }
       return st ?? [];
@@ -208,7 +201,7 @@ function reader(obj: BpfObject, o: OffcputimeOptions): { take: (startNs: bigint,
     const droppedNow = obj.readGlobalInt('counts_full');
     const dropped = Number(droppedNow - droppedBefore);
     droppedBefore = droppedNow;
-    return { time, startNs, endNs, stacks, totalNs, missedStacks, stackMapFull, dropped };
+    return { time, startNs, endNs, stacks, totalNs, missedStacks, dropped };
   };
   return { take, stop: () => clearInterval(poll) };
 }

@@ -26,13 +26,23 @@
 //     and fills up);
 //   - filters (-p, -t, -u, -k, --state) decide at switch-out, before any
 //     stack is walked;
+//   - the user stack is walked by this program, not by the kernel: the
+//     kernel's walker ends each walk with a read that faults (see
+//     user_stack_id()), and the fault costs more than the walk;
 //   - a kernel thread's user stack is not walked (it has none); -U and -K
 //     skip the other walk altogether.
+//
+// Stacks are stored once each, under a 64-bit hash of their frames. BCC's
+// stack trace map keeps one stack per bucket and gives up on a stack whose
+// bucket is taken ("missed", even with room to spare); a hash map keyed by a
+// 64-bit hash does not collide in practice, and misses a stack only when
+// --stack-storage-size distinct stacks are stored already.
 //
 // Hook:
 //   tp_btf/sched_switch (BTF-typed raw tracepoint: `prev` and `next` arrive
 //   as typed task_struct pointers that helpers such as
 //   bpf_task_storage_get() accept; no tracefs event buffer is filled).
+//   Needs Linux 5.17 (task storage, bpf_task_pt_regs, bpf_loop).
 #include "ebpf/common.h"
 
 /* ---- Load-time config (.rodata: the verifier sees constants and drops
@@ -54,27 +64,34 @@ const volatile __u64 max_block_ns = ~0ULL;    /* -M, in ns (the last ns of the -
 #define TASK_COMM_LEN 16
 #define PF_KTHREAD 0x00200000   /* task_struct.flags: a kernel thread (include/linux/sched.h) */
 
-/* Stack ids that are not ids (the kernel's own errors are negative too:
- * -ENOMEM when the stack map is full, -EEXIST when another stack already
- * holds the bucket). */
-#define STACK_NONE (-14)        /* -EFAULT: there is no such stack (a kernel thread's user stack) */
-#define STACK_SKIPPED (-1)      /* not collected (-U / -K) */
+/* Stack ids below 3 are not ids (hashes are moved above them). */
+#define STACK_NONE 0            /* there is no such stack (a kernel thread's user stack) */
+#define STACK_SKIPPED 1         /* not collected (-U / -K) */
+#define STACK_MISSED 2          /* not stored: `stacks` was full (or the walk failed) */
+#define FIRST_STACK_ID 3
 
 /* The key of a total: one per thread, stack pair and name, as BCC's. */
 struct offcpu_key {
 	__u32 pid;                  /* the thread (kernel: pid) */
 	__u32 tgid;                 /* its process (kernel: tgid) */
-	__s32 user_stack_id;        /* in `stacks`, or one of the negative values above */
-	__s32 kern_stack_id;
+	__u64 user_stack_id;        /* in `stacks`, or one of the values above */
+	__u64 kern_stack_id;
 	char comm[TASK_COMM_LEN];
 };
 EBPF_EXPORT(offcpu_key);
 
+/* One stack: `nr` instruction pointers, innermost first. */
+struct stack {
+	__u64 nr;
+	__u64 ips[MAX_STACK_DEPTH];
+};
+EBPF_EXPORT(stack);
+
 /* What a thread leaves behind as it goes off-CPU. */
 struct offcpu_start {
 	__u64 ts;                   /* bpf_ktime_get_ns() at switch-out; 0: not timed */
-	__s32 user_stack_id;
-	__s32 kern_stack_id;
+	__u64 user_stack_id;
+	__u64 kern_stack_id;
 };
 
 /* ---- Maps ---- */
@@ -89,14 +106,16 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
-/* Stack id → up to 127 instruction pointers, innermost first. The kernel
- * hashes the frames into a bucket; a stack whose bucket holds a different
- * stack gets -EEXIST instead of an id (BCC's "missed stacks"). */
+/* Stack id (a hash of its frames) → the stack, ~1 KiB each. Preallocated
+ * (as BCC's stack map): a map that allocates its rows as they come
+ * (BPF_F_NO_PREALLOC) takes them from a per-CPU cache that is refilled
+ * later, from an interrupt, and inside the scheduler the first stacks
+ * found it empty and were lost. */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);        /* --stack-storage-size */
-	__type(key, __u32);
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+	__type(key, __u64);
+	__type(value, struct stack);
 } stacks SEC(".maps");
 
 /* One `struct offcpu_start` per thread, stored in the thread's task_struct. */
@@ -106,6 +125,15 @@ struct {
 	__type(key, int);
 	__type(value, struct offcpu_start);
 } start SEC(".maps");
+
+/* Where a stack is walked before it is stored: one per CPU (a program
+ * runs to its end on its CPU, and does not run again inside itself). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack);
+} scratch SEC(".maps");
 
 /* Counters user space reads from .bss. */
 __u64 counts_full = 0;      /* blocks not counted: `counts` had no room for a new key */
@@ -147,7 +175,132 @@ static __always_inline bool wanted(struct task_struct *prev)
 	return true;
 }
 
-/* prev is leaving: note the time and where it is (it is still current). */
+/* ---- Stacks ----
+ *
+ * The FNV-1a hash of a stack's frames is its id. Loops run through
+ * bpf_loop(): the verifier checks the callback once, instead of once per
+ * iteration of an unrolled 127-step loop. */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+/* User stacks follow the frame-pointer chain: [fp] is the caller's saved
+ * %rbp, [fp + 8] the return address. bpf_get_stackid(BPF_F_USER_STACK)
+ * does the same in the kernel, but stops only when a read fails: the
+ * outermost frame's saved %rbp is 0, or under code built without frame
+ * pointers (Debian's libc) whatever that code left in %rbp, and reading
+ * there takes a page fault that the kernel then recovers from. That fault
+ * cost more than the rest of the walk, at every context switch. Here the
+ * walk stops *before* reading what cannot be a frame: a frame pointer must
+ * be non-zero, 8-byte aligned, above the previous frame (stacks grow down)
+ * and within STACK_SPAN of the stack pointer. */
+#define STACK_SPAN (64ULL << 20)
+
+struct walk {
+	struct stack *s;
+	__u64 sp;     /* the user stack pointer */
+	__u64 fp;     /* the next frame to read */
+	__u64 low;    /* the lowest address the next frame may start at */
+	__u64 hash;
+};
+
+static long walk_frame(__u64 i, void *data)
+{
+	struct walk *w = data;
+	struct { __u64 next, ret; } frame;
+	__u64 fp = w->fp;
+
+	if (i >= MAX_STACK_DEPTH - 1)
+		return 1;
+	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > STACK_SPAN)
+		return 1; /* not a frame: stop before reading it */
+	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
+		return 1;
+	w->s->ips[i + 1] = frame.ret;
+	w->s->nr = i + 2;
+	w->hash = (w->hash ^ frame.ret) * FNV_PRIME;
+	w->low = fp + sizeof(frame);
+	w->fp = frame.next;
+	return 0;
+}
+
+static long hash_frame(__u64 i, void *data)
+{
+	struct walk *w = data;
+
+	if (i >= MAX_STACK_DEPTH || i >= w->s->nr)
+		return 1;
+	w->hash = (w->hash ^ w->s->ips[i]) * FNV_PRIME;
+	return 0;
+}
+
+/* Stores the stack in `s` (once) and returns its id. */
+static __always_inline __u64 store_stack(struct stack *s, __u64 hash)
+{
+	__u64 id = (hash ^ s->nr) * FNV_PRIME;
+
+	if (id < FIRST_STACK_ID)
+		id += FIRST_STACK_ID;
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	/* New: another CPU may store the same one at this moment (EEXIST). */
+	if (bpf_map_update_elem(&stacks, &id, s, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &id))
+		return STACK_MISSED;
+	return id;
+}
+
+/* The user stack of `task`, the current task, from the registers it
+ * entered the kernel with. */
+static __always_inline __u64 user_stack_id(struct task_struct *task)
+{
+	__u32 zero = 0;
+	struct stack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct pt_regs *regs;
+	struct walk w = { .hash = FNV_OFFSET };
+
+	if (!s)
+		return STACK_MISSED;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return STACK_NONE;
+	s->ips[0] = BPF_CORE_READ(regs, ip);
+	if (!s->ips[0])
+		return STACK_NONE; /* never ran in user mode (an io_uring worker) */
+	s->nr = 1;
+	w.s = s;
+	w.sp = w.low = BPF_CORE_READ(regs, sp);
+	w.fp = BPF_CORE_READ(regs, bp);
+	w.hash = (w.hash ^ s->ips[0]) * FNV_PRIME;
+	bpf_loop(MAX_STACK_DEPTH - 1, walk_frame, &w, 0);
+	return store_stack(s, w.hash);
+}
+
+/* The kernel stack of the current task: the kernel's own unwinder. It
+ * starts inside this program (its frame and the tracepoint's); user space
+ * leaves those frames out. (bpf_get_task_stack() of a sleeping task would
+ * start where it slept, but leaves out every scheduler function on the
+ * way: schedule_timeout, mutex and rwsem slow paths, io_schedule, the
+ * very frames that say why a thread blocked.) */
+static __always_inline __u64 kernel_stack_id(void *ctx)
+{
+	__u32 zero = 0;
+	struct stack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct walk w = { .hash = FNV_OFFSET };
+	long n;
+
+	if (!s)
+		return STACK_MISSED;
+	n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), 0);
+	if (n <= 0)
+		return STACK_MISSED;
+	s->nr = n / sizeof(__u64);
+	w.s = s;
+	bpf_loop(MAX_STACK_DEPTH, hash_frame, &w, 0);
+	return store_stack(s, w.hash);
+}
+
+/* ---- The two halves ---- */
+
+/* prev is leaving: note the time, and where it is (it is still current). */
 static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 {
 	struct offcpu_start *s;
@@ -159,14 +312,13 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 		__sync_fetch_and_add(&no_storage, 1);
 		return;
 	}
-	/* bpf_get_stackid() walks the stacks of the current task: prev's.
-	 * The kernel stack starts inside this program (its own frame and the
-	 * tracepoint's); user space leaves those frames out when it prints. */
-	if (!user_stacks || (BPF_CORE_READ(prev, flags) & PF_KTHREAD))
-		s->user_stack_id = user_stacks ? STACK_NONE : STACK_SKIPPED;
+	if (!user_stacks)
+		s->user_stack_id = STACK_SKIPPED;
+	else if (BPF_CORE_READ(prev, flags) & PF_KTHREAD)
+		s->user_stack_id = STACK_NONE;
 	else
-		s->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-	s->kern_stack_id = kernel_stacks ? bpf_get_stackid(ctx, &stacks, 0) : STACK_SKIPPED;
+		s->user_stack_id = user_stack_id(prev);
+	s->kern_stack_id = kernel_stacks ? kernel_stack_id(ctx) : STACK_SKIPPED;
 	s->ts = bpf_ktime_get_ns();   /* last: the walks are on-CPU time */
 }
 
@@ -175,16 +327,15 @@ static __always_inline void switch_in(struct task_struct *next)
 {
 	struct offcpu_key key = {};
 	struct offcpu_start *s;
-	__u64 now, delta, *total;
+	__u64 delta, *total;
 
 	/* No storage: it left before tracing began, or was filtered out. */
 	s = bpf_task_storage_get(&start, next, 0, 0);
 	if (!s || !s->ts)
 		return;
-	now = bpf_ktime_get_ns();
-	delta = now - s->ts;
-	if ((__s64)delta < 0)
-		delta = 0; /* cannot happen (the switch-out completes before a switch-in); be safe */
+	/* The switch-out that noted ts finished before this switch-in began
+	 * (a task runs on one CPU at a time), so the difference is >= 0. */
+	delta = bpf_ktime_get_ns() - s->ts;
 	s->ts = 0;
 	if (delta < min_block_ns || delta > max_block_ns)
 		return;

@@ -67,7 +67,7 @@ export function formatReport(r: Report, f: PrintFlags): string {
 export function warnings(r: Report): string {
   let out = '';
   if (r.missedStacks > 0) {
-    out += `WARNING: ${r.missedStacks} stack traces lost and could not be displayed.${r.stackMapFull ? ' Consider increasing --stack-storage-size.' : ''}\n`;
+    out += `WARNING: ${r.missedStacks} stack traces lost and could not be displayed. Consider increasing --stack-storage-size.\n`;
   }
   if (r.dropped > 0) out += `WARNING: ${r.dropped} off-CPU blocks not counted: the totals map was full.\n`;
   return out;
@@ -87,7 +87,6 @@ export function reportJson(r: Report): object {
     time: r.time.toISOString(),
     totalUs: us(r.totalNs),
     missedStacks: r.missedStacks,
-    stackMapFull: r.stackMapFull,
     dropped: r.dropped,
     stacks: r.stacks.map((s) => ({
       pid: s.pid,
@@ -95,8 +94,8 @@ export function reportJson(r: Report): object {
       comm: s.comm,
       us: us(s.totalNs),
       ns: s.totalNs,
-      kernelStackId: s.kernelStackId,
-      userStackId: s.userStackId,
+      kernelStackId: `0x${s.kernelStackId.toString(16)}`,
+      userStackId: `0x${s.userStackId.toString(16)}`,
       ...(s.kernelFrames ? { kernelMissed: s.kernelMissed, kernelStack: s.kernelFrames.map(frameJson) } : {}),
       ...(s.userFrames ? { userMissed: s.userMissed, userStack: s.userFrames.map(frameJson) } : {}),
     })),
