@@ -1,0 +1,103 @@
+// @ebpf/tcpstates: every TCP state change, with the time spent in the state
+// it leaves and the process that owns the socket.
+//
+//   import { tcpstates } from '@ebpf/tcpstates';
+//   const trace = tcpstates({ localPorts: [443] });
+//   for await (const c of trace) console.log(c.pid, c.comm, c.oldState, '->', c.newState, c.spanNs);
+//   trace.close();
+import type { Tracer } from '@ebpf/core';
+import { apiOption, defineEventTool, ipFamily, option, ports } from '@ebpf/core/kit';
+import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
+import { decodeEvent, F_SPAN, type Config } from './tcpstates.gen.js';
+
+export interface TcpstatesOptions {
+  /** Only sockets whose local port is one of these (in-kernel). */
+  localPorts?: number[];
+  /** Only sockets whose remote port is one of these (in-kernel). */
+  remotePorts?: number[];
+  /** Only IPv4 (4) or IPv6 (6) sockets (in-kernel). Default: both. */
+  family?: 4 | 6;
+  /** Ring buffer size in bytes, a power of two (default 1 MiB: ~10 000 changes). */
+  ringBytes?: number;
+}
+
+export interface TcpStateChange {
+  /** CLOCK_MONOTONIC nanoseconds of the change (process.hrtime.bigint()'s clock). */
+  timestamp: bigint;
+  /** The socket's kernel address: the same for every change of one socket. */
+  skaddr: bigint;
+  /** The socket's owner (see `owner`); 0 when not known. */
+  pid: number;
+  comm: string;
+  /**
+   * How the owner was found: `task`, the last task that changed the socket's
+   * state in a system call; `accept`, the process that accept()ed it;
+   * `listener`, the process that listen()ed on its port; `unknown`.
+   */
+  owner: TcpOwnerSource;
+  family: 4 | 6;
+  laddr: string;
+  lport: number;
+  raddr: string;
+  rport: number;
+  /** The state left and the state entered, as BCC names them ('SYN_SENT', 'ESTABLISHED', ...). */
+  oldState: string;
+  newState: string;
+  /** Nanoseconds spent in oldState; undefined when the socket was not seen entering it (its first change seen). */
+  spanNs: number | undefined;
+}
+
+/** Turns one ring record into a TcpStateChange. */
+export function decodeChange(view: DataView, offset: number, length: number): TcpStateChange {
+  const raw = decodeEvent(view, offset, length);
+  const v6 = raw.family === AF_INET6;
+  return {
+    timestamp: raw.ts,
+    skaddr: raw.skaddr,
+    pid: raw.pid,
+    comm: raw.comm,
+    owner: tcpOwnerSource(raw.owner),
+    family: v6 ? 6 : 4,
+    laddr: v6 ? formatIPv6(raw.laddr) : formatIPv4(raw.laddr),
+    lport: raw.lport,
+    raddr: v6 ? formatIPv6(raw.raddr) : formatIPv4(raw.raddr),
+    rport: raw.rport,
+    oldState: tcpStateName(raw.oldstate),
+    newState: tcpStateName(raw.newstate),
+    spanNs: raw.flags & F_SPAN ? Number(raw.span_ns) : undefined,
+  };
+}
+
+/** tcpstates' options: the API's keys, with their CLI flags. */
+export const options = {
+  localPorts: option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.', ports),
+  remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
+  // The CLI's -4 and -6 set it (cli.ts).
+  family: apiOption('trace this address family only', ipFamily),
+};
+
+export const tool = defineEventTool({
+  name: 'tcpstates',
+  object: new URL('./tcpstates.bpf.o', import.meta.url),
+  options,
+  knobs: (o) => ({
+    targ_family: addressFamily(o.family),
+    filter_lport: o.localPorts !== undefined,
+    filter_rport: o.remotePorts !== undefined,
+    lport_bits: portBits(o.localPorts),
+    rport_bits: portBits(o.remotePorts),
+  } satisfies Config),
+  // ~10 000 changes (88-byte records, 8-byte ring headers).
+  ring: { defaultBytes: 1024 * 1024 },
+  decode: decodeChange,
+});
+
+/**
+ * Starts tracing. Throws a PreflightError when the machine cannot (not root,
+ * no BTF, no tracefs), a UsageError for bad options.
+ */
+export function tcpstates(opts: TcpstatesOptions = {}): Tracer<TcpStateChange> {
+  return tool.start(opts);
+}
+
+export type { Tracer } from '@ebpf/core';
