@@ -66,7 +66,7 @@ export function header(f: Flags): string {
 
 // State names as bytes, for the fast rows.
 const STATE_NAMES = Array.from({ length: 256 }, (_, i) => tcpStateName(i));
-const HEX = '0123456789abcdef';
+const HEX = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 /** Formats rows; holds the time of the first change, which -t counts from. */
 export class Formatter {
@@ -76,6 +76,11 @@ export class Formatter {
   readonly #clock: BatchClock | undefined;
   #view: DataView | undefined;
   #bytes: Uint8Array = new Uint8Array(0);
+  #hi = 0;
+  #hiHex = '';
+  // The last IPv4 addresses written, as text (a storm repeats them).
+  #v4 = [-1, -1];
+  #v4Text = ['', ''];
 
   constructor(f: Flags, clock?: BatchClock) {
     this.#f = f;
@@ -113,18 +118,18 @@ export class Formatter {
     const csv = L === CSV;
     const sep = L.sep.charCodeAt(0);
     if (this.#f.time || this.#f.timestamp) out.ascii(this.#prefix(view.getBigUint64(o + AT.ts, true)));
-    // SKADDR: %-16x
+    // SKADDR: %-16x (a kernel address: its upper half is nearly always the same)
     const start = out.pos;
-    const lo = view.getUint32(o + AT.skaddr, true);
     const hi = view.getUint32(o + AT.skaddr + 4, true);
-    let started = false;
-    for (let i = 15; i >= 0; i--) {
-      const nib = i >= 8 ? (hi >>> ((i - 8) * 4)) & 15 : (lo >>> (i * 4)) & 15;
-      if (nib || started || i === 0) {
-        out.byte(HEX.charCodeAt(nib));
-        started = true;
+    const lo = view.getUint32(o + AT.skaddr, true);
+    if (hi !== 0) {
+      if (hi !== this.#hi) {
+        this.#hi = hi;
+        this.#hiHex = hi.toString(16);
       }
-    }
+      out.ascii(this.#hiHex);
+      for (let sh = 28; sh >= 0; sh -= 4) out.byte(HEX[(lo >>> sh) & 15]!);
+    } else out.ascii(lo.toString(16));
     if (!csv) out.spacesTo(start + 16);
     out.byte(sep);
     out.intLeft(view.getUint32(o + AT.pid, true), w(L, 5));
@@ -144,11 +149,11 @@ export class Formatter {
       out.intLeft(v6 ? 6 : 4, L.ip);
       out.byte(sep);
     }
-    this.#addr(view, o + AT.laddr, v6, out);
+    this.#addr(view, o + AT.laddr, v6, out, 0);
     out.byte(sep);
     out.intLeft(view.getUint16(o + AT.lport, true), w(L, 5));
     out.byte(sep);
-    this.#addr(view, o + AT.raddr, v6, out);
+    this.#addr(view, o + AT.raddr, v6, out, 1);
     out.byte(sep);
     out.intLeft(view.getUint16(o + AT.rport, true), w(L, 5));
     out.byte(sep);
@@ -163,16 +168,16 @@ export class Formatter {
       out.intLeft(Math.floor(us / 1000), 0);
       out.byte(0x2e); // .
       const frac = us % 1000;
-      out.intLeft(Math.floor(frac / 100), 0);
-      out.intLeft(Math.floor(frac / 10) % 10, 0);
-      out.intLeft(frac % 10, 0);
+      out.byte(0x30 + Math.floor(frac / 100));
+      out.byte(0x30 + (Math.floor(frac / 10) % 10));
+      out.byte(0x30 + (frac % 10));
     } else out.ascii('0.000');
     out.byte(0x0a);
     return true;
   }
 
   /** An address at `at`, left-aligned in the layout's column. */
-  #addr(view: DataView, at: number, v6: boolean, out: RowBuffer): void {
+  #addr(view: DataView, at: number, v6: boolean, out: RowBuffer, slot: 0 | 1): void {
     if (v6) {
       if (view !== this.#view) {
         this.#view = view;
@@ -181,12 +186,12 @@ export class Formatter {
       out.ascii(formatIPv6(this.#bytes, at), this.#L.addr);
       return;
     }
-    const start = out.pos;
-    for (let i = 0; i < 4; i++) {
-      if (i) out.byte(0x2e);
-      out.intLeft(view.getUint8(at + i), 0);
+    const u = view.getUint32(at, true);
+    if (u !== this.#v4[slot]) {
+      this.#v4[slot] = u;
+      this.#v4Text[slot] = `${u & 255}.${(u >>> 8) & 255}.${(u >>> 16) & 255}.${u >>> 24}`;
     }
-    out.spacesTo(start + this.#L.addr);
+    out.ascii(this.#v4Text[slot]!, this.#L.addr);
   }
 }
 
