@@ -6,6 +6,7 @@
 import { Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { PID_LIMIT } from '../kernel/procfs.js';
+import { resolveWholeDisk } from '../kernel/blockdev.js';
 import { parseNonNegativeInt, parsePid, parsePositiveInt, parseRegex, parseUser } from '../cli/index.js';
 
 /** How one option's value is read from the command line and checked from the API. */
@@ -131,6 +132,21 @@ export function text(maxBytes = Infinity, what = 'bytes'): ValueType<string> {
 export function custom<T>(parse: (text: string, flag: string) => T, check: (v: unknown, key: string) => T): ValueType<T> {
   return { parse, check };
 }
+
+/**
+ * A whole disk by name ("vda", "/dev/nvme0n1"): the block tools' -d DISK. It
+ * must exist and not be a partition (block requests carry the whole disk);
+ * otherwise one UsageError line, on the command line and in the API alike.
+ * The kernel's dev_t for the BPF side is resolveWholeDisk(name).
+ */
+export const wholeDisk: ValueType<string> = {
+  parse: (t) => (resolveWholeDisk(t), t),
+  check: (v, key) => {
+    if (typeof v !== 'string') throw new UsageError(`${key} must be a string`);
+    resolveWholeDisk(v);
+    return v;
+  },
+};
 
 /** A list of TCP/UDP ports: on the command line comma-separated (BCC: "80,81"), from the API an array. */
 export const ports: ValueType<number[]> = {
