@@ -1,27 +1,29 @@
 #!/usr/bin/env node
 // biosnoop: trace block I/O, one line per I/O with the issuing process and
-// its latency. Flags and columns follow BCC's biosnoop (-Q, -d, -P), with
-// libbpf-tools' -t and -m; --json prints one JSON object per I/O.
-import { option, runCli, runEventCli } from '@ebpf/core/kit';
+// its latency. Flags and columns follow BCC's biosnoop (-Q, -d, -P); -t, -m
+// and --duration are additions; --json prints one JSON object per I/O.
+import { int, option, runCli, runEventCli } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
 import { header, jsonFormatter, rowFormatter } from './output.js';
 
 const examples = `examples:
-    biosnoop           # trace all block I/O
-    biosnoop -Q        # include OS queued time
-    biosnoop -d sdc    # trace sdc only
-    biosnoop -P        # display block I/O pattern
-    biosnoop -t        # wall-clock timestamps instead of seconds since the first I/O
-    biosnoop -m 10     # only I/O of 10 ms or more
-    biosnoop --json    # one JSON object per I/O`;
+    biosnoop               # trace all block I/O
+    biosnoop -Q            # include OS queued time
+    biosnoop -d sdc        # trace sdc only
+    biosnoop -P            # display block I/O pattern
+    biosnoop -t            # wall-clock timestamps instead of seconds since the first I/O
+    biosnoop -m 10         # only I/O of 10 ms or more
+    biosnoop --duration 10 # trace for 10 seconds only
+    biosnoop --json        # one JSON object per I/O`;
 
-/** Every flag: BCC's in its order, then libbpf-tools' -t and -m. */
+/** Every flag: BCC's in its order, then our -t, -m and --duration (BCC has none of them). */
 export const flags = {
   queued: options.queued,
   disk: options.disk,
   pattern: options.pattern,
   timestamp: option('-t, --timestamp', 'include timestamp on output', undefined, { cliOnly: true }),
   minLatencyMs: options.minLatencyMs,
+  duration: option('--duration <SECONDS>', 'total duration of trace in seconds', int(1, Number.MAX_SAFE_INTEGER), { cliOnly: true }),
 };
 
 await runCli('biosnoop', (argv) =>
