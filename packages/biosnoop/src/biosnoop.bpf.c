@@ -37,11 +37,14 @@
 //      the request still has. The record is sent at the last piece only, as
 //      BCC's blk_account_io_done did.
 //    - A request is a pooled object: once completed its address comes back
-//      for a later I/O. The kernel may also skip a BPF program (it does not
-//      run one while another BPF program runs on that CPU), so an entry can
-//      outlive its I/O. The first sector taken at issue tells such a stale
-//      entry from the I/O now using the same struct: it is dropped and
-//      counted, never printed with a latency of minutes.
+//      for a later I/O. And the kernel may skip a BPF program: it does not
+//      run a raw tracepoint program on a CPU where that same program is
+//      already running (an interrupt completing one request while the
+//      program handles another), and counts the skip in the program's
+//      recursion_misses (`bpftool prog show`). So an entry can outlive its
+//      I/O. The first sector taken at issue tells such a stale entry from
+//      the I/O now using the same struct: it is dropped and counted, never
+//      printed with a latency of minutes.
 //    - A request that completes without having been issued is the wrapper
 //      of a flush sequence, which the kernel completes itself: not an I/O
 //      the device did, and not printed (BCC's start map has no entry for it).

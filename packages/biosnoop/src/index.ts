@@ -43,9 +43,10 @@ export interface BlockIo {
   disk: Disk;
   /** The operation as one letter (BCC's T column): R, W; F flush, D discard, N other. */
   type: string;
-  /** Operation and flags by name: op 'Read', flags ['Sync'], text 'Sync-Read'. */
+  /** The operation and its flags by name, as biolatency -F names them: op 'Write', flags ['Idle', 'Sync']. */
   op: string;
-  flags: string[];
+  /** Shared by the events with the same flags: frozen. */
+  flags: readonly string[];
   /** First 512-byte sector on the disk. */
   sector: number;
   bytes: number;
@@ -69,20 +70,25 @@ export const options = {
 
 const PATTERNS = { [PATTERN_SEQUENTIAL]: 'sequential', [PATTERN_RANDOM]: 'random' } as const;
 
-/** Decodes records into BlockIo events; disk names are looked up once per disk. */
+/** Decodes records into BlockIo events; disks and flag codes are named once each. */
 export function decoder(o: BiosnoopOptions): (view: DataView, offset: number, length: number) => BlockIo {
   const disks = new Map<number, Disk>();
+  const ops = new Map<number, Pick<BlockIo, 'type' | 'op' | 'flags'>>();
   return (view, offset, length) => {
     const r = decodeEvent(view, offset, length);
     let disk = disks.get(r.dev);
     if (!disk) disks.set(r.dev, (disk = { name: kernelDevName(r.dev), ...fromKernelDev(r.dev) }));
-    const f = decodeRequestFlags(r.flags);
+    let op = ops.get(r.flags);
+    if (!op) {
+      const f = decodeRequestFlags(r.flags);
+      ops.set(r.flags, (op = { type: requestOpLetter(r.flags), op: f.op, flags: Object.freeze(f.flags) }));
+    }
     const io: BlockIo = {
       timestamp: r.ts,
       disk,
-      type: requestOpLetter(r.flags),
-      op: f.op,
-      flags: f.flags,
+      type: op.type,
+      op: op.op,
+      flags: op.flags,
       sector: Number(r.sector),
       bytes: r.bytes,
       latencyNs: Number(r.lat_ns),
