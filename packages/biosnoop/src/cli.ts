@@ -2,9 +2,9 @@
 // biosnoop: trace block I/O, one line per I/O with the issuing process and
 // its latency. Flags and columns follow BCC's biosnoop (-Q, -d, -P); -t, -m
 // and --duration are additions; --json prints one JSON object per I/O.
-import { int, option, runCli, runEventCli } from '@ebpf/core/kit';
+import { int, option, runCli, runEventCli, type BatchClock } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
-import { header, jsonFormatter, rowFormatter } from './output.js';
+import { Rows, header, jsonFormatter, type Flags } from './output.js';
 
 const examples = `examples:
     biosnoop               # trace all block I/O
@@ -26,6 +26,10 @@ export const flags = {
   duration: option('--duration <SECONDS>', 'total duration of trace in seconds', int(1, Number.MAX_SAFE_INTEGER), { cliOnly: true }),
 };
 
+// One Rows for the run: the decoded and the byte-level rows count TIME(s) from the same first I/O.
+let shared: Rows | undefined;
+const rows = (f: Flags, clock: BatchClock): Rows => (shared ??= new Rows(f, clock));
+
 await runCli('biosnoop', (argv) =>
   runEventCli(
     {
@@ -36,7 +40,8 @@ await runCli('biosnoop', (argv) =>
       jsonFlag: { flags: '--json', help: 'print one JSON object per I/O' },
       tool,
       header,
-      row: rowFormatter,
+      row: (f, clock) => ((r) => r.row.bind(r))(rows(f, clock)),
+      fastRow: (f, clock) => ((r) => r.fast.bind(r))(rows(f, clock)),
       json: jsonFormatter,
       // I/Os the in-kernel request table could not follow count as lost too.
       lost: untracked,
