@@ -139,7 +139,8 @@ struct {
 } last_sector SEC(".maps");
 
 /* I/Os not reported, by reason (user space adds them to lost()): the `reqs`
- * map was full, or an entry turned out stale (a skipped hook, see 3.). */
+ * map was full at issue, or an entry turned out stale (a skipped hook, see
+ * 3.). Each such I/O is counted once, so reported + untracked = all I/O. */
 __u64 reqs_full = 0;
 __u64 reqs_stale = 0;
 
@@ -150,12 +151,12 @@ static __always_inline bool dev_wanted(__u32 dev)
 	return !filter_dev || dev == targ_dev;
 }
 
-static __always_inline void save(struct request *rq, struct info *in)
+/* Stores what is known about a request; false when the table is full. */
+static __always_inline bool save(struct request *rq, struct info *in)
 {
 	long err = bpf_map_update_elem(&reqs, &rq, in, BPF_ANY);
 
-	if (err == -E2BIG || err == -ENOMEM)
-		__sync_fetch_and_add(&reqs_full, 1);
+	return err != -E2BIG && err != -ENOMEM;
 }
 
 /* The current task as the request's issuer, and the start of its queue time. */
@@ -169,6 +170,8 @@ static __always_inline void remember_issuer(struct request *rq)
 	in.created = bpf_ktime_get_ns();
 	in.pid = ebpf_current_tgid();
 	bpf_get_current_comm(in.comm, sizeof(in.comm));
+	/* A full table is not counted here: block_rq_issue tries again (an entry
+	 * may have freed by then) and counts the I/O if it is lost for good. */
 	save(rq, &in);
 }
 
@@ -226,8 +229,8 @@ int BPF_PROG(block_rq_issue, struct request *rq)
 	in->sector = BPF_CORE_READ(rq, __sector);
 	in->bytes = BPF_CORE_READ(rq, __data_len);
 	in->done = 0;
-	if (in == &fresh)
-		save(rq, &fresh);
+	if (in == &fresh && !save(rq, &fresh))
+		__sync_fetch_and_add(&reqs_full, 1); /* not followed: never reported */
 	return 0;
 }
 

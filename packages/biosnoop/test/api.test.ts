@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, findBlockDevice } from '@ebpf/core';
 import { biosnoop, type BiosnoopOptions, type BlockIo } from '../src/index.js';
-import { COMM, dio, ioKey, loopDevice, seqReads, type Io, type Loop } from './helpers.js';
+import { COMM, aioReads, dio, ioKey, loopDevice, seqReads, type Io, type Loop } from './helpers.js';
 import { collect } from '../../../test/support/events.js';
 import { bpfLinks } from '../../../test/support/bpf.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 let loop: Loop; // no I/O scheduler: requests go straight from the submitter to the driver
 let queued: Loop; // mq-deadline: requests are inserted, queued, then dispatched
@@ -135,6 +136,37 @@ describe('biosnoop()', () => {
     } finally {
       slow.close();
       all.close();
+    }
+  });
+
+  it('maxInFlight: I/O beyond the in-kernel table is counted by untracked(), never missing silently', async () => {
+    // Default table: 16 reads submitted at once are 16 events of the workload.
+    const full = collect(biosnoop({ disk: loop.disk }));
+    try {
+      const { pid, ios } = await aioReads(loop, 16);
+      const events = await full.waitForCount((e) => e.pid === pid, 16);
+      expect(events.map(ioKey).sort()).toEqual(ios.map(ioKey).sort());
+      expect(full.tracer.untracked()).toBe(0);
+    } finally {
+      full.close();
+    }
+    // A table of 2: all 16 requests are made (and their issuer looked for)
+    // before the first is issued, so at most 2 events name the workload; the
+    // rest are events without an issuer (an entry had freed by their issue)
+    // or counted as untracked.
+    const small = collect(biosnoop({ disk: loop.disk, maxInFlight: 2 }));
+    try {
+      const { pid, ios } = await aioReads(loop, 16);
+      expect(await waitFor(() => (small.tracer.flush(), small.events.length + small.tracer.untracked() >= 16))).toBe(true);
+      const events = await small.settled(() => true);
+      expect(events.length + small.tracer.untracked()).toBe(16);
+      expect(events.filter((e) => e.pid === pid).length).toBeLessThanOrEqual(2);
+      for (const e of events) {
+        expect(e.pid === pid || e.pid === undefined).toBe(true);
+        expect(ios.map(ioKey)).toContain(ioKey(e));
+      }
+    } finally {
+      small.close();
     }
   });
 

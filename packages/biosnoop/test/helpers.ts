@@ -82,5 +82,8 @@ export const dio = (l: Loop, writes: number, reads: number) => biodio([l.path, S
 /** `n` sequential O_DIRECT 4 KiB reads from sector 0. */
 export const seqReads = (l: Loop, n: number) => biodio([l.path, 'seq', String(n)]);
 
+/** `n` (up to 16) O_DIRECT 4 KiB reads in one io_submit: all n requests are made before the first is issued. */
+export const aioReads = (l: Loop, n: number) => biodio([l.path, 'aio', String(n)]);
+
 /** "W 4737 8192": what a test compares. */
 export const ioKey = (x: { type: string; sector: number; bytes: number }): string => `${x.type} ${x.sector} ${x.bytes}`;
