@@ -18,8 +18,9 @@
 //    completion: the answer to "which process did this I/O", not "which
 //    process was running when it finished". Requests that never pass
 //    block_io_start (the flushes the kernel makes itself for a flush
-//    sequence, requests made before the tool attached) have no issuer:
-//    COMM "?" and PID 0, as in BCC.
+//    sequence, requests made before the tool attached, and those whose
+//    block_io_start found the table full) have no issuer: COMM "?" and PID
+//    0, as in BCC.
 //
 // 2. The clocks. LAT is block_rq_issue (the driver gets the request) to
 //    block_rq_complete, what BCC measures with a kprobe on
