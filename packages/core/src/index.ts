@@ -55,11 +55,12 @@ export {
   parseDeviceNumber,
   blockDeviceName,
   kernelDevName,
+  diskOf,
   findBlockDevice,
   listBlockDevices,
   resolveWholeDisk,
 } from './kernel/blockdev.js';
-export type { DeviceNumber, BlockDevice } from './kernel/blockdev.js';
+export type { DeviceNumber, BlockDevice, Disk } from './kernel/blockdev.js';
 export { BIO_OP, BIO_FL, decodeRequestFlags, requestOpLetter } from './kernel/blockflags.js';
 export type { RequestFlags } from './kernel/blockflags.js';
 export { mappedFiles, findMappedFile } from './kernel/procmaps.js';

@@ -99,6 +99,17 @@ export function kernelDevName(dev: number): string {
   return blockDeviceName(d) ?? `${d.major}:${d.minor}`;
 }
 
+/** A disk as the block tools report it: its name under /dev and its numbers. */
+export interface Disk extends DeviceNumber {
+  /** Name under /dev (vda, nvme0n1); "MAJ:MIN" if the device is gone, "<unknown>" for none. */
+  name: string;
+}
+
+/** The disk a kernel dev_t from a request stands for (kernelDevName() with its numbers). */
+export function diskOf(dev: number): Disk {
+  return { name: kernelDevName(dev), ...fromKernelDev(dev) };
+}
+
 /**
  * Looks a block device up by name ("vda", "/dev/vda", "nvme0n1p2").
  * Returns undefined when there is no such device (a name with path
