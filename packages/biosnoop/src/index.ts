@@ -5,7 +5,7 @@
 //   const trace = biosnoop({ disk: 'vda', queued: true });
 //   for await (const io of trace) console.log(io.comm, io.pid, io.type, io.sector, io.bytes, io.latencyNs);
 //   trace.close();
-import { Tracer, decodeRequestFlags, fromKernelDev, hasTracepoint, kernelDevName, requestOpLetter, resolveWholeDisk, type BpfObject } from '@ebpf/core';
+import { Tracer, decodeRequestFlags, diskOf, hasTracepoint, requestOpLetter, resolveWholeDisk, type BpfObject, type Disk } from '@ebpf/core';
 import { apiOption, defineEventTool, int, option, wholeDisk } from '@ebpf/core/kit';
 import { PATTERN_RANDOM, PATTERN_SEQUENTIAL, decodeEvent, type Config } from './biosnoop.gen.js';
 
@@ -24,13 +24,6 @@ export interface BiosnoopOptions {
   insertHook?: boolean;
   /** Ring buffer size in bytes, a power of two (default 1 MiB). */
   ringBytes?: number;
-}
-
-export interface Disk {
-  /** Name under /dev (vda, nvme0n1); "MAJ:MIN" if the device is gone, "<unknown>" for none. */
-  name: string;
-  major: number;
-  minor: number;
 }
 
 export interface BlockIo {
@@ -77,7 +70,7 @@ export function decoder(o: BiosnoopOptions): (view: DataView, offset: number, le
   return (view, offset, length) => {
     const r = decodeEvent(view, offset, length);
     let disk = disks.get(r.dev);
-    if (!disk) disks.set(r.dev, (disk = { name: kernelDevName(r.dev), ...fromKernelDev(r.dev) }));
+    if (!disk) disks.set(r.dev, (disk = diskOf(r.dev)));
     let op = ops.get(r.flags);
     if (!op) {
       const f = decodeRequestFlags(r.flags);
@@ -155,4 +148,4 @@ export function biosnoop(opts: BiosnoopOptions = {}): BiosnoopTracer {
   return tool.start(opts, (loaded) => new BiosnoopTracer(loaded));
 }
 
-export type { Tracer } from '@ebpf/core';
+export type { Disk, Tracer } from '@ebpf/core';
