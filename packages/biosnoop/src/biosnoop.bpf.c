@@ -179,10 +179,15 @@ static __always_inline void remember_issuer(struct request *rq)
 /* ---- Entry points, one per hook ---- */
 
 /* Linux 6.5+: the request was just made from a bio, in the task that
- * submitted it. A recycled request's old entry is simply replaced. */
+ * submitted it. A recycled request's old entry is replaced; if that entry
+ * was issued, its completion was skipped (see 3.): count that I/O. */
 SEC("raw_tp/block_io_start")
 int BPF_PROG(block_io_start, struct request *rq)
 {
+	struct info *old = bpf_map_lookup_elem(&reqs, &rq);
+
+	if (old && old->issued)
+		__sync_fetch_and_add(&reqs_stale, 1);
 	remember_issuer(rq);
 	return 0;
 }
