@@ -105,7 +105,8 @@ export interface SignalEvent {
   /**
    * sigsnoop's RESULT: 0 success; negative: the syscall's -errno; positive:
    * signal_generate's result when not delivered (1 ignored, 2 already
-   * pending, 3 overflow, 4 delivered without its siginfo).
+   * pending, 3 overflow, 4 delivered without its siginfo). sigsnoop -k and
+   * killsnoop print `ret` as RESULT instead, as BCC's killsnoop does.
    */
   result: number;
 }

@@ -20,15 +20,22 @@ export function sigText(sig: number, names: boolean): string {
   return signalName(sig) ?? String(sig);
 }
 
-/** One sigsnoop row: "%-8s %-7d %-16s %-9s %-7d %-6d\n" (RESULT keeps its trailing spaces, as libbpf-tools). */
-export function sigsnoopRow(ev: SignalEvent, names: boolean, clock: BatchClock): string {
-  return `${clock.hms()} ${pad(String(ev.pid), 7)} ${pad(escapeControl(ev.comm), 16)} ${pad(sigText(ev.sig, names), 9)} ${pad(String(ev.tpid), 7)} ${pad(String(ev.result), 6)}\n`;
+/**
+ * One sigsnoop row: "%-8s %-7d %-16s %-9s %-7d %-6d\n" (RESULT keeps its
+ * trailing spaces, as libbpf-tools). RESULT is the event's `result`, except
+ * with -k (`kill`): there, as in libbpf-tools' -k and BCC's killsnoop, it is
+ * the syscall's return value (a tgkill() that returned 0 shows 0 even when its
+ * signal was merged into one already pending).
+ */
+export function sigsnoopRow(ev: SignalEvent, names: boolean, clock: BatchClock, kill = false): string {
+  const result = kill ? (ev.ret ?? 0) : ev.result;
+  return `${clock.hms()} ${pad(String(ev.pid), 7)} ${pad(escapeControl(ev.comm), 16)} ${pad(sigText(ev.sig, names), 9)} ${pad(String(ev.tpid), 7)} ${pad(String(result), 6)}\n`;
 }
 
 const SPACE = 0x20;
 
 /** sigsnoopRow() straight from the ring record (a storm brings a million a second); false for a comm that needs escaping. */
-export function sigsnoopFastRow(names: boolean, clock: BatchClock): FastRow {
+export function sigsnoopFastRow(names: boolean, clock: BatchClock, kill = false): FastRow {
   return (v, o, _len, out) => {
     out.ascii(clock.hms(), 8);
     out.byte(SPACE);
@@ -42,7 +49,8 @@ export function sigsnoopFastRow(names: boolean, clock: BatchClock): FastRow {
     out.byte(SPACE);
     out.intLeft(v.getInt32(o + O.tpid, true), 7);
     out.byte(SPACE);
-    out.intLeft(resultOf(v.getInt32(o + O.ret, true), v.getInt32(o + O.result, true)), 6);
+    const ret = v.getInt32(o + O.ret, true);
+    out.intLeft(kill ? ret : resultOf(ret, v.getInt32(o + O.result, true)), 6);
     out.byte(0x0a);
     return true;
   };

@@ -52,8 +52,11 @@ export const sigsnoop: EventCliDef<typeof sigsnoopFlags, SignalEvent> = {
   verboseHelp: 'Verbose debug output',
   lostMessage: (n) => `lost ${n} events`,
   header: () => SIGSNOOP_HEADER,
-  row: (f, clock) => (ev) => sigsnoopRow(ev, !!f.name, clock),
-  fastRow: (f, clock) => sigsnoopFastRow(!!f.name, clock),
+  // -k: RESULT is the syscall's return and -x keeps the calls that failed, as
+  // in libbpf-tools' sigsnoop -k (and BCC's killsnoop).
+  toOptions: (f, p) => ({ ...p.options, failed: f.failed ? (f.killOnly ? 'syscall' : true) : false }),
+  row: (f, clock) => (ev) => sigsnoopRow(ev, !!f.name, clock, !!f.killOnly),
+  fastRow: (f, clock) => sigsnoopFastRow(!!f.name, clock, !!f.killOnly),
 };
 
 /** killsnoop's flags, in BCC's order and words. */

@@ -69,6 +69,7 @@ describe('every way a signal is sent (one workload, a tracer per filter)', () =>
     expect(w.steps.get('kill-esrch')).toBe(-3);
     expect(w.steps.get('pidfd-ebadf')).toBe(-9);
     expect(w.steps.get('pending-second')).toBe(0); // kill() succeeds; only RESULT shows the signal was merged
+    expect(w.steps.get('pending-tgkill')).toBe(0); // so does tgkill() onto tkill()'s pending signal
   });
 
   it('nothing lost; tid is the sender thread', () => {
@@ -82,20 +83,20 @@ describe('every way a signal is sent (one workload, a tracer per filter)', () =>
 
   it('signal: only that number; 0 selects the kill(pid, 0) probes', () => {
     expect(got('signal')).toEqual(all().filter((e) => e.sig === 12));
-    expect(got('signal')).toHaveLength(4); // tkill, kill twice, kill(-pgid)
+    expect(got('signal')).toHaveLength(6); // tkill, kill twice, tkill and tgkill to c, kill(-pgid)
     expect(got('signal0')).toEqual(all().filter((e) => e.sig === 0));
     expect(got('signal0')).toHaveLength(1);
   });
 
   it("killOnly: every syscall, none of the kernel's signals", () => {
     expect(got('killOnly')).toEqual(all().filter((e) => e.syscall !== null));
-    expect(got('killOnly')).toHaveLength(20);
+    expect(got('killOnly')).toHaveLength(22);
   });
 
   it('failed: RESULT not 0: failed calls, ignored and already pending signals', () => {
     const want = all().filter((e) => e.result !== 0);
     expect(got('failed')).toEqual(want);
-    expect(want.map((e) => e.result).sort((x, y) => x - y)).toEqual([-9, -3, 1, 1, 1, 1, 1, 1, 1, 2]);
+    expect(want.map((e) => e.result).sort((x, y) => x - y)).toEqual([-9, -3, 1, 1, 1, 1, 1, 1, 1, 2, 2]);
   });
 
   it("failed 'syscall' (killsnoop -x): only calls that returned an error", () => {
@@ -114,7 +115,7 @@ describe('every way a signal is sent (one workload, a tracer per filter)', () =>
 
   it('pid: only what that process sent', () => {
     expect(got('pid')).toEqual(all().filter((e) => e.pid === w.pid));
-    expect(got('pid')).toHaveLength(21);
+    expect(got('pid')).toHaveLength(23);
   });
 
   it('targetPid: TPID, the process a pidfd names, every process a group kill reached', () => {

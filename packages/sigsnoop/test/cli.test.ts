@@ -49,8 +49,9 @@ type Expected = ReturnType<typeof expectedFromWorkload>[number] | ReturnType<typ
 // The references' rows, built here with plain padEnd (no code shared with src/).
 const NAMES: Record<number, string> = { 0: 'N/A', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 15: 'SIGTERM', 17: 'SIGCHLD' };
 const name = (sig: number) => NAMES[sig] ?? (sig > SIGRTMIN ? `SIGRTMIN+${sig - SIGRTMIN}` : String(sig));
-const sigRow = (e: Expected, names = false) =>
-  `${l(e.pid, 7)} ${l(e.comm, 16)} ${l(names ? name(e.sig) : e.sig, 9)} ${l(e.tpid, 7)} ${l(e.result, 6)}`;
+// With -k, RESULT is the syscall's return (libbpf-tools' -k, BCC's killsnoop).
+const sigRow = (e: Expected, names = false, kill = false) =>
+  `${l(e.pid, 7)} ${l(e.comm, 16)} ${l(names ? name(e.sig) : e.sig, 9)} ${l(e.tpid, 7)} ${l(kill ? (e.ret ?? 0) : e.result, 6)}`;
 const killRow = (e: Expected) => `${l(e.pid, PIDW)} ${l(e.comm, 16)} ${l(e.sig, 4)} ${l(e.tpid, PIDW)} ${e.ret ?? 0}`;
 
 describe('one workload, watched by a CLI per flag set', () => {
@@ -65,6 +66,7 @@ describe('one workload, watched by a CLI per flag set', () => {
       ['sigsnoop', 'sigsnoop', []],
       ['sigsnoop -n', 'sigsnoop', ['-n']],
       ['sigsnoop -k', 'sigsnoop', ['-k']],
+      ['sigsnoop -k -x', 'sigsnoop', ['-k', '-x']],
       ['sigsnoop -x', 'sigsnoop', ['-x']],
       ['sigsnoop -s SIGUSR2', 'sigsnoop', ['-s', 'SIGUSR2']],
       ['sigsnoop -s rtmin+2', 'sigsnoop', ['--signal', 'rtmin+2']],
@@ -118,7 +120,7 @@ describe('one workload, watched by a CLI per flag set', () => {
     expect(rows).toEqual(fromWork.map((e) => sigRow(e, true)));
     expect(rows.map((r) => r.split(/ +/)[2])).toEqual([
       'SIGUSR1', 'SIGUSR1', 'SIGTERM', 'N/A', 'SIGUSR2', 'SIGRTMIN+1', 'SIGRTMIN+2', 'SIGRTMIN+3', 'SIGUSR1', 'SIGUSR1',
-      'SIGUSR2', 'SIGUSR2', 'SIGUSR1', 'SIGUSR1', 'SIGUSR2', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGCHLD',
+      'SIGUSR2', 'SIGUSR2', 'SIGUSR2', 'SIGUSR2', 'SIGUSR1', 'SIGUSR1', 'SIGUSR2', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGKILL', 'SIGCHLD',
     ]);
   });
 
@@ -131,8 +133,21 @@ describe('one workload, watched by a CLI per flag set', () => {
     expect(rows.map((r) => r.split(/ +/)[5])).toContain('0'); // kill of the child ignoring SIGUSR1
   });
 
-  it('sigsnoop -k: every kill-family call, none of the kernel\'s signals', () => {
-    expect(rowsOf(out('sigsnoop -k'), w.all).map((r) => r.slice(9))).toEqual(fromWork.filter((e) => e.syscall).map((e) => sigRow(e)));
+  it('sigsnoop -k: every kill-family call, none of the kernel\'s signals; RESULT is the syscall\'s return', () => {
+    const rows = rowsOf(out('sigsnoop -k'), w.all).map((r) => r.slice(9));
+    expect(rows).toEqual(fromWork.filter((e) => e.syscall).map((e) => sigRow(e, false, true)));
+    const result = (syscall: string, sig: number, tpid: number) => {
+      const i = fromWork.filter((e) => e.syscall).findIndex((e) => e.syscall === syscall && e.sig === sig && e.tpid === tpid && e.delivery !== 'delivered');
+      return rows[i]!.split(/ +/)[4];
+    };
+    // tgkill() onto the SIGUSR2 tkill() left pending returned 0 (the default view says 2)
+    expect(result('tgkill', 12, w.c)).toBe('0');
+    expect(result('kill', 15, 4000000)).toBe('-3'); // ESRCH, as BCC prints it
+  });
+
+  it('sigsnoop -k -x: only the calls that failed (RESULT < 0)', () => {
+    for (const c of columns(out('sigsnoop -k -x'))) expect(Number(c[5])).toBeLessThan(0);
+    expect(rowsOf(out('sigsnoop -k -x'), w.all).map((r) => r.slice(9))).toEqual(fromWork.filter((e) => (e.ret ?? 0) < 0).map((e) => sigRow(e, false, true)));
   });
 
   it('sigsnoop -x: every row printed has RESULT not 0; for the workload, exactly its failures', () => {
@@ -149,7 +164,7 @@ describe('one workload, watched by a CLI per flag set', () => {
   it('sigsnoop -s: a name, or RTMIN+n in any case; every row has that signal', () => {
     const usr2 = columns(out('sigsnoop -s SIGUSR2'));
     for (const c of usr2) expect(c[3]).toBe('12');
-    expect(rowsOf(out('sigsnoop -s SIGUSR2'), w.all)).toHaveLength(4);
+    expect(rowsOf(out('sigsnoop -s SIGUSR2'), w.all)).toHaveLength(6);
     for (const c of columns(out('sigsnoop -s rtmin+2'))) expect(c[3]).toBe(String(SIGRTMIN + 2));
     expect(rowsOf(out('sigsnoop -s rtmin+2'), w.all).map((r) => r.slice(9))).toEqual([sigRow(fromWork[6]!)]);
   });

@@ -129,6 +129,8 @@ export function expectedFromWorkload(w: Work): Brief[] {
     sys('pidfd_send_signal', 10, 0, { ret: -9, ...noSignal, result: -9 }), // fd 0 is no pidfd: EBADF
     sys('kill', 12, w.c),
     sys('kill', 12, w.c, { delivery: 'already_pending', result: 2 }),
+    sys('tkill', 12, w.c), // the thread's own pending set
+    sys('tgkill', 12, w.c, { delivery: 'already_pending', result: 2 }), // returned 0
     sys('tgkill', 10, w.pid), // raise()
     sys('tgkill', 10, w.t), // tgkill(me, my other thread): TPID is the thread
     sys('kill', 12, -w.g1, { generated: 2 }), // one call, two processes: one event

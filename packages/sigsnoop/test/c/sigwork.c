@@ -226,6 +226,11 @@ int main(int argc, char **argv)
 	step("pidfd-ebadf", syscall(SYS_pidfd_send_signal, 0, SIGUSR1, NULL, 0) ? -errno : 0);
 	step("pending-first", kill(c.pid, SIGUSR2));  /* blocked: stays pending */
 	step("pending-second", kill(c.pid, SIGUSR2)); /* already pending */
+	/* A thread-directed signal has its own pending set: tkill() queues a
+	 * second SIGUSR2 there, and tgkill() then finds it already pending. The
+	 * call still returns 0 (killsnoop's RESULT); only the delivery says 2. */
+	step("pending-tkill", syscall(SYS_tkill, c.pid, SIGUSR2));
+	step("pending-tgkill", syscall(SYS_tgkill, c.pid, c.pid, SIGUSR2));
 	step("raise", raise(SIGUSR1));                /* tgkill to myself */
 	if (pthread_create(&thread, NULL, sleeper, NULL))
 		return 2;
