@@ -1,23 +1,38 @@
 #!/usr/bin/env node
-// javagc: Java garbage-collection pauses of one JVM. Flags and output follow
-// libbpf-tools' javagc (BCC's is the generic ugc); --json, -H and --pools are
+// javagc: Java garbage-collection pauses of one JVM. BCC's syntax (its ugc:
+// `javagc [-m] [-M MIN] [-F FILTER] pid`) and libbpf-tools' flags (-p, -t)
+// both work; the output is libbpf-tools' javagc's; --json, -H and --pools are
 // ours.
 import { UsageError, readProcStat } from '@ebpf/core';
-import { int, option, runCli, runEventCli } from '@ebpf/core/kit';
+import { int, option, pid, runCli, runEventCli, text } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
-import { BANNER, HEADER, PauseHistogram, formatJson, formatRow } from './output.js';
+import { BANNER, HEADER, HEADER_MS, PauseHistogram, formatJson, formatRow, poolDescription } from './output.js';
 
 const examples = `examples:
-    javagc -p 185               # trace the GC pauses of the JVM with PID 185
-    javagc -p 185 -t 1000       # only pauses of at least 1000 us (1 ms)
-    javagc -p 185 --pools       # also memory pool usage before -> after each GC
-    javagc -p 185 -H 5          # a histogram of pause times every 5 seconds
-    javagc -p 185 -H            # one histogram, at exit
-    javagc -p 185 --json        # one JSON object per GC`;
+    javagc 185                  # trace the GC pauses of the JVM with PID 185
+    javagc -m 185               # GC times in milliseconds
+    javagc -M 10 185            # only GCs of at least 10 ms
+    javagc -F Tenured 185       # only GCs with a pool whose description contains "Tenured"
+    javagc -p 185 -t 1000       # libbpf-tools' flags: only pauses of at least 1000 us
+    javagc --pools 185          # also memory pool usage before -> after each GC
+    javagc -H 5 185             # a histogram of pause times every 5 seconds
+    javagc 185 -H               # one histogram, at exit (after the pid: -H takes an optional value)
+    javagc --json 185           # one JSON object per GC`;
 
-/** Every flag: javagc's options and -H (a value, or none: one histogram at exit). */
+/** Every flag: BCC's (-m, -M, -F), libbpf-tools' (-p, -t), and ours (-H, --pools). */
 export const flags = {
-  pid: options.pid,
+  milliseconds: option('-m, --milliseconds', 'report times in milliseconds (default is microseconds)', undefined, { cliOnly: true }),
+  minimum: option('-M, --minimum <MSEC>', 'display only GCs that took at least this many milliseconds (BCC\'s; -t in ms)', int(0, 1e9), {
+    cliOnly: true,
+    conflicts: ['time'],
+  }),
+  filter: option(
+    '-F, --filter <FILTER>',
+    'display only GCs with a memory pool whose description (as --pools prints it) contains this string; traces the pools',
+    text(),
+    { cliOnly: true },
+  ),
+  pid: { ...options.pid, help: 'the Java process to trace (libbpf-tools\' flag; same as the pid argument)' },
   thresholdUs: options.thresholdUs,
   histogram: option(
     '-H, --histogram [SECONDS]',
@@ -31,8 +46,12 @@ export const flags = {
 /** The process's start time: tells a PID's reuse from its process. */
 const startTime = (pid: number): number | undefined => readProcStat(pid)?.starttime;
 
-// With -H, GCs are counted here instead of printed.
-const hist = new PauseHistogram();
+// With -H, GCs are counted here instead of printed (in ms with -m).
+let histogram: PauseHistogram | undefined;
+const histOf = (f: { milliseconds?: boolean }) => (histogram ??= new PauseHistogram(!!f.milliseconds));
+
+// The JVM: the pid argument (BCC's) or -p (libbpf-tools'), set by toOptions.
+let target = 0;
 
 await runCli('javagc', (argv) =>
   runEventCli(
@@ -42,23 +61,42 @@ await runCli('javagc', (argv) =>
       options: flags,
       examples,
       jsonFlag: { flags: '--json', help: 'print one JSON object per GC (or per histogram)' },
+      args: [{ name: 'pid', help: 'the Java process to trace', type: pid }],
       tool,
       lostMessage: (n) => `lost ${n} GC records (ring buffer full)`,
-      check: (f) => {
-        if (f.pid === undefined) throw new UsageError('-p PID is required: the Java process to trace');
+      toOptions: (f, p) => {
+        const [arg] = p.args;
+        if (arg !== undefined && f.pid !== undefined && arg !== f.pid) throw new UsageError(`two PIDs, ${arg} and -p ${f.pid}: give the Java process once`);
+        target = arg ?? f.pid ?? 0;
+        if (!target) throw new UsageError('a PID is required: javagc [options] PID (or -p PID), the Java process to trace');
+        return {
+          pid: target,
+          // -M is BCC's threshold in ms; -t libbpf-tools' in µs (commander refuses both).
+          thresholdUs: f.minimum !== undefined ? f.minimum * 1000 : f.thresholdUs,
+          // -F matches the pools' descriptions: it needs the pool probes.
+          pools: !!f.pools || f.filter !== undefined,
+        };
       },
-      header: (f) => (f.histogram !== undefined ? BANNER : `${BANNER}\n${HEADER}`),
-      row: (f, clock) => (f.histogram !== undefined ? (ev) => (hist.add(ev), '') : (ev) => formatRow(ev, !!f.pools, clock)),
-      json: (f, clock) => (f.histogram !== undefined ? (ev) => void hist.add(ev) : (ev) => formatJson(ev, !!f.pools, clock)),
+      header: (f) => (f.histogram !== undefined ? BANNER : `${BANNER}\n${f.milliseconds ? HEADER_MS : HEADER}`),
+      filter: (f) => {
+        const want = f.filter;
+        return want === undefined ? undefined : (ev) => ev.pools.some((pool) => poolDescription(pool).includes(want));
+      },
+      row: (f, clock) =>
+        f.histogram !== undefined
+          ? (ev) => (histOf(f).add(ev), '')
+          : (ev) => formatRow(ev, { pools: f.pools ? true : f.filter, ms: !!f.milliseconds }, clock),
+      json: (f, clock) => (f.histogram !== undefined ? (ev) => void histOf(f).add(ev) : (ev) => formatJson(ev, !!f.pools || f.filter !== undefined, clock)),
       started: (f, run) => {
         // Nothing more can come once the JVM is gone: stop then, as after Ctrl-C.
-        const pid = f.pid!;
+        const pid = target;
         const born = startTime(pid);
         const watch = setInterval(() => {
           if (born === undefined || startTime(pid) !== born) run.stop(0);
         }, 500);
         run.onStop(() => clearInterval(watch));
         if (f.histogram === undefined) return;
+        const hist = histOf(f);
         const print = () => {
           run.print(run.json ? hist.json() : hist.text());
           hist.clear();

@@ -1,6 +1,6 @@
 // How javagc prints: libbpf-tools' columns (TIME CPU PID GC TIME, the pause
 // in microseconds), a log2 histogram of pauses (-H), or JSON lines (--json).
-import { escapeControl, hhmmss, jsonLine, log2Histogram, log2HistogramRows, log2Slot, pad } from '@ebpf/core/format';
+import { escapeControl, fmtFixed, hhmmss, jsonLine, log2Histogram, log2HistogramRows, log2Slot, pad } from '@ebpf/core/format';
 import type { BatchClock } from '@ebpf/core/kit';
 import type { GcEvent, MemoryUsage, PoolUsage } from './index.js';
 
@@ -14,23 +14,46 @@ export const BANNER = 'Tracing javagc time... Hit Ctrl-C to end.';
  */
 export const HEADER = `${pad('TIME', 8)} ${pad('CPU', 7)} ${pad('PID', 7)} GC TIME`;
 
-/** One pool as BCC's ugc meant to print it ("%s %s used=%d->%d max=%d->%d"; its formatter forgot to return it). */
-export function formatPool(p: PoolUsage): string {
+/** The header with -m (BCC's ugc labels its column "TIME (ms)"). */
+export const HEADER_MS = `${HEADER} (ms)`;
+
+/** One pool's description, as BCC's ugc meant to print it ("%s %s used=%d->%d max=%d->%d"; its formatter forgot to return it): what -F matches. */
+export function poolDescription(p: PoolUsage): string {
   const after = p.after ?? p.before;
-  return escapeControl(`${p.manager} ${p.pool} used=${p.before.used}->${after.used} max=${p.before.max}->${after.max}`);
+  return `${p.manager} ${p.pool} used=${p.before.used}->${after.used} max=${p.before.max}->${after.max}`;
+}
+
+/** One pool's line (control bytes escaped). */
+export function formatPool(p: PoolUsage): string {
+  return escapeControl(poolDescription(p));
+}
+
+/** How rows are printed: the pools that follow a GC's row (all, those -F matched, or none) and the unit. */
+export interface RowStyle {
+  /** Pool lines under each row: every pool (--pools), or those whose description contains this text (-F). */
+  pools?: boolean | string;
+  /** -m: the duration in milliseconds with two decimals (BCC's "%.2f"), not whole microseconds. */
+  ms?: boolean;
+}
+
+/** The duration column: whole µs (libbpf-tools'), or ms with two decimals (-m). */
+export function durationText(ev: GcEvent, ms = false): string {
+  return ms ? fmtFixed(Number(ev.durationNs) / 1e6, 2) : String(ev.durationUs);
 }
 
 /**
  * A row: `"%-8s %-7d %-7d %lld"` (libbpf's, minus the trailing spaces): local
- * time of the GC's end, CPU, PID, duration in µs. With --pools, concurrent
- * cycles are marked, and each pool follows on its own indented line.
+ * time of the GC's end, CPU, PID, duration in µs (ms with -m). With --pools,
+ * concurrent cycles are marked, and each pool follows on its own indented line.
  */
-export function formatRow(ev: GcEvent, withPools: boolean, clock: BatchClock): string {
+export function formatRow(ev: GcEvent, style: RowStyle, clock: BatchClock): string {
   let row = `${pad(hhmmss(clock.wall(ev.timestamp)), 8)} ${pad(String(ev.cpu), 7)} ${pad(String(ev.pid), 7)} `;
-  if (ev.kind === 'cycle') row += `${pad(String(ev.durationUs), 7)} concurrent cycle`;
-  else row += String(ev.durationUs);
+  const d = durationText(ev, style.ms);
+  if (ev.kind === 'cycle') row += `${pad(d, 7)} concurrent cycle`;
+  else row += d;
   row += '\n';
-  if (withPools) for (const p of ev.pools) row += `    ${formatPool(p)}\n`;
+  const shown = style.pools;
+  if (shown) for (const p of ev.pools) if (shown === true || poolDescription(p).includes(shown)) row += `    ${formatPool(p)}\n`;
   return row;
 }
 
@@ -58,14 +81,19 @@ export function formatJson(ev: GcEvent, withPools: boolean, clock: BatchClock): 
   return obj;
 }
 
-/** Pause times in µs, bucketed by log2 (libbpf-tools' convention, see log2Slot). */
+/** Pause times in µs (ms with -m), bucketed by log2 (libbpf-tools' convention, see log2Slot). */
 export class PauseHistogram {
   buckets: number[] = [];
   count = 0;
+  readonly unit: 'usecs' | 'msecs';
+
+  constructor(ms = false) {
+    this.unit = ms ? 'msecs' : 'usecs';
+  }
 
   add(ev: GcEvent): void {
     if (ev.kind !== 'pause') return;
-    const slot = log2Slot(ev.durationUs);
+    const slot = log2Slot(this.unit === 'msecs' ? Math.floor(ev.durationUs / 1000) : ev.durationUs);
     while (this.buckets.length <= slot) this.buckets.push(0);
     this.buckets[slot]!++;
     this.count++;
@@ -78,13 +106,13 @@ export class PauseHistogram {
 
   /** A blank line, the time, and the histogram (no rows when there were no pauses). */
   text(now: Date = new Date()): string {
-    return `\n${hhmmss(now)}\n${log2Histogram(this.buckets, 'usecs')}`;
+    return `\n${hhmmss(now)}\n${log2Histogram(this.buckets, this.unit)}`;
   }
 
   json(now: Date = new Date()): string {
     return jsonLine({
       time: now.toISOString(),
-      unit: 'usecs',
+      unit: this.unit,
       pauses: this.count,
       histogram: log2HistogramRows(this.buckets).map((r) => ({ low: r.low, high: r.high, count: r.count })),
     });

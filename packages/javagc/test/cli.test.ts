@@ -127,6 +127,46 @@ describe('javagc CLI', () => {
     expect(tl.some((l) => l.startsWith('    G1 Old Generation G1 Eden Space used='))).toBe(true);
   });
 
+  it("BCC's syntax: the pid as an argument, -m (ms, two decimals), -M MSEC (at least), -F FILTER (a pool's description contains it)", async () => {
+    const ms = await CLI.start(['-m', String(jvm.pid)], `${BANNER}\n${HEADER} (ms)`);
+    const none = await CLI.start(['-M', '100000', String(jvm.pid)]); // 100 s
+    const zero = await CLI.start(['-M', '0', String(jvm.pid)]);
+    const old = await CLI.start(['-F', 'G1 Old Gen ', String(jvm.pid)]); // the pool "G1 Old Gen", not the manager "G1 Old Generation"
+    const nomatch = await CLI.start(['-F', 'no such pool', String(jvm.pid)]);
+    await jvm.round();
+    await Promise.all([zero, old].map((c) => c.waitOutput(() => rows(c.lines()).length >= GCS)));
+    await ms.waitOutput(() => ms.lines().filter((l) => /\.\d\d$/.test(l)).length >= GCS);
+    await sleep(300); // anything -M or -F would (wrongly) let through would be out by now
+    const [m, n, z, o, x] = await Promise.all([ms, none, zero, old, nomatch].map((c) => c.stop()));
+    for (const e of [m, n, z, o, x]) expect([e.code, e.signal, e.stderr]).toEqual([0, null, '']);
+    expect(n.stdout).toBe(`${BANNER}\n${HEADER}\n`);
+    expect(x.stdout).toBe(`${BANNER}\n${HEADER}\n`);
+
+    // -m: "GC TIME (ms)", and each duration in ms with two decimals
+    const ml = m.stdout.trimEnd().split('\n');
+    expect(ml.slice(0, 2)).toEqual([BANNER, `${HEADER} (ms)`]);
+    expect(ml.length - 2).toBeGreaterThanOrEqual(GCS);
+    for (const l of ml.slice(2)) {
+      const r = l.match(/^(\d\d:\d\d:\d\d) (\d+) +(\d+) +(\d+\.\d\d)$/);
+      expect(r, l).not.toBeNull();
+      expect(Number(r![3])).toBe(jvm.pid);
+      expect(l).toBe(`${pad(r![1]!, 8)} ${pad(r![2]!, 7)} ${pad(r![3]!, 7)} ${r![4]}`);
+    }
+
+    // -M 0: every GC, as without it, pid given as an argument
+    const zl = z.stdout.trimEnd().split('\n');
+    expect(zl.slice(0, 2)).toEqual([BANNER, HEADER]);
+    for (const l of zl.slice(2)) expect(Number(l.match(ROW)![3])).toBe(jvm.pid);
+
+    // -F: each GC row is followed by the pool lines that matched, here exactly one
+    const ol = o.stdout.trimEnd().split('\n').slice(2);
+    expect(ol.length).toBeGreaterThanOrEqual(2 * GCS);
+    ol.forEach((l, i) => {
+      if (i % 2 === 0) expect(l).toMatch(ROW);
+      else expect(l).toMatch(/^ {4}G1 (Old|Young) Generation G1 Old Gen used=\d+->\d+ max=-?\d+->-?\d+$/);
+    });
+  });
+
   it('-H: a log2 histogram of pause times at exit, or every interval; with --json as rows', async () => {
     const atExit = await CLI.start(['-p', String(jvm.pid), '-H'], BANNER);
     const every = await CLI.start(['-p', String(jvm.pid), '-H', '1', '--json'], { links: 2 });
@@ -162,7 +202,13 @@ describe('javagc CLI', () => {
   it('bad input: one line on stderr, exit 2; not a JVM or a JVM without probes: one line, exit 1', async () => {
     const self = readFileSync('/proc/self/comm', 'utf8').trimEnd();
     const cases: Array<[string[], number, string]> = [
-      [[], 2, 'javagc: -p PID is required: the Java process to trace'],
+      [[], 2, 'javagc: a PID is required: javagc [options] PID (or -p PID), the Java process to trace'],
+      [[String(jvm.pid), '1'], 2, 'javagc: too many arguments. Expected 1 argument but got 2.'],
+      [['-p', String(jvm.pid), String(process.pid)], 2, `javagc: two PIDs, ${process.pid} and -p ${jvm.pid}: give the Java process once`],
+      [['abc'], 2, "javagc: invalid pid value 'abc': expected a positive integer"],
+      [['-M', '5', '-t', '10', String(jvm.pid)], 2, "javagc: option '-M, --minimum <MSEC>' cannot be used with option '-t, --time <TIME>'"],
+      [['-M', 'x', String(jvm.pid)], 2, "javagc: invalid -M value 'x': expected a non-negative integer"],
+      [[String(process.pid)], 1, `javagc: process ${process.pid} (${self}) is not a Java VM: no libjvm.so in /proc/${process.pid}/maps`],
       [['-p', 'abc'], 2, "javagc: invalid -p value 'abc': expected a positive integer"],
       [['-p', '0'], 2, "javagc: invalid -p value '0': expected 1..4194304"],
       [['-p', '4194304'], 2, "javagc: invalid -p value '4194304': no such process"],
