@@ -11,7 +11,7 @@
 // kill() is reported once: the signal it generated is folded into its event
 // (see sigsnoop.bpf.c).
 import { UsageError, type Tracer } from '@ebpf/core';
-import { custom, defineEventTool, int, option, pid } from '@ebpf/core/kit';
+import { anyPid, custom, defineEventTool, int, option, pid } from '@ebpf/core/kit';
 import { parseSignal } from '@ebpf/core/signals';
 import {
   decodeEvent,
@@ -144,16 +144,8 @@ export function commBytes(comm: string): Buffer {
   return Buffer.from(comm, 'utf8').subarray(0, 15);
 }
 
-const int32 = int(-0x80000000, 0x7fffffff);
-
-/** -T: the target as TPID prints it; negative for a process group (kill(-pgid)). No existence check: a kill() of a dead PID is what one may be looking for. */
-const target = custom((text, flag) => {
-  const v = text.trim();
-  if (!/^-?\d+$/.test(v) || Number(v) < -0x80000000 || Number(v) > 0x7fffffff) {
-    throw new UsageError(`invalid ${flag} value '${text}': expected an integer PID (negative: a process group)`);
-  }
-  return Number(v);
-}, int32.check);
+/** -T: the target as TPID prints it; negative for a process group (kill(-pgid)). No existence check: a kill() of a dead PID is what one may be looking for; but below pid_max. */
+const target = anyPid({ groups: true });
 
 /** -s: a number 0..64 or a name (SIGUSR1, usr1, SIGRTMIN+2, RTMAX-1). */
 const signal = custom((text, flag) => {

@@ -32,7 +32,6 @@ describe('every way a signal is sent (one workload, a tracer per filter)', () =>
       comm: { comm: CHILD },
       commTruncated: { comm: 'sigwork-child-of-a-longer-name' },
       commExact: { comm: 'sigwork-child' }, // a prefix is not a match
-      targetMissing: { targetPid: 4000000 },
     };
     for (const [name, opts] of Object.entries(fixed)) caps.set(name, capture(opts));
     w = await runAll((p) => {
@@ -41,6 +40,7 @@ describe('every way a signal is sent (one workload, a tracer per filter)', () =>
       caps.set('targetG2', capture({ targetPid: p.g2 }));
       caps.set('targetSelf', capture({ targetPid: p.pid }));
       caps.set('group', capture({ targetPid: -p.g1 }));
+      caps.set('targetMissing', capture({ targetPid: p.dead }));
     });
     const want = expectedFromWorkload(w).length + expectedFromChildren(w).length;
     await caps.get('all')!.waitForCount(byPid(w), want);
@@ -166,6 +166,8 @@ describe('options and lifecycle', () => {
       { pid: -1 },
       { pid: 1.5 },
       { targetPid: 2 ** 31 },
+      { targetPid: 4194304 }, // above any pid_max
+      { targetPid: -4194304 },
       { signal: 65 },
       { signal: -1 },
       { comm: '' },

@@ -142,7 +142,7 @@ describe('one workload, watched by a CLI per flag set', () => {
     };
     // tgkill() onto the SIGUSR2 tkill() left pending returned 0 (the default view says 2)
     expect(result('tgkill', 12, w.c)).toBe('0');
-    expect(result('kill', 15, 4000000)).toBe('-3'); // ESRCH, as BCC prints it
+    expect(result('kill', 15, w.dead)).toBe('-3'); // ESRCH, as BCC prints it
   });
 
   it('sigsnoop -k -x: only the calls that failed (RESULT < 0)', () => {
@@ -246,6 +246,9 @@ describe('errors and help', () => {
     ['sigsnoop', ['-p', '-5']],
     ['sigsnoop', ['-p', '4194304']], // in range, but no such process
     ['sigsnoop', ['-T', 'x']],
+    ['sigsnoop', ['-T', '99999999']], // above pid_max
+    ['sigsnoop', ['-T', '-99999999']],
+    ['killsnoop', ['-T', '4194304']], // above any pid_max
     ['sigsnoop', ['-c', '']],
     ['sigsnoop', ['-s']],
     ['sigsnoop', ['--bogus']],
@@ -259,6 +262,13 @@ describe('errors and help', () => {
       expect(errorLine(await runCli(tool, args), 2)).toMatch(new RegExp(`^${tool}: \\S`));
     });
   }
+
+  it('-T above pid_max: the line says why no task can match', async () => {
+    const pidMax = readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim();
+    expect(errorLine(await runCli('sigsnoop', ['-T', '99999999']), 2)).toBe(
+      `sigsnoop: invalid -T value '99999999': not below pid_max (${pidMax}), so no process or group can have it`,
+    );
+  });
 
   it('not root: exit 1, one line saying root is needed', async () => {
     expect(errorLine(await runCli('sigsnoop', [], AS_NOBODY), 1)).toMatch(/^sigsnoop: .*root/);

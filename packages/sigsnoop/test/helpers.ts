@@ -26,6 +26,8 @@ export interface Work {
   c: number;
   g1: number;
   g2: number;
+  /** A child reaped before the steps: a PID nothing has (kill() of it fails with ESRCH). */
+  dead: number;
   /** The child that dies of SIGSEGV. */
   d: number;
   /** A second thread of the workload (its TID). */
@@ -35,11 +37,11 @@ export interface Work {
   steps: Map<string, number>;
 }
 
-export type Pids = Pick<Work, 'pid' | 'a' | 'b' | 'c' | 'g1' | 'g2'>;
+export type Pids = Pick<Work, 'pid' | 'a' | 'b' | 'c' | 'g1' | 'g2' | 'dead'>;
 
 const parsePids = (line: string): Pids => {
-  const [pid, a, b, c, g1, g2] = line.split(' ').slice(1).map(Number) as [number, number, number, number, number, number];
-  return { pid, a, b, c, g1, g2 };
+  const [pid, a, b, c, g1, g2, dead] = line.split(' ').slice(1).map(Number) as [number, number, number, number, number, number, number];
+  return { pid, a, b, c, g1, g2, dead };
 };
 
 /**
@@ -60,11 +62,11 @@ export async function runAll(ready: (pids: Pids) => void | Promise<void> = () =>
   if (failed) throw failed;
   if (r.code !== 0) throw new Error(`sigwork all exited ${r.code}: ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
-  const { pid, a, b, c, g1, g2 } = parsePids(lines[0]!);
+  const { pid, a, b, c, g1, g2, dead } = parsePids(lines[0]!);
   const steps = new Map(lines.slice(1).map((l) => l.split(' ')).map(([k, v]) => [k!, Number(v)]));
   const d = steps.get('segv')!;
   const t = steps.get('thread')!;
-  return { pid, a, b, c, g1, g2, d, t, all: [pid, a, b, c, g1, g2, d], steps };
+  return { pid, a, b, c, g1, g2, dead, d, t, all: [pid, a, b, c, g1, g2, d], steps };
 }
 
 /** Runs `sigwork burst n`: n kill(child, SIGUSR1) in a tight loop. */
@@ -119,7 +121,7 @@ export function expectedFromWorkload(w: Work): Brief[] {
   return [
     sys('kill', 10, w.a),
     sys('kill', 10, w.b, { delivery: 'ignored', result: 1 }),
-    sys('kill', 15, 4000000, { ret: -3, ...noSignal, result: -3 }),
+    sys('kill', 15, w.dead, { ret: -3, ...noSignal, result: -3 }),
     sys('kill', 0, w.a, noSignal),
     sys('tkill', 12, w.a),
     sys('tgkill', SIGRTMIN + 1, w.a),

@@ -9,7 +9,7 @@
 //
 // Interval tools the same way: definePeriodicTool({ ..., reader }) gives a
 // Periodic (snapshots), runPeriodicCli prints them (biolatency).
-export { option, apiOption, int, id32, pid, user, regex, text, custom, ports, ipFamily, wholeDisk, checkOptions, commanderOption, commanderOptions } from './options.js';
+export { option, apiOption, int, id32, pid, anyPid, user, regex, text, custom, ports, ipFamily, wholeDisk, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes } from './program.js';
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';

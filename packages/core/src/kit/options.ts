@@ -5,7 +5,7 @@
 // (kit/program.ts) are both built from the same declarations.
 import { Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { PID_LIMIT } from '../kernel/procfs.js';
+import { PID_LIMIT, pidMax } from '../kernel/procfs.js';
 import { resolveWholeDisk } from '../kernel/blockdev.js';
 import { parseNonNegativeInt, parsePid, parsePositiveInt, parseRegex, parseUser } from '../cli/index.js';
 
@@ -101,6 +101,31 @@ export const pid: ValueType<number> = {
   parse: (text, flag) => parsePid(flag)(text),
   check: int(1, PID_LIMIT).check,
 };
+
+/**
+ * A process or thread id that need not be alive: the target of a signal, a
+ * filter that waits for a process to come. It is below pid_max (every PID
+ * is), so a number no task can ever have is one UsageError line. With
+ * `groups`, kill()'s other values too: 0 (my process group), -1 (every
+ * process) and -PGID.
+ */
+export function anyPid(opts: { groups?: boolean } = {}): ValueType<number> {
+  const check = (v: unknown, what: string): number => {
+    const max = (pidMax() ?? PID_LIMIT) - 1;
+    const min = opts.groups ? -max : 1;
+    if (isInt(v) && Math.abs(v) > max) throw new UsageError(`${what}: not below pid_max (${max + 1}), so no ${opts.groups ? 'process or group' : 'task'} can have it`);
+    if (!isInt(v) || v < min) throw new UsageError(`${what}: expected ${opts.groups ? `an integer from -${max} to ${max} (negative: a process group)` : `1..${max}`}`);
+    return v;
+  };
+  return {
+    parse: (text, flag) => {
+      const t = text.trim();
+      if (!/^-?\d+$/.test(t)) throw new UsageError(`invalid ${flag} value '${text}': expected an integer PID${opts.groups ? ' (negative: a process group)' : ''}`);
+      return check(Number(t), `invalid ${flag} value '${text}'`);
+    },
+    check: (v, key) => check(v, `${key} must be a PID, got ${String(v)}`),
+  };
+}
 
 /** A UID, or on the command line a user name (as BCC's getpwnam). */
 export const user: ValueType<number> = {

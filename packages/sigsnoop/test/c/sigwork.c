@@ -169,6 +169,7 @@ static int burst(int n)
 int main(int argc, char **argv)
 {
 	struct child a, b, c, d, g1, g2;
+	pid_t dead;
 	pthread_t thread;
 	struct sigaction sa;
 	siginfo_t info;
@@ -196,7 +197,16 @@ int main(int argc, char **argv)
 	g1 = spawn(HANDLE | OWN_PGRP);
 	g2 = spawn(HANDLE);
 	setpgid(g2.pid, g1.pid); /* g2 joins g1's process group */
-	printf("pids %d %d %d %d %d %d\n", getpid(), a.pid, b.pid, c.pid, g1.pid, g2.pid);
+	/* A PID that no longer exists (and below pid_max, so a filter may name
+	 * it): a child reaped at once. PIDs are handed out in increasing order,
+	 * so it comes back only after pid_max more have been. */
+	dead = fork();
+	if (dead < 0)
+		return 2;
+	if (dead == 0)
+		_exit(0);
+	reap(dead);
+	printf("pids %d %d %d %d %d %d %d\n", getpid(), a.pid, b.pid, c.pid, g1.pid, g2.pid, dead);
 	fflush(stdout);
 	if (read(0, &go, 1) != 1)
 		return 2;
@@ -204,7 +214,7 @@ int main(int argc, char **argv)
 	step("kill-delivered", kill(a.pid, SIGUSR1));
 	wait_ack(&a, SIGUSR1);
 	step("kill-ignored", kill(b.pid, SIGUSR1));
-	step("kill-esrch", kill(4000000, SIGTERM) ? -errno : 0);
+	step("kill-esrch", kill(dead, SIGTERM) ? -errno : 0);
 	step("kill-probe", kill(a.pid, 0));
 	step("tkill", syscall(SYS_tkill, a.pid, SIGUSR2));
 	wait_ack(&a, SIGUSR2);
