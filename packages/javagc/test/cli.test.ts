@@ -2,10 +2,11 @@
 // stopped by a signal (or by the JVM's exit). One JVM runs the GC rounds;
 // another runs from a JDK copy whose libjvm.so has no USDT notes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pad } from '@ebpf/core/format';
 import { GCS, Jvm, gcLoopClasses, javaHome, jdkWithoutProbes } from './helpers.js';
-import { tool } from '../../../test/support/cli.js';
+import { errorLine, tool } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { sleep } from '../../../test/support/wait.js';
 
@@ -231,6 +232,23 @@ describe('javagc CLI', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
       `javagc: ${lib} of process ${noProbes.pid} has no hotspot:gc__begin, hotspot:gc__end, hotspot:mem__pool__gc__begin, hotspot:mem__pool__gc__end USDT probes (a JVM built without DTrace/SDT support?)\n`,
+    );
+  });
+
+  it("as root, a JVM whose /proc/PID/maps cannot be read: one line saying so (not \"need root\", not \"not a JVM\")", async () => {
+    // Root refused: in a private mount namespace, the JVM's maps file is
+    // covered by a mode-000 file, and the tool runs without the capabilities
+    // that bypass file modes (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH).
+    const covered = join(tmp.dir, 'unreadable');
+    writeFileSync(covered, '');
+    chmodSync(covered, 0o000);
+    const wrap = [
+      'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+      'mount --bind "$1" "/proc/$2/maps" && shift 2 && exec setpriv --bounding-set=-dac_override,-dac_read_search -- "$@"',
+      'sh', covered, String(jvm.pid),
+    ];
+    expect(errorLine(await CLI.run([String(jvm.pid)], { wrap }), 1)).toBe(
+      `javagc: cannot read /proc/${jvm.pid}/maps: permission denied, even as root (a missing capability, the ptrace access check or a security module refuses it)`,
     );
   });
 

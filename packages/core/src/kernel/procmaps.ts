@@ -47,7 +47,14 @@ function readMaps(pid: number): Mapping[] {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     if (code === 'ENOENT' || code === 'ESRCH') throw new EbpfError(`no process with PID ${pid}`, 'ESRCH', { cause: err });
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new EbpfError(`cannot read /proc/${pid}/maps: permission denied (need root)`, code, { cause: err });
+      // Reading another process's maps takes ptrace read access to it, which
+      // root can be refused too (no CAP_SYS_PTRACE or CAP_DAC_OVERRIDE in a
+      // container, Yama, Landlock, SELinux): say which case this is.
+      const why =
+        process.geteuid?.() === 0
+          ? 'even as root (a missing capability, the ptrace access check or a security module refuses it)'
+          : 'it takes ptrace access to the process: run as root, or as its owner';
+      throw new EbpfError(`cannot read /proc/${pid}/maps: permission denied, ${why}`, code, { cause: err });
     }
     throw new EbpfError(`cannot read /proc/${pid}/maps: ${(err as Error).message}`, code, { cause: err });
   }
