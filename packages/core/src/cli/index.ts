@@ -129,13 +129,16 @@ export class Session {
   #lostTimer: NodeJS.Timeout | undefined;
   #done: Promise<number>;
   #resolve!: (code: number) => void;
+  #writeFailed = false;
 
   constructor(opts: SessionOptions) {
     this.tool = opts.tool;
     this.out = new Output((err) => {
-      // A closed pipe (`| head`) is a normal end; anything else is one line.
+      // A closed pipe (`| head`) is a normal end; anything else is one line,
+      // and exit 1 even when the run was already ending (the last flush).
       if (err.code === 'EPIPE') return this.stop(0);
       printError(this.tool, `cannot write output: ${err.code ? `${err.code}: ` : ''}${err.message.replace(/^\w+: /, '')}`);
+      this.#writeFailed = true;
       this.stop(1);
     });
     this.#lost = opts.lost;
@@ -204,7 +207,9 @@ export class Session {
     }
     this.reportLost();
     this.out.flush();
-    this.#resolve(code);
+    // A failed write of that last flush is reported on a later tick (the
+    // stream's error event): decide the exit code after it.
+    setImmediate(() => this.#resolve(this.#writeFailed ? 1 : code));
   }
 
   /** Resolves with the exit code once the run has stopped. */
