@@ -14,7 +14,7 @@ import {
   pad,
   padStart,
 } from '../src/format/index.js';
-import { bytes, bytesView, cstring, decodeUtf8, splitCStrings } from '../src/format/decode.js';
+import { bytes, bytesView, cstring, decodeUtf8, hasRawBytes, rawBytes, splitCStrings } from '../src/format/decode.js';
 
 // Expected texts below are the output of bcc/table.py 0.26 (_print_log2_hist,
 // _print_linear_hist) for the same counts, one "\n"-terminated line per print().
@@ -311,16 +311,26 @@ describe('linearHistogram', () => {
 
 describe('escapeControl', () => {
   it('returns the same string when nothing needs escaping', () => {
-    const s = '/usr/bin/caf\u00e9 \u{1f600} back\\slash';
+    const s = '/usr/bin/caf\u00e9 \u{1f600} \u{10080} slash/';
     expect(escapeControl(s)).toBe(s);
     expect(escapeControl('')).toBe('');
   });
 
-  it('escapes C0, DEL and C1 controls', () => {
+  it('escapes C0 and DEL as \\xNN (\\n \\t \\r), C1 as \\u00NN, the backslash as \\\\', () => {
     expect(escapeControl('a\nb\tc\rd')).toBe('a\\nb\\tc\\rd');
     expect(escapeControl('\x1b[31mred\x1b[0m')).toBe('\\x1b[31mred\\x1b[0m');
-    expect(escapeControl('\x00\x7f\x80\x9f\xa0')).toBe('\\x00\\x7f\\x80\\x9f\xa0');
-    expect(escapeControl('\\n\n')).toBe('\\n\\n');
+    expect(escapeControl('\x00\x7f\x80\x9f\xa0')).toBe('\\x00\\x7f\\u0080\\u009f\xa0');
+    expect(escapeControl('\\n\n')).toBe('\\\\n\\n');
+    expect(escapeControl('back\\slash')).toBe('back\\\\slash');
+  });
+
+  it('is unambiguous: the four characters \\xff, the byte 0xff and U+00FF print differently', () => {
+    const byte = decodeUtf8(new Uint8Array([0xff]));
+    const shown = [escapeControl('\\xff'), escapeControl(byte), escapeControl('\u00ff'), escapeControl('\x80'), escapeControl(decodeUtf8(new Uint8Array([0x80])))];
+    expect(shown).toEqual(['\\\\xff', '\\xff', '\u00ff', '\\u0080', '\\x80']);
+    expect(new Set(shown).size).toBe(shown.length);
+    // a surrogate pair's low half is text, not a byte
+    expect(escapeControl('\u{10080}\udc80')).toBe('\u{10080}\\x80');
   });
 });
 
@@ -346,18 +356,21 @@ describe('decode', () => {
     }
   });
 
-  it('renders each byte of invalid UTF-8 as \\xNN', () => {
-    expect(cstring(view(0x61, 0xff, 0x62, 0), 0, 16)).toBe('a\\xffb');
+  it('renders each byte NN of invalid UTF-8 as the lone surrogate U+DCNN; rawBytes gives the bytes back', () => {
+    expect(cstring(view(0x61, 0xff, 0x62, 0), 0, 16)).toBe('a\udcffb');
     // Truncated 3-byte sequence, then one cut off by the end of the string.
-    expect(cstring(view(0xe2, 0x82, 0x41, 0xe2, 0x82), 0, 16)).toBe('\\xe2\\x82A\\xe2\\x82');
-    // Same as Python's bytes.decode('utf-8', 'backslashreplace').
+    expect(cstring(view(0xe2, 0x82, 0x41, 0xe2, 0x82), 0, 16)).toBe('\udce2\udc82A\udce2\udc82');
+    // Same as Python's bytes.decode('utf-8', 'surrogateescape').
     const bad = [
       0xef, 0xbb, 0xbf, 0x61, 0xff, 0xe2, 0x82, 0x41, 0xed, 0xa0, 0x80, 0xf4, 0x90, 0x80, 0x80, 0xc0, 0xaf, 0xf0,
       0x9f, 0x98, 0x80,
     ];
-    expect(decodeUtf8(new Uint8Array(bad))).toBe(
-      '\ufeffa\\xff\\xe2\\x82A\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80\\xc0\\xaf\u{1f600}',
-    );
+    const s = decodeUtf8(new Uint8Array(bad));
+    expect(s).toBe('\ufeffa\udcff\udce2\udc82A\udced\udca0\udc80\udcf4\udc90\udc80\udc80\udcc0\udcaf\u{1f600}');
+    expect([...rawBytes(s)]).toEqual(bad);
+    expect(hasRawBytes(s)).toBe(true);
+    expect(hasRawBytes('\\xff \u{10080}')).toBe(false);
+    expect(rawBytes('caf\u00e9 \\xff')).toEqual(Buffer.from('caf\u00e9 \\xff'));
   });
 
   it("bytes is a copy (a record's memory is reused by the next batch); bytesView is a view", () => {
@@ -379,7 +392,7 @@ describe('decode', () => {
     const argv = enc.encode('ls\0-l\0\0/tmp/\xe9');
     expect(splitCStrings(new Uint8Array([...argv, 0]))).toEqual(['ls', '-l', '', '/tmp/\u00e9']);
     expect(splitCStrings(argv)).toEqual(['ls', '-l', '', '/tmp/\u00e9']); // unterminated last
-    expect(splitCStrings(new Uint8Array([0x61, 0, 0xff]))).toEqual(['a', '\\xff']);
+    expect(splitCStrings(new Uint8Array([0x61, 0, 0xff]))).toEqual(['a', '\udcff']);
     expect(splitCStrings(argv, 2)).toEqual(['ls', '-l']);
     expect(splitCStrings(new Uint8Array(0))).toEqual([]);
   });
@@ -439,12 +452,29 @@ describe('jsonLine', () => {
     expect(jsonLine(9007199254740991n)).toBe('9007199254740991\n');
   });
 
-  it('stays parseable for untrusted text', () => {
-    const comm = cstring(view(0x65, 0x76, 0x69, 0x6c, 0xff, 0xe2, 0x82, 0x0a, 0x1b, 0x22), 0, 16);
-    const line = jsonLine({ comm });
+  it('stays parseable for untrusted text; bytes that are not UTF-8 come as U+FFFD plus <key>_bytes (base64)', () => {
+    const raw = [0x65, 0x76, 0x69, 0x6c, 0xff, 0xe2, 0x82, 0x0a, 0x1b, 0x22];
+    const comm = cstring(view(...raw), 0, 16);
+    const line = jsonLine({ pid: 1, comm, n: 2 });
     expect(line.endsWith('\n')).toBe(true);
     expect(line.indexOf('\n')).toBe(line.length - 1);
-    expect(JSON.parse(line)).toEqual({ comm: 'evil\\xff\\xe2\\x82\n\x1b"' });
+    const o = JSON.parse(line);
+    expect(o).toEqual({ pid: 1, comm: 'evil\ufffd\ufffd\ufffd\n\x1b"', comm_bytes: Buffer.from(raw).toString('base64'), n: 2 });
+    expect(Object.keys(o)).toEqual(['pid', 'comm', 'comm_bytes', 'n']);
+    expect([...Buffer.from(o.comm_bytes, 'base64')]).toEqual(raw);
+  });
+
+  it('the literal \\xff and the byte 0xff differ in JSON; valid strings have no _bytes; arrays get an array', () => {
+    const literal = '/tmp/\\xff';
+    const byte = decodeUtf8(new Uint8Array([...Buffer.from('/tmp/'), 0xff]));
+    expect(JSON.parse(jsonLine({ path: literal }))).toEqual({ path: literal });
+    expect(JSON.parse(jsonLine({ path: byte }))).toEqual({ path: '/tmp/\ufffd', path_bytes: Buffer.from('/tmp/\xff', 'latin1').toString('base64') });
+    expect(JSON.parse(jsonLine({ args: ['ls', byte, literal], more: [{ comm: byte }] }))).toEqual({
+      args: ['ls', '/tmp/\ufffd', literal],
+      args_bytes: [null, 'L3RtcC//', null],
+      more: [{ comm: '/tmp/\ufffd', comm_bytes: 'L3RtcC//' }],
+    });
+    expect(jsonLine({ s: '\u{10080}' })).toBe('{"s":"\u{10080}"}\n'); // a pair is text
   });
 });
 
@@ -457,10 +487,27 @@ describe('fitComm and csvField (BCC tools that print with Python str formatting)
     expect(fitComm('😀abcdefghijk', 10)).toBe('😀abcdefghi');
     expect(fitComm('ab\ncd', 10)).toBe('ab\\ncd    ');
     expect(fitComm('abcdefgh\x1bz', 10)).toBe('abcdefgh  ');
+    expect(fitComm('a\\b', 5)).toBe('a\\\\b ');
+    expect(fitComm(`ab${decodeUtf8(new Uint8Array([0xff]))}c`, 8)).toBe('ab\\xffc ');
   });
   it('csvField: quoted only with a comma or a quote', () => {
     expect(csvField('a b')).toBe('a b');
     expect(csvField('a,b')).toBe('"a,b"');
     expect(csvField('a"b')).toBe('"a""b"');
+  });
+});
+
+describe('RowBuffer fast paths', async () => {
+  const { RowBuffer, printable } = await import('../src/format/rowbuffer.js');
+  it('a backslash, a control or a byte past ASCII is left to escapeControl (false), printable ASCII is copied', () => {
+    const b = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
+    expect(printable(b('/usr/bin/ls -l'), 0, 14)).toBe(true);
+    for (const s of ['a\\b', 'a\nb', 'a\xffb', 'a\x7fb']) expect(printable(b(s), 0, 3), JSON.stringify(s)).toBe(false);
+    const rows = new RowBuffer(() => true);
+    const v = (s: string) => new DataView(b(`${s}\0`).buffer);
+    expect(rows.cstring(v('back\\slash'), 0, 16)).toBe(false);
+    expect(rows.pos).toBe(0);
+    expect(rows.cstring(v('bash'), 0, 16, 6)).toBe(true);
+    expect(rows.pos).toBe(6);
   });
 });

@@ -5,9 +5,13 @@
 //
 // Strings in events come from untrusted processes (comm, paths, argv) and are
 // not guaranteed to be UTF-8. Instead of U+FFFD (which loses the byte value)
-// each byte of an invalid sequence becomes the four characters `\xNN`, like
-// Python's `errors="backslashreplace"`. The result never holds a lone
-// surrogate, so JSON.stringify always produces valid JSON from it.
+// each byte NN of an invalid sequence becomes the lone surrogate U+DCNN, as
+// Python's `errors="surrogateescape"` (os.fsdecode) does: the string is exact
+// (valid UTF-8 never decodes to a lone surrogate, so the four characters
+// `\xff` and the byte 0xff stay different), and rawBytes() gives the bytes
+// back. Text output shows such a byte as `\xNN` (format's escapeControl);
+// JSON lines carry it as U+FFFD plus a `<field>_bytes` base64 sibling
+// (format's jsonLine).
 
 // Not fatal: a U+FFFD in the output tells us to take the slow path, which is
 // cheaper than catching an exception per malformed string. ignoreBOM keeps a
@@ -43,7 +47,7 @@ export function bytesView(view: DataView, offset: number, length: number): Uint8
 
 /**
  * A NUL-terminated string of at most `max` bytes at `offset` (a `char[max]`
- * field); stops at the end of the view. Decoded as UTF-8, invalid bytes as `\xNN`.
+ * field); stops at the end of the view. Decoded as UTF-8, invalid bytes as U+DCNN.
  */
 export function cstring(view: DataView, offset: number, max: number): string {
   const lim = Math.min(max, view.byteLength - offset);
@@ -87,20 +91,20 @@ export function splitCStrings(b: Uint8Array, max = Infinity): string[] {
   return out;
 }
 
-/** UTF-8 bytes to a string; each byte of an invalid sequence becomes `\xNN`. */
+/** UTF-8 bytes to a string; each byte NN of an invalid sequence becomes the lone surrogate U+DCNN (surrogateescape). */
 export function decodeUtf8(b: Uint8Array): string {
   const s = utf8Decoder.decode(b);
   // No replacement character: the input was valid UTF-8.
   return s.indexOf('\uFFFD') < 0 ? s : decodeUtf8Slow(b);
 }
 
-const HEX = '0123456789abcdef';
-const hexByte = (c: number): string => '\\x' + HEX[c >> 4] + HEX[c & 15];
+// A byte that is not part of valid UTF-8 (always 0x80..0xff): U+DC80..U+DCFF.
+const rawByte = (c: number): string => String.fromCharCode(0xdc00 + c);
 
 // Strict UTF-8 (no overlongs, no surrogates, max U+10FFFF), per the table in
 // RFC 3629 section 4. An invalid lead byte is escaped and decoding resumes at
 // the next byte, so every byte of a bad sequence is escaped on its own, as
-// Python's backslashreplace does.
+// Python's surrogateescape does.
 function decodeUtf8Slow(b: Uint8Array): string {
   let out = '';
   const n = b.length;
@@ -125,7 +129,7 @@ function decodeUtf8Slow(b: Uint8Array): string {
       if (c === 0xf0) lo = 0x90;
       else if (c === 0xf4) hi = 0x8f;
     } else {
-      out += hexByte(c);
+      out += rawByte(c);
       i++;
       continue;
     }
@@ -136,7 +140,7 @@ function decodeUtf8Slow(b: Uint8Array): string {
       for (let k = 2; ok && k <= need; k++) ok = (b[i + k]! & 0xc0) === 0x80;
     }
     if (!ok) {
-      out += hexByte(c);
+      out += rawByte(c);
       i++;
       continue;
     }
@@ -146,4 +150,32 @@ function decodeUtf8Slow(b: Uint8Array): string {
     i += need + 1;
   }
   return out;
+}
+
+// A lone low surrogate U+DC80..U+DCFF: a raw byte (a surrogate pair's low half
+// is preceded by its high half; decoded text has no other lone surrogates).
+const RAW_BYTE = /(?<![\ud800-\udbff])[\udc80-\udcff]/;
+
+/** True when `s` holds bytes that were not valid UTF-8 (U+DC80..U+DCFF, lone). */
+export function hasRawBytes(s: string): boolean {
+  return RAW_BYTE.test(s);
+}
+
+/**
+ * The bytes a decoded string came from: UTF-8, with each lone U+DCNN back to
+ * the byte NN (Python's `s.encode('utf-8', 'surrogateescape')`).
+ */
+export function rawBytes(s: string): Buffer {
+  if (!hasRawBytes(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc80 && c <= 0xdcff && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff)) {
+      parts.push(Buffer.from(s.slice(last, i), 'utf8'), Buffer.of(c - 0xdc00));
+      last = i + 1;
+    }
+  }
+  parts.push(Buffer.from(s.slice(last), 'utf8'));
+  return Buffer.concat(parts);
 }

@@ -1,5 +1,6 @@
 // Output formatting that matches BCC's Python tools byte for byte
 // (subpath `@ebpf/core/format`). Pure functions, no dependencies.
+import { hasRawBytes, rawBytes } from './decode.js';
 
 // ---------------------------------------------------------------------------
 // Histograms (bcc/table.py 0.26: _print_log2_hist, _print_linear_hist, _stars)
@@ -245,29 +246,54 @@ export function linearHistogram(
 // ---------------------------------------------------------------------------
 // Safe text
 
-// Control characters: C0, DEL and C1. Compiled once; no `g` flag, so `test`
-// keeps no state between calls.
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+// What text output escapes: C0, DEL and C1 controls, the backslash (so that
+// an escape in the output can only come from here), and lone surrogates
+// U+DC80..U+DCFF (bytes that were not UTF-8, see decode.ts). Compiled once;
+// no `g` flag, so `test` keeps no state between calls.
+const ESCAPED = /[\x00-\x1f\x7f-\x9f\\\udc80-\udcff]/;
 const ESCAPES: string[] = [];
 for (let c = 0; c <= 0x9f; c++) {
   ESCAPES.push(
-    c === 0x0a ? '\\n' : c === 0x09 ? '\\t' : c === 0x0d ? '\\r' : '\\x' + c.toString(16).padStart(2, '0'),
+    c === 0x0a
+      ? '\\n'
+      : c === 0x09
+        ? '\\t'
+        : c === 0x0d
+          ? '\\r'
+          : c >= 0x80
+            ? '\\u00' + c.toString(16) // a C1 control character (UTF-8 C2 80..C2 9F)
+            : '\\x' + c.toString(16).padStart(2, '0'),
   );
 }
 
 /**
- * Control characters (C0, DEL, C1) as `\n`, `\t`, `\r` or `\xNN`, so text
- * from other processes cannot move the cursor or drive the terminal.
- * Backslashes stay as they are. Returns `s` itself when there is nothing to do.
+ * Text from other processes made safe and exact for one line of output:
+ * - `\n`, `\t`, `\r`, and `\xNN` for the other C0 controls and DEL, so it
+ *   cannot move the cursor or drive the terminal;
+ * - `\u0080`..`\u009f` for the C1 control characters;
+ * - `\xNN` for a byte NN that was not part of valid UTF-8 (a lone U+DCNN,
+ *   see decode.ts): `\x80`..`\xff`;
+ * - `\\` for a backslash.
+ * So every escape is unambiguous: the four characters `\xff` in a name print
+ * as `\\xff`, the byte 0xff as `\xff`. Returns `s` itself when there is
+ * nothing to do.
  */
 export function escapeControl(s: string): string {
-  if (!CONTROL.test(s)) return s;
+  if (!ESCAPED.test(s)) return s;
   let out = '';
   let last = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
-      out += s.slice(last, i) + ESCAPES[c];
+    let e: string | undefined;
+    if (c <= 0x9f) {
+      if (c < 0x20 || c >= 0x7f) e = ESCAPES[c];
+      else if (c === 0x5c) e = '\\\\';
+    } else if (c >= 0xdc80 && c <= 0xdcff) {
+      const prev = i > 0 ? s.charCodeAt(i - 1) : 0;
+      if (prev < 0xd800 || prev > 0xdbff) e = '\\x' + (c - 0xdc00).toString(16);
+    }
+    if (e !== undefined) {
+      out += s.slice(last, i) + e;
       last = i + 1;
     }
   }
@@ -378,8 +404,47 @@ export function hhmmss(date: Date = new Date()): string {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+// U+DC80..U+DCFF, lone or not: a cheap first test before hasRawBytes().
+const LOW_SURROGATE = /[\udc80-\udcff]/;
+const REPLACEMENT = /(?<![\ud800-\udbff])[\udc80-\udcff]/g;
+
+const base64 = (s: string): string => rawBytes(s).toString('base64');
+
+// A string that holds bytes that were not UTF-8 (lone U+DCNN, see decode.ts)
+// goes out as valid Unicode (each such byte U+FFFD), and the object gets a
+// sibling `<key>_bytes`: the exact bytes in base64. For an array of strings,
+// `<key>_bytes` is an array of the same length, null where the string is
+// valid UTF-8. Returns undefined when no property needs it.
+function withRawBytes(obj: Record<string, unknown>): Record<string, unknown> | undefined {
+  let found: Map<string, [clean: unknown, bytes: unknown]> | undefined;
+  for (const k in obj) {
+    const v = obj[k];
+    if (typeof v === 'string') {
+      if (LOW_SURROGATE.test(v) && hasRawBytes(v)) (found ??= new Map()).set(k, [v.replace(REPLACEMENT, '\ufffd'), base64(v)]);
+    } else if (Array.isArray(v) && v.some((e) => typeof e === 'string' && LOW_SURROGATE.test(e) && hasRawBytes(e))) {
+      (found ??= new Map()).set(k, [
+        v.map((e) => (typeof e === 'string' ? e.replace(REPLACEMENT, '\ufffd') : e)),
+        v.map((e) => (typeof e === 'string' && hasRawBytes(e) ? base64(e) : null)),
+      ]);
+    }
+  }
+  if (!found) return undefined;
+  // Rebuilt in order: each `<key>_bytes` right after its key.
+  const out: Record<string, unknown> = {};
+  for (const k in obj) {
+    const f = found.get(k);
+    if (!f) out[k] = obj[k];
+    else {
+      out[k] = f[0];
+      out[`${k}_bytes`] = f[1];
+    }
+  }
+  return out;
+}
+
 // Uint8Array (Buffer too: `this[key]` is the value before its toJSON ran)
-// becomes hex; bigints become numbers where exact, strings otherwise.
+// becomes hex; bigints become numbers where exact, strings otherwise;
+// strings holding bytes that are not UTF-8 as withRawBytes() says.
 function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
   if (typeof value === 'bigint') {
     return value <= MAX_SAFE && value >= -MAX_SAFE ? Number(value) : value.toString();
@@ -387,11 +452,22 @@ function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
   if (typeof value === 'object' && value !== null) {
     const raw = (this as Record<string, unknown>)[key];
     if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex');
+    if (!Array.isArray(value)) return withRawBytes(value as Record<string, unknown>) ?? value;
+  } else if (typeof value === 'string' && LOW_SURROGATE.test(value) && hasRawBytes(value)) {
+    // Not a property of an object (an array's element, the top level): no
+    // sibling to carry the bytes; its array's `<key>_bytes` does when it has one.
+    return value.replace(REPLACEMENT, '\ufffd');
   }
   return value;
 }
 
-/** One JSON object and "\n": bigint as number when safe else string, Uint8Array as hex. */
+/**
+ * One JSON object and "\n": bigint as number when safe else string,
+ * Uint8Array as hex, and a string that holds bytes that were not UTF-8 as
+ * valid Unicode (U+FFFD for each such byte) with a `<key>_bytes` sibling,
+ * the exact bytes in base64 (an array of them, null for valid strings, for
+ * an array of strings). A field without `_bytes` is exact as it is.
+ */
 export function jsonLine(obj: unknown): string {
   return JSON.stringify(obj, jsonReplacer) + '\n';
 }

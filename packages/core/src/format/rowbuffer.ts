@@ -12,11 +12,13 @@ export const CHUNK_BYTES = 64 * 1024;
 /** Room past CHUNK_BYTES: the longest row (8 KiB of names, escaped 4×) fits. */
 const ROOM = CHUNK_BYTES + 64 * 1024;
 
-/** True when every byte from `from` to `to` is printable ASCII (copied as is). */
+const BACKSLASH = 0x5c;
+
+/** True when every byte from `from` to `to` is printable ASCII other than the backslash (copied as is: escapeControl leaves it so). */
 export function printable(b: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = b[i]!;
-    if (c < 0x20 || c > 0x7e) return false;
+    if (c < 0x20 || c > 0x7e || c === BACKSLASH) return false;
   }
   return true;
 }
@@ -95,14 +97,15 @@ export class RowBuffer {
   /**
    * A NUL-terminated name in a record (a comm: at most `max` bytes), left-aligned
    * in `width` bytes ("%-16s"). Writes nothing and returns false when a byte is
-   * not printable ASCII (the name needs escaping: the slow path's business).
+   * not printable ASCII or is a backslash (the name needs escaping: the slow
+   * path's business).
    */
   cstring(view: DataView, at: number, max: number, width = 0): boolean {
     let end = at;
     for (const stop = at + max; end < stop; end++) {
       const c = view.getUint8(end);
       if (c === 0) break;
-      if (c < 0x20 || c > 0x7e) return false;
+      if (c < 0x20 || c > 0x7e || c === BACKSLASH) return false;
     }
     const start = this.pos;
     for (let i = at; i < end; i++) this.#buf[this.pos++] = view.getUint8(i);
