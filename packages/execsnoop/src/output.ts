@@ -26,8 +26,10 @@ export function formatArgs(ev: ExecEvent, f: Pick<Flags, 'maxArgs' | 'quote'>): 
     more = true;
   }
   if (more) fields.push('...');
+  // Each field escaped first: the \" of -q is the only backslash not doubled.
+  fields = fields.map(escapeControl);
   if (f.quote) fields = fields.map((a) => `"${a.replace(/"/g, '\\"')}"`);
-  return escapeControl(fields.join(' '));
+  return fields.join(' ');
 }
 
 export function formatRow(ev: ExecEvent, f: Flags, clock: BatchClock): string {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandLine, type ExecEvent } from '../src/index.js';
+import { rawBytes } from '@ebpf/core/decode';
 import { capture, runMissing } from './helpers.js';
 import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
 import { iterate } from '../../../test/support/events.js';
@@ -196,7 +197,7 @@ describe('exact arguments', () => {
     }
   });
 
-  it('invalid UTF-8 in an argument comes out as \\xNN, the valid parts intact', async () => {
+  it('invalid UTF-8 in an argument comes out exact: each such byte as U+DCNN (rawBytes gives it back), the valid parts intact', async () => {
     // spawn() only passes strings: printf makes the raw bytes, and the shell
     // execs the helper (same PID), which execs echo with them.
     const c = capture();
@@ -207,7 +208,8 @@ describe('exact arguments', () => {
       expect(r.code).toBe(0);
       const ev = await c.waitFor((e) => e.pid === r.pid && e.filename === '/bin/echo');
       expect(ev.ppid).toBe(process.pid);
-      expect(ev.args).toEqual([`ok-\\xff\\xc3-é-${m}`]);
+      expect(ev.args).toEqual([`ok-\udcff\udcc3-é-${m}`]); // the bytes, exact (surrogateescape)
+      expect(rawBytes(ev.args[0]!)).toEqual(Buffer.concat([Buffer.from('ok-'), Buffer.from([0xff, 0xc3]), Buffer.from(`-é-${m}`)]));
       expect(ev.truncated).toBe(false);
     } finally {
       c.close();

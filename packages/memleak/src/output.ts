@@ -1,5 +1,6 @@
 // How memleak prints: BCC's report text byte for byte, its -t lines, or
 // one JSON object per line.
+import { rawBytes } from '@ebpf/core/decode';
 import { hhmmss, jsonLine } from '@ebpf/core/format';
 import type { Report, TraceEvent } from './index.js';
 
@@ -58,9 +59,9 @@ export function reportJson(r: Report): object {
   };
 }
 
-/** Python's repr() of a bytes object: b'...' with its escapes. */
+/** Python's repr() of a bytes object: b'...' with its escapes (of the exact bytes: a comm need not be UTF-8). */
 export function pyBytes(s: string): string {
-  const b = Buffer.from(s, 'utf8');
+  const b = rawBytes(s);
   const quote = b.includes(0x27) && !b.includes(0x22) ? '"' : "'";
   let out = 'b' + quote;
   for (const c of b) {
