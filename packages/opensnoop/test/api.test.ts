@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rawBytes } from '@ebpf/core/decode';
 import { join } from 'node:path';
 import { UsageError } from '@ebpf/core';
 import { openFlagNames, opensnoop, type OpenEvent } from '../src/index.js';
@@ -124,14 +125,15 @@ describe('events', () => {
     }
   });
 
-  it('paths are raw bytes: control characters kept, invalid UTF-8 as \\xNN, UTF-8 decoded', async () => {
+  it('paths are raw bytes: control characters kept, invalid UTF-8 as U+DCNN (rawBytes gives them back), UTF-8 decoded', async () => {
     const c = capture();
     try {
       const m = uniq('ctl');
       const raw = Buffer.concat([Buffer.from(`${tmp.dir}/${m}-nl\n-tab\t-esc\x1b[31m-`), Buffer.from([0xff, 0xc3]), Buffer.from('-héllo✓')]);
       const r = await runOpener(opener, ['openat', 'cwd', hexPath(raw), '0', '0']);
       const [ev] = await c.waitForCount((e) => e.pid === r.pid && e.path.includes(m), 1);
-      expect(ev!.path).toBe(`${tmp.dir}/${m}-nl\n-tab\t-esc\x1b[31m-\\xff\\xc3-héllo✓`);
+      expect(ev!.path).toBe(`${tmp.dir}/${m}-nl\n-tab\t-esc\x1b[31m-\udcff\udcc3-héllo✓`);
+      expect(rawBytes(ev!.path)).toEqual(raw);
       expect(ev!.errno).toBe(2);
     } finally {
       c.close();

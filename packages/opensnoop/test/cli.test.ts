@@ -95,6 +95,37 @@ describe('output format', () => {
     expect(cli.stdout).not.toContain('\x1b');
   });
 
+  it('the four characters \\xff and the byte 0xff in a file name print differently, in text and in JSON (exact bytes in path_bytes)', async () => {
+    const m = uniq('x');
+    const literal = join(tmp.dir, `${m}-\\xff`); // backslash, x, f, f
+    const raw = Buffer.concat([Buffer.from(`${tmp.dir}/${m}-`), Buffer.from([0xff])]);
+    writeFileSync(literal, 'a');
+    writeFileSync(raw, 'b');
+    const text = await CLI.start([]);
+    const json = CLI.spawn(['--json']);
+    const probe = join(tmp.dir, uniq('probe'));
+    await json.waitProbe(async () => {
+      await runOpener(opener, ['openat', 'cwd', probe, '0', '0']);
+      return probe;
+    });
+    const r = await runOpener(opener, ['openat', 'cwd', hexPath(Buffer.from(literal)), '0', '0', 'openat', 'cwd', hexPath(raw), '0', '0']);
+    expect(r.calls.map((c) => c.ret >= 0)).toEqual([true, true]); // both files exist: two names
+    const rows = await text.waitRows((l) => pidAt(r.pid)(l) && l.includes(m), 2);
+    expect(rows).toEqual([
+      bccRow(r.pid, 'opener', r.calls[0]!.ret, 0, `${tmp.dir}/${m}-\\\\xff`),
+      bccRow(r.pid, 'opener', r.calls[1]!.ret, 0, `${tmp.dir}/${m}-\\xff`),
+    ]);
+    await json.waitOutput(() => json.lines().filter((l) => l.includes(m)).length >= 2);
+    const evs = json.lines().map((l) => JSON.parse(l)).filter((e) => e.pid === r.pid && e.path.includes(m));
+    expect(evs.map((e) => [e.path, e.path_bytes])).toEqual([
+      [literal, undefined],
+      [`${tmp.dir}/${m}-\ufffd`, raw.toString('base64')],
+    ]);
+    expect(Object.keys(evs[1]).slice(Object.keys(evs[1]).indexOf('path'))).toEqual(['path', 'path_bytes', 'truncated']);
+    expectCleanExit(await text.stop());
+    expectCleanExit(await json.stop());
+  });
+
   it('--json: one object per line, exact fields; control characters stay valid JSON', async () => {
     const cli = CLI.spawn(['--json']);
     // No header in JSON mode: open a marker until it shows up.

@@ -67,6 +67,9 @@ const records: Rec[] = [
   { path: Buffer.from('tab\there\nnl\x1b[31m\x7f') },
   { path: Buffer.from('héllo ✓ \u0085c1') },
   { path: Buffer.from([0x2f, 0xff, 0xc3, 0x28, 0x41]) },
+  { path: Buffer.from('/lit\\xff') }, // a backslash: escaped, so the slow path
+  { comm: Buffer.from('a\\b'), path: Buffer.from('/x') },
+  { path: Buffer.from('f'), dirs: names('back\\slash', 'ok'), status: EV_DIR | EV_FULL_PATH },
   { comm: Buffer.from('a\tb'), path: Buffer.from('/x') },
   { comm: Buffer.from('héllo'), path: Buffer.from('/x') },
   { comm: Buffer.from([0xff, 0x41]), path: Buffer.from('/x') },
