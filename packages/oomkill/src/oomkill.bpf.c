@@ -41,7 +41,16 @@
 // memory in kB), but its `pid` is the victim's *thread* id and its comm the
 // thread's name. The raw form hands us the task_struct itself, so we can
 // report the process (tgid) and its name, as BCC does, and read the same
-// memory counters the record is built from.
+// memory counters the record is built from. (SEC("tp_btf/mark_victim") would
+// hand over the same arguments as typed pointers the verifier lets us
+// dereference directly; raw_tp reads through BPF_CORE_READ instead and also
+// loads on kernels whose BTF lacks the tracepoint's prototype.)
+//
+// Why this tracepoint and no other: of the oom: events, mark_victim is the
+// one that fires once per kill, in the context of the task that ran the
+// killer. wake_reaper, start/finish/skip_task_reaping carry only a pid and
+// run in the OOM reaper's thread; oom_score_adj_update, reclaim_retry_zone
+// and compact_retry are not kills.
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 

@@ -26,7 +26,7 @@ afterEach(async () => {
 function traced() {
   const t = oomkill();
   open.push(t);
-  return collect(t);
+  return collect<OomKill, Tracer<OomKill>>(t);
 }
 
 /** The event's memory equals what the kernel logged for the same kill. */
