@@ -25,10 +25,11 @@ const HOG_C = `
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+static char *volatile keep[256]; /* kept reachable: the compiler may not drop the stores */
 int main(void) {
   char line[8];
   if (!fgets(line, sizeof line, stdin)) return 2;
-  for (int i = 0; i < 256; i++) { char *p = malloc(1 << 20); if (!p) return 4; memset(p, 1, 1 << 20); }
+  for (int i = 0; i < 256; i++) { char *p = malloc(1 << 20); if (!p) return 4; memset(p, 1, 1 << 20); keep[i] = p; }
   return 3;
 }`;
 

@@ -79,7 +79,7 @@ describe('the trigger is not the victim', () => {
     const cg = new MemCgroup();
     // 20 MiB held, made the preferred victim; then 16 MiB more from another
     // process: 36 > 32.
-    const b = await startHog(big, cg, 20, 500);
+    const b = await startHog(big, cg, 20, { oomScoreAdj: 500 });
     await b.expectNext('held');
     const s = await startHog(small, cg, 16);
     const ours = (e: OomKill) => e.pid === b.pid || e.pid === s.pid;
@@ -102,6 +102,18 @@ describe('the trigger is not the victim', () => {
       expect(after).toHaveLength(2);
       expect(after[1]).toMatchObject({ triggerPid: s.pid, pid: s.pid, comm: 'oomsmall' });
     }
+  });
+});
+
+describe('a process whose second thread allocates', () => {
+  it('the trigger is that thread (its name, the process ID); the victim the process, named after its main thread', async () => {
+    const c = traced();
+    const h = await startHog(hog, new MemCgroup(), 0, { thread: 'eater' });
+    const k = await c.waitFor((e) => e.pid === h.pid);
+    // The kernel marks the first thread that still has the memory: the main one.
+    expect(k).toMatchObject({ triggerPid: h.pid, triggerComm: 'eater', pid: h.pid, tid: h.pid, comm: 'oomhog' });
+    expect((await h.done).signal).toBe('SIGKILL');
+    expectKernelsNumbers(k, await kernelKill(h.pid));
   });
 });
 

@@ -77,15 +77,22 @@ export class MemCgroup {
 
 /** Builds oomhog under the name `comm` (its comm). */
 export function buildHog(comm = 'oomhog'): string {
-  return compileC(new URL('./c/oomhog.c', import.meta.url), { name: comm });
+  return compileC(new URL('./c/oomhog.c', import.meta.url), { name: comm, flags: ['-pthread'] });
+}
+
+export interface HogOptions {
+  /** Its oom_score_adj, set before it allocates (raising it needs no privilege). */
+  oomScoreAdj?: number;
+  /** Allocate in a second thread of this name. */
+  thread?: string;
 }
 
 /**
- * Starts an oomhog, moves it into `cg`, optionally sets its oom_score_adj,
- * then tells it to allocate `mib` MiB (0: until killed).
+ * Starts an oomhog, moves it into `cg`, then tells it to allocate `mib` MiB
+ * (0: until killed).
  */
-export async function startHog(bin: string, cg: MemCgroup, mib: number, oomScoreAdj?: number): Promise<Child> {
-  const hog = start(bin, [String(mib)], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startHog(bin: string, cg: MemCgroup, mib: number, { oomScoreAdj, thread }: HogOptions = {}): Promise<Child> {
+  const hog = start(bin, [String(mib), ...(thread ? [thread] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   await hog.expectNext('ready');
   cg.add(hog.pid);
   if (oomScoreAdj !== undefined) writeFileSync(`/proc/${hog.pid}/oom_score_adj`, `${oomScoreAdj}\n`);
