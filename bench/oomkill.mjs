@@ -4,7 +4,9 @@
 // creates (a process that allocates until killed; never a system-wide OOM)
 // and waits for its row.
 //   startup   spawn → header line (BPF object loaded and attached)
-//   kill→row  the victim's death seen by the bench → its row on stdout
+//   kill→row  the victim's death seen by the bench → its row on stdout (into
+//             a pipe, @ebpf/core holds rows up to 100 ms to batch writes; on a
+//             terminal each batch is written at once)
 //   CPU       the tool's own CPU seconds over the round (start-up included)
 //   RSS       the tool's peak resident memory
 // No C reference runs here: libbpf-tools' /usr/sbin/oomkill attaches

@@ -96,6 +96,9 @@ export const tool = defineEventTool({
   object: new URL('./oomkill.bpf.o', import.meta.url),
   options,
   ring: { defaultBytes: 16 * 1024 },
+  // Kills are rare: wake the reader on every record rather than when a
+  // quarter of the ring is full (it would wait for the drain timer).
+  knobs: () => ({ ebpf_wakeup_bytes: 0 }),
   target: checkMarkVictim, // runs after preflight: tracefs is mounted
   decode: decodeKill,
 });
