@@ -2,7 +2,7 @@
 // memory cgroup the test creates and removes: BCC's sentence, --json, the
 // endings and the errors.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOADAVG, MemCgroup, buildHog, kernelKill, startHog } from './helpers.js';
+import { LOADAVG, MemCgroup, PAGE, buildHog, kernelKill, startHog } from './helpers.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
 import { killChildren } from '../../../test/support/workload.js';
 
@@ -34,7 +34,7 @@ describe('oomkill', () => {
     expect(m![5]).toMatch(LOADAVG);
     // The pages are the victim's resident pages when killed, as the kernel logged them.
     const log = await kernelKill(h.pid);
-    expect(Number(m![4]) * 4).toBe(log.anonRssKb + log.fileRssKb + log.shmemRssKb);
+    expect((Number(m![4]) * PAGE) / 1024).toBe(log.anonRssKb + log.fileRssKb + log.shmemRssKb);
     const end = await cli.stop('SIGINT');
     expectCleanExit(end);
     expect(end.stdout.split('\n')[0]).toBe(HEADER);
@@ -53,7 +53,7 @@ describe('oomkill', () => {
     expect(Math.abs(Date.parse(o.time) - Date.now())).toBeLessThan(3_600_000); // a real date, not the epoch
     expect(o.loadavg).toMatch(LOADAVG);
     const log = await kernelKill(h.pid);
-    expect([o.anonRssPages * 4, o.fileRssPages * 4, o.shmemRssPages * 4, o.totalVmPages * 4]).toEqual([log.anonRssKb, log.fileRssKb, log.shmemRssKb, log.totalVmKb]);
+    expect([o.anonRssPages, o.fileRssPages, o.shmemRssPages, o.totalVmPages].map((p: number) => (p * PAGE) / 1024)).toEqual([log.anonRssKb, log.fileRssKb, log.shmemRssKb, log.totalVmKb]);
     expectCleanExit(await cli.stop('SIGTERM'));
     expect(cli.stdout.startsWith('{')).toBe(true); // no header in JSON
   });

@@ -9,7 +9,8 @@ import { uniq } from '../../../test/support/tmp.js';
 import { until } from '../../../test/support/wait.js';
 import { compileC, start, type Child } from '../../../test/support/workload.js';
 
-export const PAGE = 4096;
+/** The page size (the kernel's unit for the memory counters). */
+export const PAGE = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }));
 export const MIB = 1024 * 1024;
 /** The test cgroup's limit: small, so a kill comes fast and costs the machine nothing. */
 export const LIMIT = 32 * MIB;
