@@ -1,0 +1,239 @@
+// @ebpf/exporter: the tools' events and kernel histograms as metrics, for
+// Prometheus (prom-client) and OpenTelemetry (a MetricProducer, OTLP/HTTP).
+//
+//   import { Registry } from 'prom-client';
+//   import { startExporter } from '@ebpf/exporter';
+//   const registry = new Registry();
+//   const exp = await startExporter({ registry });   // every tool this machine can run
+//   ... registry.metrics() ...
+//   exp.close();
+//
+// Nothing is traced here: each tool runs through its typed API and the
+// exporter keeps what it reports (batches of events, periodic histograms).
+import { getSystemErrorName } from 'node:util';
+import { signalName } from '@ebpf/core/signals';
+import { Registry } from 'prom-client';
+import { CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
+import { registerProm } from './prom.js';
+import { metricProducer, type OtlpPush, startOtlp } from './otel.js';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+
+export { BOUNDS, SLOTS, OTHER, CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
+export { metricProducer, startOtlp, type OtlpPush } from './otel.js';
+
+export const TOOLS = ['biolatency', 'runqlat', 'execsnoop', 'exitsnoop', 'sigsnoop', 'tcplife', 'opensnoop', 'oomkill'] as const;
+export type ToolName = (typeof TOOLS)[number];
+
+export interface ExporterOptions {
+  /** Tools to run (default: all). With the default, a tool this machine cannot run is skipped (see `skipped`); named tools must start. */
+  tools?: ToolName[];
+  /** Command names with their own `comm` label value (default 50); the rest are "other". */
+  commLimit?: number;
+  /** Register the metrics in this prom-client registry (default: a new one, `registry`). */
+  registry?: Registry;
+  /** Push to this OTLP/HTTP metrics URL (http://host:4318/v1/metrics). */
+  otlpUrl?: string;
+  /** OTLP push interval in ms (default 15000). */
+  otlpIntervalMs?: number;
+  /** Where a skipped tool is reported (default: stderr). */
+  warn?: (line: string) => void;
+}
+
+interface Running {
+  name: ToolName;
+  close(): void;
+  /** Reads periodic histograms (periodic tools). */
+  read?(): void;
+  /** Events lost so far (ring buffer drops, kernel-side misses). */
+  lost(): number;
+}
+
+export interface Exporter {
+  registry: Registry;
+  /** The same metrics for an OpenTelemetry MetricReader (`metricProducers: [exporter.producer]`). */
+  producer: MetricProducer;
+  metrics: Metric[];
+  /** Tools running, and tools skipped with why. */
+  running: ToolName[];
+  skipped: Array<{ tool: ToolName; reason: string }>;
+  /** Reads the periodic tools and settles the comm cap (each exposition does this first). */
+  refresh(): void;
+  /** Stops the tools (a last OTLP push first, when pushing). */
+  close(): Promise<void>;
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+/** Starts the tools and the metrics they feed. */
+export async function startExporter(opts: ExporterOptions = {}): Promise<Exporter> {
+  const cap = new CommCap(opts.commLimit ?? 50);
+  const m = {
+    bio: new Log2Histogram('ebpf_block_io_latency_seconds', 'Block I/O latency from issue to completion (biolatency), per disk and operation.', ['disk', 'op']),
+    runq: new Log2Histogram('ebpf_runqueue_latency_seconds', 'Time tasks waited on a run queue (runqlat).', []),
+    execs: new Counter('ebpf_execs_total', 'Successful execve() calls (execsnoop), by new command name.', ['comm'], '1', cap),
+    exits: new Counter('ebpf_exits_total', 'Process exits (exitsnoop), by command, exit code or terminating signal.', ['comm', 'code', 'signal'], '1', cap),
+    signals: new Counter('ebpf_signals_total', 'Signals sent (sigsnoop), by signal and result (delivered, ignored, or the errno of a failed call).', ['signal', 'result']),
+    tcpSessions: new Counter('ebpf_tcp_sessions_total', 'TCP sessions closed (tcplife), by command and side (active: connect, passive: accept).', ['comm', 'side'], '1', cap),
+    tcpBytes: new Counter('ebpf_tcp_bytes_total', 'Bytes of closed TCP sessions (tcplife), by command and direction (tx, rx).', ['comm', 'direction'], 'By', cap),
+    tcpDuration: new Log2Histogram('ebpf_tcp_session_duration_seconds', 'Lifetime of closed TCP sessions (tcplife).', []),
+    openErrors: new Counter('ebpf_open_errors_total', 'Failed open()/openat()/openat2() calls (opensnoop), by command and errno.', ['comm', 'errno'], '1', cap),
+    oom: new Counter('ebpf_oom_kills_total', 'Processes killed by the OOM killer (oomkill), by victim command.', ['comm'], '1', cap),
+    lost: new Counter('ebpf_exporter_lost_events_total', 'Events a tool saw but could not report (ring buffer full, tables full).', ['tool']),
+  };
+  const metrics: Metric[] = Object.values(m);
+  const wanted = opts.tools ?? [...TOOLS];
+  const strict = opts.tools !== undefined;
+  const warn = opts.warn ?? ((l: string) => process.stderr.write(`ebpf-exporter: ${l}\n`));
+  const running: Running[] = [];
+  const skipped: Array<{ tool: ToolName; reason: string }> = [];
+
+  for (const name of wanted) {
+    try {
+      running.push(await start(name, m));
+    } catch (err) {
+      for (const r of running) r.close();
+      if (strict) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      skipped.push({ tool: name, reason });
+      warn(`${name} skipped: ${reason}`);
+    }
+  }
+
+  let fresh = false;
+  const refresh = () => {
+    if (fresh) return;
+    fresh = true;
+    setImmediate(() => (fresh = false)); // one read per exposition, however many metrics it asks
+    for (const r of running) {
+      r.read?.();
+      m.lost.set([r.name], r.lost());
+    }
+    cap.settle();
+  };
+
+  const registry = opts.registry ?? new Registry();
+  registerProm(registry, metrics, refresh);
+  const producer = metricProducer(metrics, refresh);
+  let push: OtlpPush | undefined;
+  if (opts.otlpUrl !== undefined) push = startOtlp(producer, opts.otlpUrl, opts.otlpIntervalMs ?? 15000);
+
+  let closed = false;
+  return {
+    registry,
+    producer,
+    metrics,
+    running: running.map((r) => r.name),
+    skipped,
+    refresh,
+    async close() {
+      if (closed) return;
+      closed = true;
+      // The last events and histograms first, then the tools stop, then the last push.
+      refresh();
+      for (const r of running) r.close();
+      if (push) await push.close();
+    },
+  };
+}
+
+type M = {
+  bio: Log2Histogram;
+  runq: Log2Histogram;
+  execs: Counter;
+  exits: Counter;
+  signals: Counter;
+  tcpSessions: Counter;
+  tcpBytes: Counter;
+  tcpDuration: Log2Histogram;
+  openErrors: Counter;
+  oom: Counter;
+  lost: Counter;
+};
+
+/** A streaming tool: every batch updates the counters; lost = the ring's drops (+ extra). */
+function stream<E>(name: ToolName, t: { subscribe(l: (b: E[]) => void): unknown; lost(): { ring: number }; close(): void }, onBatch: (b: E[]) => void, extra?: () => number): Running {
+  t.subscribe(onBatch);
+  return { name, close: () => t.close(), lost: () => t.lost().ring + (extra?.() ?? 0) };
+}
+
+async function start(name: ToolName, m: M): Promise<Running> {
+  switch (name) {
+    case 'biolatency': {
+      const { biolatency } = await import('@ebpf/biolatency');
+      const bio = biolatency({ perDisk: true, perFlags: true });
+      // Each snapshot holds the I/O since the last (the kernel maps are double-buffered).
+      const read = (s: ReturnType<typeof bio.snapshot>) => {
+        for (const h of s.histograms) m.bio.addSlots([h.disk?.name ?? '', lower(h.flags?.op ?? '')], h.buckets, h.totalNs / 1e9);
+      };
+      return { name, read: () => bio.closed || read(bio.snapshot()), close: () => { const s = bio.close(); if (s) read(s); }, lost: () => bio.lost() };
+    }
+    case 'runqlat': {
+      const { runqlat } = await import('@ebpf/runqlat');
+      const rq = runqlat();
+      const read = (s: ReturnType<typeof rq.snapshot>) => {
+        for (const h of s.histograms) m.runq.addSlots([], h.buckets, h.totalNs / 1e9);
+      };
+      return { name, read: () => rq.closed || read(rq.snapshot()), close: () => { const s = rq.close(); if (s) read(s); }, lost: () => rq.lost() };
+    }
+    case 'execsnoop': {
+      const { execsnoop } = await import('@ebpf/execsnoop');
+      return stream(name, execsnoop(), (b) => {
+        for (const ev of b) m.execs.inc([ev.comm]);
+      });
+    }
+    case 'exitsnoop': {
+      const { exitsnoop } = await import('@ebpf/exitsnoop');
+      return stream(name, exitsnoop(), (b) => {
+        for (const ev of b) m.exits.inc([ev.comm, ev.exitCode === null ? '' : String(ev.exitCode), ev.signalName ?? '']);
+      });
+    }
+    case 'sigsnoop': {
+      const { sigsnoop } = await import('@ebpf/sigsnoop');
+      return stream(name, sigsnoop(), (b) => {
+        for (const ev of b) {
+          const result = ev.ret !== null && ev.ret < 0 ? errnoName(-ev.ret) : (ev.delivery ?? 'none');
+          m.signals.inc([ev.sig === 0 ? '0' : (signalName(ev.sig) ?? String(ev.sig)), result]);
+        }
+      });
+    }
+    case 'tcplife': {
+      const { tcplife } = await import('@ebpf/tcplife');
+      const t = tcplife();
+      return stream(
+        name,
+        t,
+        (b) => {
+          for (const ev of b) {
+            m.tcpSessions.inc([ev.comm, ev.active ? 'active' : 'passive']);
+            if (ev.txBytes) m.tcpBytes.inc([ev.comm, 'tx'], ev.txBytes);
+            if (ev.rxBytes) m.tcpBytes.inc([ev.comm, 'rx'], ev.rxBytes);
+            m.tcpDuration.observeUs([], Math.floor(ev.durationNs / 1000));
+          }
+        },
+        () => t.untracked(),
+      );
+    }
+    case 'opensnoop': {
+      const { opensnoop } = await import('@ebpf/opensnoop');
+      return stream(name, opensnoop({ failed: true }), (b) => {
+        for (const ev of b) if (ev.errno) m.openErrors.inc([ev.comm, errnoName(ev.errno)]);
+      });
+    }
+    case 'oomkill': {
+      const { oomkill } = await import('@ebpf/oomkill');
+      return stream(name, oomkill(), (b) => {
+        for (const ev of b) m.oom.inc([ev.comm]);
+      });
+    }
+  }
+}
+
+/** 'ENOENT' for 2, as Node names system errors (Linux's EOPNOTSUPP for 95); 'E<n>' for numbers without a name. */
+function errnoName(errno: number): string {
+  if (errno === 95) return 'EOPNOTSUPP';
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return `E${errno}`;
+  }
+}

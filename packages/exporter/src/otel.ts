@@ -1,0 +1,89 @@
+// OpenTelemetry exposition: a MetricProducer that hands the SDK the same
+// series as data points (cumulative sums; histograms with explicit bounds
+// and the kernel's per-slot counts), and an OTLP/HTTP (protobuf) push built from the
+// SDK's PeriodicExportingMetricReader and OTLPMetricExporter.
+import { ValueType } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  DataPointType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type CollectionResult,
+  type MetricData,
+  type MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+import { BOUNDS, type Metric } from './metrics.js';
+
+const hr = (ms: number): [number, number] => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+
+function attrs(names: string[], values: string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
+  return o;
+}
+
+/** OTel's names drop Prometheus' unit and _total suffixes: the unit field carries them. */
+const otelName = (m: Metric) => m.name.replace(/_total$/, '');
+
+/** The metrics as an OpenTelemetry MetricProducer (pass it in a MetricReader's `metricProducers`). */
+export function metricProducer(metrics: Metric[], refresh: () => void): MetricProducer {
+  const start = hr(Date.now());
+  const resource = resourceFromAttributes({ 'service.name': 'ebpf-exporter' });
+  return {
+    async collect(): Promise<CollectionResult> {
+      refresh();
+      const end = hr(Date.now());
+      const data: MetricData[] = [];
+      for (const m of metrics) {
+        const descriptor = { name: otelName(m), description: m.help, unit: m.unit, valueType: m.kind === 'counter' ? ValueType.INT : ValueType.DOUBLE };
+        if (m.kind === 'counter') {
+          data.push({
+            descriptor,
+            aggregationTemporality: AggregationTemporality.CUMULATIVE,
+            dataPointType: DataPointType.SUM,
+            isMonotonic: true,
+            dataPoints: [...m.series.values()].map((s) => ({ startTime: start, endTime: end, attributes: attrs(m.labelNames, s.labels), value: s.value })),
+          });
+        } else {
+          data.push({
+            descriptor,
+            aggregationTemporality: AggregationTemporality.CUMULATIVE,
+            dataPointType: DataPointType.HISTOGRAM,
+            dataPoints: [...m.series.values()].map((s) => ({
+              startTime: start,
+              endTime: end,
+              attributes: attrs(m.labelNames, s.labels),
+              value: { buckets: { boundaries: [...BOUNDS], counts: [...s.slots] }, sum: s.sum, count: s.count },
+            })),
+          });
+        }
+      }
+      return { resourceMetrics: { resource, scopeMetrics: [{ scope: { name: '@ebpf/exporter' }, metrics: data }] }, errors: [] };
+    },
+  };
+}
+
+export interface OtlpPush {
+  /** A last push, then stop. */
+  close(): Promise<void>;
+}
+
+/** Pushes the producer's metrics to an OTLP/HTTP (protobuf) endpoint every intervalMs. */
+export function startOtlp(producer: MetricProducer, url: string, intervalMs: number): OtlpPush {
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new OTLPMetricExporter({ url }),
+    exportIntervalMillis: intervalMs,
+    exportTimeoutMillis: Math.min(intervalMs, 10000),
+    metricProducers: [producer],
+  });
+  // The provider owns the reader (collect() needs one); it has no instruments of its own.
+  const provider = new MeterProvider({ readers: [reader] });
+  return {
+    async close() {
+      await provider.forceFlush().catch(() => {});
+      await provider.shutdown().catch(() => {});
+    },
+  };
+}
