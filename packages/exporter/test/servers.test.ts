@@ -1,0 +1,255 @@
+// ebpf-exporter against real servers: Debian's Prometheus (started here on
+// 127.0.0.1 with a temporary config and data directory) scrapes the CLI,
+// and a small OTLP/HTTP receiver in this process takes its pushes. Known
+// workloads run with a marker comm (a C program of that name): execs,
+// exits by code and by signal, failed opens, ignored signals, loopback TCP
+// sessions of known bytes, and O_DIRECT reads on a loop device the test
+// creates (never a real disk). Values are read back through Prometheus'
+// HTTP API and from the decoded OTLP payload.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { biolatency, type Biolatency } from '@ebpf/biolatency';
+import { BOUNDS, SLOTS } from '../src/index.js';
+import { Cli, errorLine } from '../../../test/support/cli.js';
+import { tempDir, type TempDir } from '../../../test/support/tmp.js';
+import { DEADLINE, until } from '../../../test/support/wait.js';
+import { compileC, run, start as startChild, type Child } from '../../../test/support/workload.js';
+import { otlpReceiver, type OtlpMetric, type Receiver } from './otlp.js';
+
+const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
+const EXECS = 12; // runs of the marker program in all (below)
+const OPENS = 25;
+const SIGS = 7;
+const SESSIONS = 5;
+const TX = 100_000;
+const RX = 37_000;
+const READS = 300;
+const WAIT = 60_000; // scrapes every second, pushes every second: well inside this
+
+let tmp: TempDir;
+let marker: string;
+let exporter: Cli;
+let prom: Child;
+let promUrl: string;
+let recv: Receiver;
+let tcp: Server;
+let loop: string | undefined;
+let bio: Biolatency;
+const bioLoop = new Float64Array(SLOTS + 1);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Prometheus' instant query: the samples' values by their labels' JSON. */
+async function query(q: string): Promise<Array<{ metric: Record<string, string>; value: number }>> {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  if (body.status !== 'success') throw new Error(`query ${q}: ${JSON.stringify(body)}`);
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/** Waits until Prometheus answers `q` with one sample for which `ok` holds; returns its value. */
+async function promValue(q: string, ok: (v: number) => boolean): Promise<number> {
+  let last: unknown = [];
+  await until(
+    async () => {
+      const r = await query(q);
+      last = r;
+      return r.length === 1 && ok(r[0]!.value);
+    },
+    () => `Prometheus: ${q} (last answer ${JSON.stringify(last)})`,
+    WAIT,
+    250,
+  );
+  return (last as Array<{ value: number }>)[0]!.value;
+}
+
+const point = (ms: OtlpMetric[], name: string, attrs: Record<string, string>) =>
+  ms.find((m) => m.name === name)?.points.find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v));
+
+/** The exporter's block I/O slots for a disk in the last OTLP push, summed over operations. */
+function otlpSlots(disk: string): { slots: number[]; count: number } {
+  const slots: number[] = Array(SLOTS + 1).fill(0);
+  let count = 0;
+  for (const p of recv.latest.find((m) => m.name === 'ebpf_block_io_latency_seconds')?.points ?? []) {
+    if (p.attributes.disk !== disk) continue;
+    p.counts!.forEach((c, i) => (slots[i]! += c));
+    count += p.count!;
+  }
+  return { slots, count };
+}
+
+beforeAll(async () => {
+  tmp = tempDir('exporter-test-');
+  marker = `exm${process.pid % 100000}`;
+  const bin = compileC(new URL('./c/exwl.c', import.meta.url), { name: marker });
+  expect(basename(bin)).toBe(marker);
+
+  // The loop device: a 16 MiB file in the temporary directory.
+  const img = join(tmp.dir, 'disk.img');
+  execFileSync('truncate', ['-s', '16M', img]);
+  loop = execFileSync('losetup', ['-f', '--show', img], { encoding: 'utf8' }).trim();
+  bio = biolatency({ perDisk: true });
+
+  // TCP: each session sends TX bytes here and gets RX back.
+  tcp = createServer((s) => {
+    s.on('data', () => {});
+    s.on('end', () => s.end(Buffer.alloc(RX, 'y')));
+  });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+
+  recv = await otlpReceiver();
+  exporter = new Cli(CLI, ['--listen', '127.0.0.1:0', '--otlp', recv.url, '--otlp-interval', '1', '--comm-limit', '100000']);
+  await until(() => /on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(exporter.stderr) || exporter.proc.exitCode !== null, 'the exporter to listen', DEADLINE.start);
+  const port = Number(/127\.0\.0\.1:(\d+)\/metrics/.exec(exporter.stderr)?.[1]);
+  expect(port, exporter.stderr).toBeGreaterThan(0);
+
+  const promPort = await freePort();
+  promUrl = `http://127.0.0.1:${promPort}`;
+  const config = join(tmp.dir, 'prometheus.yml');
+  writeFileSync(config, `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ebpf\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`);
+  prom = startChild('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(tmp.dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  // Ready once its HTTP API answers (refused connections until then).
+  await until(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok === true, 'Prometheus to be ready', DEADLINE.start, 100);
+  await promValue('up{job="ebpf"}', (v) => v === 1);
+
+  // The workloads, once the exporter runs.
+  const runs = [
+    await run(bin, ['exit']),
+    await run(bin, ['open', String(OPENS)]),
+    await run(bin, ['connect', String(SESSIONS), String((tcp.address() as AddressInfo).port), String(TX)]),
+    await run(bin, ['sig', String(SIGS)]),
+  ];
+  for (let i = runs.length; i < EXECS; i++) runs.push(await run(bin, ['exit']));
+  expect(runs.map((r) => r.code ?? r.signal)).toEqual([3, 3, 3, 'SIGTERM', ...Array(EXECS - 4).fill(3)]);
+  expect(Number(runs[2]!.stdout)).toBe(SESSIONS * RX);
+  const dio = compileC(new URL('../../biolatency/test/c/dio.c', import.meta.url));
+  const r = await run(dio, [loop, 'read', String(READS)]);
+  expect(r.stdout.trim()).toBe(String(READS));
+}, 120_000);
+
+afterAll(async () => {
+  await prom?.stop();
+  if (exporter) {
+    exporter.proc.kill('SIGTERM');
+    await exporter.exited;
+  }
+  await recv?.close();
+  tcp?.close();
+  bio?.close();
+  if (loop) execFileSync('losetup', ['-d', loop]);
+  tmp?.cleanup();
+});
+
+describe('Prometheus scrapes ebpf-exporter', () => {
+  it('execs and exits of the marker command: exact counts, exit code 3 and SIGTERM', async () => {
+    await promValue(`ebpf_execs_total{comm="${marker}"}`, (v) => v === EXECS);
+    await promValue(`ebpf_exits_total{comm="${marker}",code="3",signal=""}`, (v) => v === EXECS - 1);
+    await promValue(`ebpf_exits_total{comm="${marker}",code="",signal="SIGTERM"}`, (v) => v === 1);
+  }, 90_000);
+
+  it('failed opens by errno, ignored signals by signal and result', async () => {
+    await promValue(`ebpf_open_errors_total{comm="${marker}",errno="ENOENT"}`, (v) => v === OPENS);
+    await promValue('ebpf_signals_total{signal="SIGUSR1",result="ignored"}', (v) => v >= SIGS);
+  }, 90_000);
+
+  it('TCP sessions: count, bytes per direction equal to what was sent and received, durations', async () => {
+    await promValue(`ebpf_tcp_sessions_total{comm="${marker}",side="active"}`, (v) => v === SESSIONS);
+    await promValue(`ebpf_tcp_bytes_total{comm="${marker}",direction="tx"}`, (v) => v === SESSIONS * TX);
+    await promValue(`ebpf_tcp_bytes_total{comm="${marker}",direction="rx"}`, (v) => v === SESSIONS * RX);
+    await promValue('ebpf_tcp_session_duration_seconds_count', (v) => v >= SESSIONS * 2);
+  }, 90_000);
+
+  it('block I/O on the loop device: cumulative le buckets in seconds, as many as biolatency counts, the running sums of the kernel slots', async () => {
+    const disk = basename(loop!);
+    const total = () => bioLoop.reduce((a, b) => a + b, 0);
+    const readBio = () => {
+      for (const h of bio.snapshot().histograms) {
+        if (h.disk?.name !== disk) continue;
+        h.buckets.forEach((c, i) => (bioLoop[Math.min(i, SLOTS)]! += c));
+      }
+    };
+    // The reads are done: once biolatency has them all, Prometheus must show the same count.
+    await until(() => (readBio(), total() >= READS), () => `biolatency to count ${READS} reads on ${disk} (has ${total()})`);
+    const count = await promValue(`sum(ebpf_block_io_latency_seconds_count{disk="${disk}"})`, (v) => v === total());
+    expect(count).toBeGreaterThanOrEqual(READS);
+    const buckets = await query(`sum by (le) (ebpf_block_io_latency_seconds_bucket{disk="${disk}"})`);
+    const byLe = new Map(buckets.map((b) => [b.metric.le, b.value]));
+    expect(byLe.size).toBe(SLOTS + 1);
+    // Two BPF programs time each I/O a few hundred ns apart, so an I/O near a
+    // bound may fall in the next slot in one of them: the counts are equal,
+    // the slots need not be. The exporter's own kernel slots come in its OTLP
+    // push (per-slot counts, as the kernel keeps them); the scraped `le`
+    // buckets must be their running sums.
+    await until(() => otlpSlots(disk).count === total(), () => `OTLP block I/O count ${otlpSlots(disk).count} to reach ${total()}`, WAIT);
+    const { slots } = otlpSlots(disk);
+    let acc = 0;
+    for (let i = 0; i < SLOTS; i++) {
+      acc += slots[i]!;
+      expect(byLe.get(String(BOUNDS[i])), `le=${BOUNDS[i]}`).toBe(acc);
+    }
+    expect(byLe.get('+Inf')).toBe(total());
+    expect(BOUNDS[0]).toBe(0.000002); // slot 0 holds 0 and 1 us: all below 2 us
+    const reads = await query(`ebpf_block_io_latency_seconds_count{disk="${disk}",op="read"}`);
+    expect(reads[0]?.value).toBeGreaterThanOrEqual(READS);
+  }, 90_000);
+
+  it('losses are counters, one per tool; no pid label anywhere', async () => {
+    const lost = await query('ebpf_exporter_lost_events_total');
+    expect(lost.map((s) => s.metric.tool).sort()).toEqual(['biolatency', 'execsnoop', 'exitsnoop', 'oomkill', 'opensnoop', 'runqlat', 'sigsnoop', 'tcplife']);
+    const labels = await (await fetch(`${promUrl}/api/v1/labels`)).json();
+    expect((labels as { data: string[] }).data).not.toContain('pid');
+  }, 90_000);
+});
+
+describe('OTLP/HTTP push to a receiver', () => {
+  it('protobuf payloads with the same values: sums monotonic, units, histograms with the kernel slots', async () => {
+    const want: Array<[string, Record<string, string>, number]> = [
+      ['ebpf_execs', { comm: marker }, EXECS],
+      ['ebpf_open_errors', { comm: marker, errno: 'ENOENT' }, OPENS],
+      ['ebpf_tcp_bytes', { comm: marker, direction: 'tx' }, SESSIONS * TX],
+      ['ebpf_tcp_bytes', { comm: marker, direction: 'rx' }, SESSIONS * RX],
+    ];
+    await until(
+      () => want.every(([n, a, v]) => point(recv.latest, n, a)?.value === v),
+      () => `OTLP values ${JSON.stringify(want.map(([n, a]) => [n, a, point(recv.latest, n, a)?.value]))}`,
+      WAIT,
+    );
+    expect([...recv.contentTypes]).toEqual(['application/x-protobuf']);
+    const execs = recv.latest.find((m) => m.name === 'ebpf_execs')!;
+    expect([execs.kind, execs.monotonic, execs.unit]).toEqual(['sum', true, '1']);
+    expect(recv.latest.find((m) => m.name === 'ebpf_tcp_bytes')!.unit).toBe('By');
+    const disk = basename(loop!);
+    await until(() => (point(recv.latest, 'ebpf_block_io_latency_seconds', { disk, op: 'read' })?.count ?? 0) >= READS, 'OTLP block I/O count', WAIT);
+    const h = point(recv.latest, 'ebpf_block_io_latency_seconds', { disk, op: 'read' })!;
+    expect(recv.latest.find((m) => m.name === 'ebpf_block_io_latency_seconds')!.unit).toBe('s');
+    expect(h.bounds).toEqual([...BOUNDS]);
+    expect(h.counts).toHaveLength(SLOTS + 1);
+    expect(h.counts!.reduce((a, b) => a + b, 0)).toBe(h.count);
+    expect(h.sum).toBeGreaterThan(0);
+  }, 90_000);
+});
+
+describe('ebpf-exporter CLI', () => {
+  it('bad input: one line, exit 2', async () => {
+    const runCli = (args: string[]) => new Cli(CLI, args).exited;
+    expect(errorLine(await runCli(['--tools', 'nosuch']), 2)).toMatch(/^ebpf-exporter: unknown tool 'nosuch'/);
+    expect(errorLine(await runCli(['--listen', 'x:99999']), 2)).toMatch(/--listen must be/);
+    expect(errorLine(await runCli(['--otlp', 'ftp://x']), 2)).toMatch(/--otlp must be/);
+    expect(errorLine(await runCli(['--comm-limit', '0']), 2)).toMatch(/comm limit must be a positive integer/);
+    const cfg = join(tmp.dir, 'bad.json');
+    writeFileSync(cfg, '{"listen": "127.0.0.1:9", "colour": 1}');
+    expect(errorLine(await runCli(['--config', cfg]), 2)).toMatch(/unknown key 'colour'/);
+    expect(errorLine(await runCli(['--listen', 'none']), 2)).toMatch(/nothing to do/);
+  }, 60_000);
+});
