@@ -11,15 +11,16 @@
 // Nothing is traced here: each tool runs through its typed API and the
 // exporter keeps what it reports (batches of events, periodic histograms).
 import { getSystemErrorName } from 'node:util';
+import { UsageError } from '@ebpf/core';
 import { signalName } from '@ebpf/core/signals';
 import { Registry } from 'prom-client';
 import { CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
 import { registerProm } from './prom.js';
-import { metricProducer, type OtlpPush, startOtlp } from './otel.js';
+import { metricProducer, registerMeterProvider, type MeterProviderLike, type OtlpPush, startOtlp } from './otel.js';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 
 export { BOUNDS, SLOTS, OTHER, CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
-export { metricProducer, startOtlp, type OtlpPush } from './otel.js';
+export { metricProducer, registerMeterProvider, startOtlp, type MeterProviderLike, type OtlpPush } from './otel.js';
 
 export const TOOLS = ['biolatency', 'runqlat', 'execsnoop', 'exitsnoop', 'sigsnoop', 'tcplife', 'opensnoop', 'oomkill'] as const;
 export type ToolName = (typeof TOOLS)[number];
@@ -31,6 +32,8 @@ export interface ExporterOptions {
   commLimit?: number;
   /** Register the metrics in this prom-client registry (default: a new one, `registry`). */
   registry?: Registry;
+  /** Register the counters in this OpenTelemetry MeterProvider too (histograms: use `producer`, see registerMeterProvider). */
+  meterProvider?: MeterProviderLike;
   /** Push to this OTLP/HTTP metrics URL (http://host:4318/v1/metrics). */
   otlpUrl?: string;
   /** OTLP push interval in ms (default 15000). */
@@ -66,7 +69,10 @@ const lower = (s: string) => s.toLowerCase();
 
 /** Starts the tools and the metrics they feed. */
 export async function startExporter(opts: ExporterOptions = {}): Promise<Exporter> {
-  const cap = new CommCap(opts.commLimit ?? 50);
+  for (const t of opts.tools ?? []) if (!TOOLS.includes(t)) throw new UsageError(`unknown tool '${String(t)}' (tools: ${TOOLS.join(', ')})`);
+  const limit = opts.commLimit ?? 50;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`commLimit must be a positive integer, got ${String(limit)}`);
+  const cap = new CommCap(limit);
   const m = {
     bio: new Log2Histogram('ebpf_block_io_latency_seconds', 'Block I/O latency from issue to completion (biolatency), per disk and operation.', ['disk', 'op']),
     runq: new Log2Histogram('ebpf_runqueue_latency_seconds', 'Time tasks waited on a run queue (runqlat).', []),
@@ -114,6 +120,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const registry = opts.registry ?? new Registry();
   registerProm(registry, metrics, refresh);
   const producer = metricProducer(metrics, refresh);
+  if (opts.meterProvider) registerMeterProvider(opts.meterProvider, metrics, refresh);
   let push: OtlpPush | undefined;
   if (opts.otlpUrl !== undefined) push = startOtlp(producer, opts.otlpUrl, opts.otlpIntervalMs ?? 15000);
 

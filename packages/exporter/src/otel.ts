@@ -87,3 +87,26 @@ export function startOtlp(producer: MetricProducer, url: string, intervalMs: num
     },
   };
 }
+
+/**
+ * Registers the counters in an application's MeterProvider as observable
+ * counters (read at each of its collections). OpenTelemetry's API has no
+ * asynchronous histogram, and recording the kernel's slots one value at a
+ * time would be re-observation: the histograms come through the
+ * MetricProducer instead (`metricProducers: [exporter.producer]` in the
+ * application's MetricReader).
+ */
+export function registerMeterProvider(provider: MeterProviderLike, metrics: Metric[], refresh: () => void): void {
+  const meter = provider.getMeter('@ebpf/exporter');
+  for (const m of metrics) {
+    if (m.kind !== 'counter') continue;
+    const counter = meter.createObservableCounter(otelName(m), { description: m.help, unit: m.unit, valueType: ValueType.INT });
+    counter.addCallback((r) => {
+      refresh();
+      for (const s of m.series.values()) r.observe(s.value, attrs(m.labelNames, s.labels));
+    });
+  }
+}
+
+/** What registerMeterProvider needs of a MeterProvider (the API's interface). */
+export type MeterProviderLike = Pick<import('@opentelemetry/api').MeterProvider, 'getMeter'>;

@@ -1,0 +1,80 @@
+// The embedding API: an application's own prom-client Registry and
+// OpenTelemetry MeterProvider get the metrics; the comm cap holds.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import { OTHER, startExporter, type Exporter } from '../src/index.js';
+import { UsageError } from '@ebpf/core';
+import { bpfLinks } from '../../../test/support/bpf.js';
+import { until } from '../../../test/support/wait.js';
+import { compileC, run } from '../../../test/support/workload.js';
+
+class Reader extends MetricReader {
+  protected async onShutdown(): Promise<void> {}
+  protected async onForceFlush(): Promise<void> {}
+}
+
+const open: Exporter[] = [];
+afterAll(async () => {
+  for (const e of open) await e.close();
+});
+
+/** ebpf_execs_total's samples from the registry's text: comm → value. */
+async function execs(registry: Registry): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const m of (await registry.metrics()).matchAll(/^ebpf_execs_total\{comm="([^"]*)"\} (\d+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+describe('startExporter()', () => {
+  it('bad options: a UsageError before anything loads', async () => {
+    await expect(startExporter({ tools: ['nosuch' as never] })).rejects.toThrow(UsageError);
+    await expect(startExporter({ tools: ['execsnoop'], commLimit: 0 })).rejects.toThrow(/commLimit must be a positive integer/);
+    expect(bpfLinks()).toBe(0);
+  });
+
+  it("an application's Registry and MeterProvider: the same exec count in both", async () => {
+    const registry = new Registry();
+    const reader = new Reader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const exp = await startExporter({ tools: ['execsnoop'], registry, meterProvider: provider, commLimit: 100000 });
+    open.push(exp);
+    expect(exp.registry).toBe(registry);
+    expect(exp.running).toEqual(['execsnoop']);
+    const marker = `exa${process.pid % 100000}`;
+    const bin = compileC(new URL('./c/exwl.c', import.meta.url), { name: marker });
+    for (let i = 0; i < 6; i++) expect((await run(bin, ['exit'])).code).toBe(3);
+    await until(async () => (await execs(registry)).get(marker) === 6, 'six execs in the registry');
+    const { resourceMetrics } = await reader.collect();
+    const m = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((x) => x.descriptor.name === 'ebpf_execs') as SumMetricData;
+    expect([m.dataPointType, m.aggregationTemporality, m.isMonotonic]).toEqual([DataPointType.SUM, AggregationTemporality.CUMULATIVE, true]);
+    expect(m.dataPoints.find((p) => p.attributes.comm === marker)?.value).toBe(6);
+    await exp.close();
+    await provider.shutdown();
+  });
+
+  it('commLimit: at most N command names keep a label of their own; the rest count as "other", nothing dropped', async () => {
+    const registry = new Registry();
+    const exp = await startExporter({ tools: ['execsnoop'], registry, commLimit: 2 });
+    open.push(exp);
+    const names = ['exb', 'exc', 'exd', 'exe'].map((p) => `${p}${process.pid % 100000}`);
+    let ran = 0;
+    for (const [i, name] of names.entries()) {
+      const bin = compileC(new URL('./c/exwl.c', import.meta.url), { name });
+      for (let k = 0; k <= i; k++, ran++) expect((await run(bin, ['exit'])).code).toBe(3);
+    }
+    // Ours are at least `ran` of the execs, wherever they are counted.
+    const sum = (s: Map<string, number>) => [...s.values()].reduce((a, b) => a + b, 0);
+    await until(async () => sum(await execs(registry)) >= ran, `${ran} execs in all`);
+    const first = await execs(registry);
+    expect([...first.keys()].filter((c) => c !== OTHER).length).toBeLessThanOrEqual(2);
+    // A name with its own series keeps it: counters only grow.
+    for (const name of names) await run(compileC(new URL('./c/exwl.c', import.meta.url), { name }), ['exit']);
+    await until(async () => sum(await execs(registry)) >= sum(first) + names.length, 'the second round');
+    const second = await execs(registry);
+    for (const [comm, v] of first) expect(second.get(comm), comm).toBeGreaterThanOrEqual(v);
+    expect([...second.keys()].filter((c) => c !== OTHER).length).toBeLessThanOrEqual(2);
+    await exp.close();
+  });
+
+});
