@@ -11,13 +11,20 @@
 // Nothing is traced here: each tool runs through its typed API and the
 // exporter keeps what it reports (batches of events, periodic histograms).
 import { getSystemErrorName } from 'node:util';
-import { UsageError } from '@ebpf/core';
+import { Tracer, UsageError } from '@ebpf/core';
 import { signalName } from '@ebpf/core/signals';
-import { Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
 import { CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
 import { registerProm } from './prom.js';
 import { metricProducer, registerMeterProvider, type MeterProviderLike, type OtlpPush, startOtlp } from './otel.js';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { ExecEvent } from '@ebpf/execsnoop';
+import type { ExitEvent } from '@ebpf/exitsnoop';
+import type { SignalEvent } from '@ebpf/sigsnoop';
+import type { OpenEvent } from '@ebpf/opensnoop';
+import type { OomKill } from '@ebpf/oomkill';
+import type { TcpSession } from '@ebpf/tcplife';
 
 export { BOUNDS, SLOTS, OTHER, CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
 export { metricProducer, registerMeterProvider, startOtlp, type MeterProviderLike, type OtlpPush } from './otel.js';
@@ -117,12 +124,14 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
     cap.settle();
   };
 
-  const registry = opts.registry ?? new Registry();
+  // prom-client's registry alone: its index loads every metric type, cluster
+  // support and default metrics (about 9 MB more resident memory).
+  const registry = opts.registry ?? new (createRequire(import.meta.url)('prom-client/lib/registry') as typeof Registry)();
   registerProm(registry, metrics, refresh);
   const producer = metricProducer(metrics, refresh);
   if (opts.meterProvider) registerMeterProvider(opts.meterProvider, metrics, refresh);
   let push: OtlpPush | undefined;
-  if (opts.otlpUrl !== undefined) push = startOtlp(producer, opts.otlpUrl, opts.otlpIntervalMs ?? 15000);
+  if (opts.otlpUrl !== undefined) push = await startOtlp(producer, opts.otlpUrl, opts.otlpIntervalMs ?? 15000);
 
   let closed = false;
   return {
@@ -157,10 +166,28 @@ type M = {
   lost: Counter;
 };
 
+/**
+ * The streaming tools' rings: an exporter reads at each scrape or push, not
+ * for a terminal, so the rings are drained every second (and when a quarter
+ * full, the kit's wake-up) instead of every 20 ms, and at each read (flush),
+ * from 256 KiB rings. Each drain is one batch: one call per batch here.
+ */
+const DRAIN_MS = 1000;
+const RING_BYTES = 256 * 1024;
+
+/** Starts an event tool through its typed API with the exporter's drain interval. */
+function startTool<E, R extends Tracer<E> = Tracer<E>>(
+  tool: { start(o: any, make: (l: any) => R): R },
+  opts: object = {},
+  make: (l: any) => R = (l) => new Tracer<E>(l) as R,
+): R {
+  return tool.start({ ...opts, ringBytes: RING_BYTES }, (l) => make({ ...l, intervalMs: DRAIN_MS }));
+}
+
 /** A streaming tool: every batch updates the counters; lost = the ring's drops (+ extra). */
-function stream<E>(name: ToolName, t: { subscribe(l: (b: E[]) => void): unknown; lost(): { ring: number }; close(): void }, onBatch: (b: E[]) => void, extra?: () => number): Running {
+function stream<E>(name: ToolName, t: Tracer<E>, onBatch: (b: E[]) => void, extra?: () => number): Running {
   t.subscribe(onBatch);
-  return { name, close: () => t.close(), lost: () => t.lost().ring + (extra?.() ?? 0) };
+  return { name, read: () => t.flush(), close: () => t.close(), lost: () => t.lost().ring + (extra?.() ?? 0) };
 }
 
 async function start(name: ToolName, m: M): Promise<Running> {
@@ -183,20 +210,20 @@ async function start(name: ToolName, m: M): Promise<Running> {
       return { name, read: () => rq.closed || read(rq.snapshot()), close: () => { const s = rq.close(); if (s) read(s); }, lost: () => rq.lost() };
     }
     case 'execsnoop': {
-      const { execsnoop } = await import('@ebpf/execsnoop');
-      return stream(name, execsnoop(), (b) => {
+      const { tool } = await import('@ebpf/execsnoop');
+      return stream(name, startTool<ExecEvent>(tool), (b: ExecEvent[]) => {
         for (const ev of b) m.execs.inc([ev.comm]);
       });
     }
     case 'exitsnoop': {
-      const { exitsnoop } = await import('@ebpf/exitsnoop');
-      return stream(name, exitsnoop(), (b) => {
+      const { tool } = await import('@ebpf/exitsnoop');
+      return stream(name, startTool<ExitEvent>(tool), (b: ExitEvent[]) => {
         for (const ev of b) m.exits.inc([ev.comm, ev.exitCode === null ? '' : String(ev.exitCode), ev.signalName ?? '']);
       });
     }
     case 'sigsnoop': {
-      const { sigsnoop } = await import('@ebpf/sigsnoop');
-      return stream(name, sigsnoop(), (b) => {
+      const { tool } = await import('@ebpf/sigsnoop');
+      return stream(name, startTool<SignalEvent>(tool), (b: SignalEvent[]) => {
         for (const ev of b) {
           const result = ev.ret !== null && ev.ret < 0 ? errnoName(-ev.ret) : (ev.delivery ?? 'none');
           m.signals.inc([ev.sig === 0 ? '0' : (signalName(ev.sig) ?? String(ev.sig)), result]);
@@ -204,8 +231,8 @@ async function start(name: ToolName, m: M): Promise<Running> {
       });
     }
     case 'tcplife': {
-      const { tcplife } = await import('@ebpf/tcplife');
-      const t = tcplife();
+      const { tool, TcplifeTracer } = await import('@ebpf/tcplife');
+      const t = startTool<TcpSession, InstanceType<typeof TcplifeTracer>>(tool, {}, (l) => new TcplifeTracer(l));
       return stream(
         name,
         t,
@@ -221,14 +248,14 @@ async function start(name: ToolName, m: M): Promise<Running> {
       );
     }
     case 'opensnoop': {
-      const { opensnoop } = await import('@ebpf/opensnoop');
-      return stream(name, opensnoop({ failed: true }), (b) => {
+      const { tool } = await import('@ebpf/opensnoop');
+      return stream(name, startTool<OpenEvent>(tool, { failed: true }), (b: OpenEvent[]) => {
         for (const ev of b) if (ev.errno) m.openErrors.inc([ev.comm, errnoName(ev.errno)]);
       });
     }
     case 'oomkill': {
-      const { oomkill } = await import('@ebpf/oomkill');
-      return stream(name, oomkill(), (b) => {
+      const { tool } = await import('@ebpf/oomkill');
+      return stream(name, startTool<OomKill>(tool), (b: OomKill[]) => {
         for (const ev of b) m.oom.inc([ev.comm]);
       });
     }

@@ -2,19 +2,23 @@
 // series as data points (cumulative sums; histograms with explicit bounds
 // and the kernel's per-slot counts), and an OTLP/HTTP (protobuf) push built from the
 // SDK's PeriodicExportingMetricReader and OTLPMetricExporter.
-import { ValueType } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  DataPointType,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type CollectionResult,
-  type MetricData,
-  type MetricProducer,
-} from '@opentelemetry/sdk-metrics';
+//
+// The SDK is loaded on first use (an exporter serving only Prometheus does
+// not pay its memory): its CommonJS builds, through require.
+import { createRequire } from 'node:module';
+import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { BOUNDS, type Metric } from './metrics.js';
+
+const require_ = createRequire(import.meta.url);
+type Sdk = typeof import('@opentelemetry/sdk-metrics');
+type Api = typeof import('@opentelemetry/api');
+let sdk: { metrics: Sdk; api: Api; resources: typeof import('@opentelemetry/resources') } | undefined;
+const load = () =>
+  (sdk ??= {
+    metrics: require_('@opentelemetry/sdk-metrics') as Sdk,
+    api: require_('@opentelemetry/api') as Api,
+    resources: require_('@opentelemetry/resources') as typeof import('@opentelemetry/resources'),
+  });
 
 const hr = (ms: number): [number, number] => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
 
@@ -30,9 +34,12 @@ const otelName = (m: Metric) => m.name.replace(/_total$/, '');
 /** The metrics as an OpenTelemetry MetricProducer (pass it in a MetricReader's `metricProducers`). */
 export function metricProducer(metrics: Metric[], refresh: () => void): MetricProducer {
   const start = hr(Date.now());
-  const resource = resourceFromAttributes({ 'service.name': 'ebpf-exporter' });
   return {
     async collect(): Promise<CollectionResult> {
+      const { metrics: otel, api, resources } = load();
+      const { AggregationTemporality, DataPointType } = otel;
+      const { ValueType } = api;
+      const resource = resources.resourceFromAttributes({ 'service.name': 'ebpf-exporter' });
       refresh();
       const end = hr(Date.now());
       const data: MetricData[] = [];
@@ -71,7 +78,9 @@ export interface OtlpPush {
 }
 
 /** Pushes the producer's metrics to an OTLP/HTTP (protobuf) endpoint every intervalMs. */
-export function startOtlp(producer: MetricProducer, url: string, intervalMs: number): OtlpPush {
+export async function startOtlp(producer: MetricProducer, url: string, intervalMs: number): Promise<OtlpPush> {
+  const { MeterProvider, PeriodicExportingMetricReader } = load().metrics;
+  const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
   const reader = new PeriodicExportingMetricReader({
     exporter: new OTLPMetricExporter({ url }),
     exportIntervalMillis: intervalMs,
@@ -97,6 +106,7 @@ export function startOtlp(producer: MetricProducer, url: string, intervalMs: num
  * application's MetricReader).
  */
 export function registerMeterProvider(provider: MeterProviderLike, metrics: Metric[], refresh: () => void): void {
+  const { ValueType } = load().api;
   const meter = provider.getMeter('@ebpf/exporter');
   for (const m of metrics) {
     if (m.kind !== 'counter') continue;
