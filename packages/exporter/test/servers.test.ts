@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { biolatency, type Biolatency } from '@ebpf/biolatency';
 import { BOUNDS, SLOTS } from '../src/index.js';
+import { bpfLinks } from '../../../test/support/bpf.js';
 import { Cli, errorLine } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { DEADLINE, until } from '../../../test/support/wait.js';
@@ -251,5 +252,24 @@ describe('ebpf-exporter CLI', () => {
     writeFileSync(cfg, '{"listen": "127.0.0.1:9", "colour": 1}');
     expect(errorLine(await runCli(['--config', cfg]), 2)).toMatch(/unknown key 'colour'/);
     expect(errorLine(await runCli(['--listen', 'none']), 2)).toMatch(/nothing to do/);
+  }, 60_000);
+
+  it('a config file; SIGTERM and SIGHUP end it cleanly (exit 0, every probe detached)', async () => {
+    const cfg = join(tmp.dir, 'good.json');
+    writeFileSync(cfg, JSON.stringify({ tools: ['execsnoop', 'exitsnoop'], listen: '127.0.0.1:0', commLimit: 5 }));
+    for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
+      const cli = new Cli(CLI, ['--config', cfg]);
+      await until(() => /on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(cli.stderr) || cli.proc.exitCode !== null, 'the exporter to listen', DEADLINE.start);
+      expect(cli.stderr).toMatch(/^ebpf-exporter: execsnoop, exitsnoop on http:/);
+      const port = /127\.0\.0\.1:(\d+)\/metrics/.exec(cli.stderr)![1];
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toContain('# TYPE ebpf_execs_total counter');
+      expect(text).toContain('ebpf_exporter_lost_events_total{tool="execsnoop"} 0');
+      expect(bpfLinks(cli.proc.pid!)).toBeGreaterThan(0);
+      cli.proc.kill(sig);
+      const e = await cli.exited;
+      expect([e.code, e.signal], sig).toEqual([0, null]);
+      expect(e.stderr).not.toMatch(/^\s+at /m);
+    }
   }, 60_000);
 });
