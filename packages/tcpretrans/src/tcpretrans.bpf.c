@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// tcpretrans: one record per TCP retransmit, with the flow and the state of
+// its socket.
+//
+// A lesson in the simplest kind of tool: one static tracepoint that already
+// carries everything, and one record per hit. The kernel calls
+// trace_tcp_retransmit_skb() in __tcp_retransmit_skb() each time it sends a
+// segment again: after a retransmission timeout (RTO), fast retransmit on
+// duplicate ACKs, a SYN or SYN-ACK that went unanswered, and a tail loss
+// probe that resends the last segment. Its fields are the socket's address,
+// its state, the family, both ports (already in host order: the tracepoint
+// converts them) and both addresses.
+//
+// Context: retransmits mostly run from a timer or a packet arriving, in
+// softirq context: the PID on the CPU there is whatever ran (often 0, the
+// idle task), not the socket's user. BCC prints that PID; so does this tool.
+//
+// The layout of the tracepoint's record is declared here rather than taken
+// from vmlinux.h: the kernel renamed its struct (tcp_event_sk_skb before
+// 6.x, tcp_retransmit_skb since, with an `err` field added at the end) but
+// kept the fields this tool reads at the same offsets since 4.16.
+//
+// Tail loss probes (BCC's -l): BCC kprobes tcp_send_loss_probe(); there is no
+// tracepoint there, and this kernel has no kprobes. A probe that resends
+// data goes through __tcp_retransmit_skb() and shows up here as a retransmit.
+//
+// Hook: tracepoint tcp:tcp_retransmit_skb.
+#include "ebpf/common.h"
+#include "ebpf/output.h"
+
+/* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
+const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
+
+#define AF_INET 2
+#define AF_INET6 10
+
+/* struct event.type: BCC's T column */
+#define RETRANSMIT 1 /* R */
+#define TLP 2        /* L */
+
+/* The tracepoint's record (see above; the first 8 bytes are the common header). */
+struct retransmit_ctx {
+	__u64 common;
+	const void *skbaddr;
+	const void *skaddr;
+	int state;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+};
+
+/* What user space receives, once per retransmit. */
+struct event {
+	__u64 ts;       /* bpf_ktime_get_ns() */
+	__u64 skaddr;   /* the socket's kernel address */
+	__u32 pid;      /* on the CPU (BCC's PID column): not the socket's owner */
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u8 state;     /* TCP_* */
+	__u8 type;      /* RETRANSMIT or TLP */
+	__u8 laddr[16]; /* IPv4: the first 4 bytes */
+	__u8 raddr[16];
+};
+EBPF_EXPORT(event);
+
+/* ---- Maps ---- */
+
+EBPF_RINGBUF(events, 256 * 1024); /* user space may resize it before load */
+
+/* ---- Entry point ---- */
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tcp_retransmit_skb(struct retransmit_ctx *ctx)
+{
+	__u16 family = ctx->family;
+	struct event *e;
+
+	if (targ_family && family != targ_family)
+		return 0;
+	e = ebpf_reserve(events, sizeof(*e));
+	if (!e)
+		return 0; /* ring full: counted in events_drops */
+	e->ts = bpf_ktime_get_ns();
+	e->skaddr = (__u64)ctx->skaddr;
+	e->pid = ebpf_current_tgid();
+	e->family = family;
+	e->lport = ctx->sport;
+	e->rport = ctx->dport;
+	e->state = ctx->state;
+	e->type = RETRANSMIT;
+	/* Copied with a helper: a plain copy from the context compiles to loads
+	 * through a pointer into its middle, which the verifier refuses. */
+	if (family == AF_INET) {
+		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+		bpf_probe_read_kernel(e->laddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(e->raddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
+	}
+	ebpf_submit(events, e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
