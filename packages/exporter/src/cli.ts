@@ -81,11 +81,13 @@ await runMain('ebpf-exporter', async () => {
   const commLimit = positive('the comm limit', f.commLimit ?? c.commLimit ?? 50);
   if (!listen && otlpUrl === undefined) throw new UsageError('nothing to do: --listen none and no --otlp');
 
-  const exp = await startExporter({ tools: toolList === undefined ? undefined : tools(toolList), commLimit, otlpUrl, otlpIntervalMs: intervalS * 1000 });
+  // A skipped tool is one line, once the others run; none running: one line with the reasons.
+  const exp = await startExporter({ tools: toolList === undefined ? undefined : tools(toolList), commLimit, otlpUrl, otlpIntervalMs: intervalS * 1000, warn: () => {} });
   if (exp.running.length === 0) {
     await exp.close();
-    throw new UsageError('no tool could start on this machine (see the lines above)');
+    throw new Error(`no tool could start: ${[...new Set(exp.skipped.map((s) => s.reason))].join('; ')}`);
   }
+  for (const s of exp.skipped) process.stderr.write(`ebpf-exporter: ${s.tool} skipped: ${s.reason}\n`);
   let server: ReturnType<typeof createServer> | undefined;
   if (listen) {
     server = createServer((req, res) => {

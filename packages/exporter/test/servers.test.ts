@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { biolatency, type Biolatency } from '@ebpf/biolatency';
 import { BOUNDS, SLOTS } from '../src/index.js';
 import { bpfLinks } from '../../../test/support/bpf.js';
-import { Cli, errorLine } from '../../../test/support/cli.js';
+import { AS_NOBODY, Cli, errorLine } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { DEADLINE, until } from '../../../test/support/wait.js';
 import { compileC, run, start as startChild, type Child } from '../../../test/support/workload.js';
@@ -242,7 +242,7 @@ describe('OTLP/HTTP push to a receiver', () => {
 });
 
 describe('ebpf-exporter CLI', () => {
-  it('bad input: one line, exit 2', async () => {
+  it('bad input: one line, exit 2; not root: one line, exit 1', async () => {
     const runCli = (args: string[]) => new Cli(CLI, args).exited;
     expect(errorLine(await runCli(['--tools', 'nosuch']), 2)).toMatch(/^ebpf-exporter: unknown tool 'nosuch'/);
     expect(errorLine(await runCli(['--listen', 'x:99999']), 2)).toMatch(/--listen must be/);
@@ -252,6 +252,9 @@ describe('ebpf-exporter CLI', () => {
     writeFileSync(cfg, '{"listen": "127.0.0.1:9", "colour": 1}');
     expect(errorLine(await runCli(['--config', cfg]), 2)).toMatch(/unknown key 'colour'/);
     expect(errorLine(await runCli(['--listen', 'none']), 2)).toMatch(/nothing to do/);
+    // Not root: every tool refuses; one line with why, exit 1.
+    expect(errorLine(await new Cli(CLI, [], { wrap: AS_NOBODY }).exited, 1)).toMatch(/^ebpf-exporter: no tool could start: .*need root/);
+    expect(errorLine(await new Cli(CLI, ['--tools', 'execsnoop'], { wrap: AS_NOBODY }).exited, 1)).toMatch(/^ebpf-exporter: need root/);
   }, 60_000);
 
   it('a config file; SIGTERM and SIGHUP end it cleanly (exit 0, every probe detached)', async () => {
