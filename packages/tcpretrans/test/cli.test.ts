@@ -1,0 +1,56 @@
+// The tcpretrans CLI as users run it: a child process writing into a pipe,
+// stopped by a signal; the workload's flow is found by its ports.
+import { it, expect, beforeAll, afterEach } from 'vitest';
+import { buildSynflood, startFlood } from './helpers.js';
+import { Cli, errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
+import { killChildren } from '../../../test/support/workload.js';
+
+const BANNER = 'Tracing retransmits ... Hit Ctrl-C to end';
+const HEADER = 'TIME     PID     IP LADDR:LPORT          T> RADDR:RPORT          STATE';
+const CLI = tool(new URL('../dist/cli.js', import.meta.url));
+
+let bin: string;
+beforeAll(() => {
+  bin = buildSynflood();
+});
+afterEach(async () => {
+  await Cli.stopAll();
+  await killChildren();
+});
+
+it("BCC's columns: a SYN_SENT retransmit", async () => {
+  const cli = await CLI.start([], (o) => o.startsWith(`${BANNER}\n${HEADER}\n`));
+  const flood = await startFlood(bin, 4);
+  const flow = `127.0.0.1:${flood.lport}`.padEnd(20) + ' R> ' + `127.0.0.1:${flood.port}`.padEnd(20) + ' SYN_SENT';
+  const [row] = await cli.waitRows((l) => l.includes(flow), 1);
+  expect(row).toMatch(/^\d\d:\d\d:\d\d \d+ +4  /);
+  expect(row!.slice(8 + 1 + 7 + 1 + 2 + 1)).toBe(flow);
+  expectCleanExit(await cli.stop());
+});
+
+it('-c: the flow and its count at Ctrl-C (IPv6)', async () => {
+  const cli = await CLI.start(['-c', '-6'], BANNER);
+  const json = await CLI.start(['--json'], { links: 1 });
+  const flood = await startFlood(bin, 6);
+  // the retransmit has happened once --json shows it
+  await json.waitOutput((o) => o.includes(`"lport":${flood.lport},"raddr":"::1","rport":${flood.port}`));
+  flood.proc.kill('SIGKILL');
+  await flood.proc.done;
+  const end = await cli.stop();
+  expectCleanExit(end);
+  const line = end.stdout.split('\n').find((l) => l.startsWith(`[::1]#${flood.lport} `))!;
+  expect(line).toMatch(new RegExp(`^\\[::1\\]#${flood.lport} +<-> \\[::1\\]#${flood.port} +\\d+$`));
+  expect(Number(line.split(/\s+/).at(-1))).toBeGreaterThan(0);
+  expect(end.stdout).toContain('\nLADDR:LPORT               RADDR:RPORT               RETRANSMITS\n');
+  const o = JSON.parse(json.lines().find((l) => l.includes(`"lport":${flood.lport}`))!);
+  expect(o).toMatchObject({ ip: 6, laddr: '::1', lport: flood.lport, raddr: '::1', rport: flood.port, type: 'R', state: 'SYN_SENT' });
+  expectCleanExit(await json.stop());
+});
+
+it.each([
+  [['-l'], /-l: this kernel has no tracepoint at tcp_send_loss_probe/],
+  [['-4', '-6'], /cannot be used with/],
+  [['-x'], /unknown option/],
+])('%j: one line, exit 2', async (args, msg) => {
+  expect(errorLine(await CLI.run(args), 2)).toMatch(msg);
+});
