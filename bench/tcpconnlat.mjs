@@ -1,0 +1,88 @@
+// tcpconnlat benchmark: a loopback connect/accept/close storm (tcplife's C
+// storm, packages/tcplife/test/c/tcpstorm.c), untraced and traced by
+// @ebpf/tcpconnlat, in alternating rounds (the machine is shared). Each
+// connection is one connect, one row. There is no C reference to run beside
+// it here: libbpf-tools' tcpconnlat needs fentry or kprobes, which this
+// kernel lacks (the bench tries it and says so).
+//   captured  the storm's connects printed, of those made
+//   speed     the storm's connection rate while traced / untraced (medians)
+//   CPU       the tool's own CPU time (user + system) per connect printed
+//   RSS       the tool's peak resident memory
+//   startup   spawn → header line (attached)
+import { spawnSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compileC, fmt, mb, median, printTable, procStats, sleep, startTool } from './lib.mjs';
+
+const CLI = fileURLToPath(new URL('../packages/tcpconnlat/dist/cli.js', import.meta.url));
+const STORM_SRC = fileURLToPath(new URL('../packages/tcplife/test/c/tcpstorm.c', import.meta.url));
+const REF = '/usr/sbin/tcpconnlat';
+const CONNS = Number(process.env.BENCH_TCP_CONNS ?? 20000);
+const ROUNDS = Number(process.env.BENCH_TCP_ROUNDS ?? 3);
+
+const storm = compileC('tcpstorm', readFileSync(STORM_SRC, 'utf8'));
+
+/** One storm: CONNS connections, no payload; resolves with { port, rate }. */
+function runStorm() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(storm, [String(CONNS), '0', '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const port = Number(out.match(/^port (\d+)/m)?.[1]);
+      const secs = Number(out.match(/^done \d+ ([\d.]+)/m)?.[1]);
+      if (code !== 0 || !port || !secs) reject(new Error(`tcpstorm failed (${code}): ${out}`));
+      else resolve({ port, rate: CONNS / secs });
+    });
+  });
+}
+
+async function traced() {
+  const t = await startTool(process.execPath, [CLI], /^PID +COMM/);
+  const lines = [];
+  t.onLine((l) => lines.push(l));
+  const before = procStats(t.child.pid);
+  const { port, rate } = await runStorm();
+  await sleep(300); // let the reader drain what is still in the ring
+  const after = procStats(t.child.pid);
+  await t.stop();
+  // PID COMM IP SADDR DADDR DPORT LAT(ms)
+  const seen = lines.filter((l) => l.trim().split(/\s+/)[5] === String(port)).length;
+  return { rate, seen, cpu: after.cpu - before.cpu, peakRss: after.peakRss, startMs: t.startMs, stderr: t.stderr().trim() };
+}
+
+export async function run() {
+  console.log(`\n## tcpconnlat: loopback connect storm, ${CONNS} connects per run, ${ROUNDS} rounds`);
+  if (existsSync(REF)) {
+    const r = spawnSync(REF, [], { timeout: 5000, encoding: 'utf8' });
+    console.log(`libbpf-tools tcpconnlat: does not run here (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}`);
+  }
+  const base = [];
+  const ours = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    base.push((await runStorm()).rate);
+    ours.push(await traced());
+  }
+  const baseRate = median(base);
+  const cpu = ours.map((r) => r.cpu / Math.max(r.seen, 1));
+  printTable([
+    ['tool', 'captured (worst run)', 'storm speed', 'per round', 'CPU µs/connect', 'per round', 'peak RSS MB', 'start ms'],
+    [
+      '@ebpf/tcpconnlat',
+      `${Math.min(...ours.map((r) => r.seen))}/${CONNS}`,
+      `${fmt(median(ours.map((r) => r.rate)) / baseRate, 2)}×`,
+      ours.map((r) => fmt(r.rate / baseRate, 2)).join(' '),
+      fmt(median(cpu) * 1e6, 2),
+      cpu.map((c) => fmt(c * 1e6, 2)).join(' '),
+      mb(Math.max(...ours.map((r) => r.peakRss))),
+      fmt(median(ours.map((r) => r.startMs)), 0),
+    ],
+  ]);
+  console.log(`untraced storm: ${fmt(baseRate, 0)} connections/s (median; rounds: ${base.map((b) => fmt(b, 0)).join(', ')})`);
+  const errs = [...new Set(ours.map((x) => x.stderr).filter(Boolean))];
+  if (errs.length) console.log(`ours stderr: ${errs.join(' | ')}`);
+}
+
+// `node bench/tcpconnlat.mjs` runs it alone.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await run();
