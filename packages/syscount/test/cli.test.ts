@@ -88,6 +88,13 @@ describe('output', () => {
     expect(e.stdout.endsWith('Detaching...\n')).toBe(true);
   });
 
+  it('tracefs not mounted (in a mount namespace of its own): mounted, and counting works', async () => {
+    const unmounted = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/kernel/tracing && ! test -e /sys/kernel/tracing/events && exec "$@"', 'sh'];
+    const e = await CLI.run(['-d', '1', '--syscall', 'getppid'], { wrap: unmounted });
+    expectCleanExit(e);
+    expect(e.stdout).toMatch(/SYSCALL {19}COUNT\n(getppid +\d+\n)?\nDetaching...\n$/);
+  });
+
   it("-l: this build's syscall table", async () => {
     const e = await CLI.run(['-l']);
     expectCleanExit(e);
