@@ -81,8 +81,10 @@ await runMain('ebpf-exporter', async () => {
   const commLimit = positive('the comm limit', f.commLimit ?? c.commLimit ?? 50);
   if (!listen && otlpUrl === undefined) throw new UsageError('nothing to do: --listen none and no --otlp');
 
+  let started = false;
   // A skipped tool is one line, once the others run; none running: one line with the reasons.
-  const exp = await startExporter({ tools: toolList === undefined ? undefined : tools(toolList), commLimit, otlpUrl, otlpIntervalMs: intervalS * 1000, warn: () => {} });
+  const exp = await startExporter({ tools: toolList === undefined ? undefined : tools(toolList), commLimit, otlpUrl, otlpIntervalMs: intervalS * 1000, warn: (l) => started && process.stderr.write(`ebpf-exporter: ${l}\n`) });
+  started = true;
   if (exp.running.length === 0) {
     await exp.close();
     throw new Error(`no tool could start: ${[...new Set(exp.skipped.map((s) => s.reason))].join('; ')}`);

@@ -94,6 +94,8 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
     lost: new Counter('ebpf_exporter_lost_events_total', 'Events a tool saw but could not report (ring buffer full, tables full).', ['tool']),
   };
   const metrics: Metric[] = Object.values(m);
+  const pushFailures = new Counter('ebpf_exporter_otlp_push_failures_total', 'OTLP pushes that failed (collector unreachable or refusing).', []);
+  if (opts.otlpUrl !== undefined) metrics.push(pushFailures);
   const wanted = opts.tools ?? [...TOOLS];
   const strict = opts.tools !== undefined;
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`ebpf-exporter: ${l}\n`));
@@ -131,7 +133,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const producer = metricProducer(metrics, refresh);
   if (opts.meterProvider) registerMeterProvider(opts.meterProvider, metrics, refresh);
   let push: OtlpPush | undefined;
-  if (opts.otlpUrl !== undefined) push = await startOtlp(producer, opts.otlpUrl, opts.otlpIntervalMs ?? 15000);
+  if (opts.otlpUrl !== undefined) push = await startOtlp(producer, opts.otlpUrl, opts.otlpIntervalMs ?? 15000, { count: () => pushFailures.inc([]), warn });
 
   let closed = false;
   return {

@@ -78,11 +78,32 @@ export interface OtlpPush {
 }
 
 /** Pushes the producer's metrics to an OTLP/HTTP (protobuf) endpoint every intervalMs. */
-export async function startOtlp(producer: MetricProducer, url: string, intervalMs: number): Promise<OtlpPush> {
+export async function startOtlp(
+  producer: MetricProducer,
+  url: string,
+  intervalMs: number,
+  failures?: { count(): void; warn(line: string): void },
+): Promise<OtlpPush> {
   const { MeterProvider, PeriodicExportingMetricReader } = load().metrics;
   const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
+  const exporter = new OTLPMetricExporter({ url });
+  // The SDK drops a failed push silently (its diag logger is off): each
+  // failure is counted, and said once on stderr until a push succeeds again.
+  if (failures) {
+    const send = exporter.export.bind(exporter);
+    let failing = false;
+    exporter.export = (metrics, done) =>
+      send(metrics, (r) => {
+        if (r.code !== 0) {
+          failures.count();
+          if (!failing) failures.warn(`OTLP push to ${url} failed: ${r.error?.message ?? 'unknown error'} (counted in ebpf_exporter_otlp_push_failures_total)`);
+        } else if (failing) failures.warn(`OTLP push to ${url} works again`);
+        failing = r.code !== 0;
+        done(r);
+      });
+  }
   const reader = new PeriodicExportingMetricReader({
-    exporter: new OTLPMetricExporter({ url }),
+    exporter,
     exportIntervalMillis: intervalMs,
     exportTimeoutMillis: Math.min(intervalMs, 10000),
     metricProducers: [producer],

@@ -275,4 +275,23 @@ describe('ebpf-exporter CLI', () => {
       expect(e.stderr).not.toMatch(/^\s+at /m);
     }
   }, 60_000);
+
+  it('a collector that is not there: failed pushes counted, said once on stderr', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}/v1/metrics`;
+    const cli = new Cli(CLI, ['--tools', 'execsnoop', '--listen', '127.0.0.1:0', '--otlp', dead, '--otlp-interval', '1']);
+    try {
+      await until(() => cli.stderr.includes(`OTLP push to ${dead} failed`) || cli.proc.exitCode !== null, () => `a failed push line: ${cli.stderr}`, 45_000); // the SDK retries a refused push for some seconds first
+      const port = /127\.0\.0\.1:(\d+)\/metrics/.exec(cli.stderr)![1];
+      let failures = 0;
+      await until(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        failures = Number(/^ebpf_exporter_otlp_push_failures_total (\d+)$/m.exec(text)?.[1] ?? 0);
+        return failures >= 1;
+      }, () => `a failure counted (${failures})`, 45_000);
+      expect(cli.stderr.split('failed:').length - 1).toBe(1);
+    } finally {
+      cli.proc.kill('SIGTERM');
+      expect((await cli.exited).code).toBe(0);
+    }
+  }, 100_000);
 });
