@@ -148,7 +148,7 @@ export const tool = definePeriodicTool({
           maps.swap().flatMap(([k, v]): Row[] => {
             const slices = maps.active.perCpuValues(v).filter((s) => s.length === PROC_TOTALS_SIZE);
             const [count, ns] = sum(slices, decodeProcTotals);
-            const named = slices.map((s) => decodeProcTotals(new DataView(s.buffer, s.byteOffset, s.length), 0, s.length)).find((t) => t.count > 0n);
+            const named = slices.map((s) => decodeProcTotals(new DataView(s.buffer, s.byteOffset, s.length), 0, s.length)).find((t) => t.comm !== '');
             return count ? [{ pid: k.readUInt32LE(0), comm: named?.comm ?? '', count, ...(o.latency ? { totalNs: ns } : {}) }] : [];
           }))(new DoubleBufferedMap(obj, 'current_procs', ['procs_a', 'procs_b']))
       : ((map) => () =>
