@@ -72,6 +72,7 @@ await runCli('tcpconnlat', (argv) =>
         daddr: c.daddr,
         dport: c.dport,
         lat_ms: c.latNs / 1e6,
+        refused: c.refused,
       }),
     },
     argv,

@@ -33,8 +33,10 @@ export interface TcpConnect {
   lport: number;
   daddr: string;
   dport: number;
-  /** Nanoseconds from SYN_SENT (in connect()) to ESTABLISHED (the SYN-ACK's arrival). */
+  /** Nanoseconds from SYN_SENT (in connect()) to the answer: ESTABLISHED (the SYN-ACK), or CLOSE after an RST. */
   latNs: number;
+  /** The answer was an RST: the connect failed (ECONNREFUSED). */
+  refused: boolean;
 }
 
 /** Turns one ring record into a TcpConnect. */
@@ -50,6 +52,7 @@ export function decodeConnect(view: DataView, offset: number, length: number): T
     daddr: formatAddress(raw.family, raw.daddr),
     dport: raw.dport,
     latNs: Number(raw.lat_ns),
+    refused: raw.refused !== 0,
   };
 }
 

@@ -29,13 +29,18 @@
 // sets the state before inet_hash_connect() picks the port), so ports and
 // addresses are taken at the second move, where they are all known.
 //
-// A connect that ends another way (SYN_SENT -> CLOSE: refused by an RST,
-// timed out, closed by its owner) forgets its entry and prints nothing.
+// A connect answered by an RST (nothing listens there) ends SYN_SENT ->
+// CLOSE; BCC reports it too (its end point is the first answer, whatever it
+// is). The state change does not say why the socket closed, so a second
+// tracepoint, tcp:tcp_receive_reset, marks the connect first. A connect that
+// ends another way (timed out, closed by its owner) forgets its entry and
+// prints nothing: it had no answer.
 //
-// Hook: tracepoint sock:inet_sock_set_state only.
+// Hooks: tracepoints sock:inet_sock_set_state and tcp:tcp_receive_reset.
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
+#include "ebpf/inet_addr.h"
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_tgid = 0;   /* -p: only connects by this process (0: all) */
@@ -53,7 +58,8 @@ struct event {
 	__u16 family;   /* AF_INET or AF_INET6 */
 	__u16 lport;
 	__u16 dport;
-	__u16 pad;
+	__u8 refused;   /* the answer was an RST (the connect failed) */
+	__u8 pad;
 	__u32 pad2;
 	__u8 saddr[16]; /* IPv4: the first 4 bytes */
 	__u8 daddr[16];
@@ -67,6 +73,14 @@ EBPF_EXPORT(event);
 struct pending {
 	__u64 ts;
 	struct tcp_owner who;
+	__u32 reset; /* tcp:tcp_receive_reset saw an RST for it */
+};
+
+/* tcp:tcp_receive_reset's record: only the socket is read (8 bytes of
+ * common header first; the layout has been stable since 4.15). */
+struct receive_reset_ctx {
+	__u64 common;
+	const void *skaddr;
 };
 
 /* Connects in flight, by socket address; an entry lives for one handshake.
@@ -101,19 +115,10 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 	e->pad = 0;
 	e->pad2 = 0;
 	__builtin_memcpy(e->comm, p->who.comm, sizeof(e->comm));
-	/* Copied with a helper: a plain copy from the context compiles to loads
-	 * through a pointer into its middle, which the verifier refuses. For
-	 * IPv4 the tracepoint's IPv6 fields hold v4-mapped addresses: take the
-	 * IPv4 fields then. */
-	if (family == AF_INET) {
-		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-		bpf_probe_read_kernel(e->saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e->daddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(e->saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->daddr, 16, ctx->daddr_v6);
-	}
+	e->refused = p->reset;
+	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
+	 * with a helper, as the verifier wants for context fields). */
+	ebpf_inet_addrs(family, e->saddr, e->daddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
 	ebpf_submit(events, e);
 }
 
@@ -154,9 +159,24 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!p)
 		return 0; /* connect() before tracing began, or filtered out */
 	now = bpf_ktime_get_ns();
-	if (new == TCP_ESTABLISHED && now - p->ts >= min_ns)
+	if ((new == TCP_ESTABLISHED || (new == TCP_CLOSE && p->reset)) && now - p->ts >= min_ns)
 		report(ctx, p, now);
 	bpf_map_delete_elem(&start, &key);
+	return 0;
+}
+
+/* An RST arrived: tcp_reset() calls this tracepoint, then moves the socket to
+ * CLOSE. For a connect in flight the RST is its answer (the port is closed):
+ * mark it, and the SYN_SENT -> CLOSE that follows is reported, as BCC
+ * reports a connect answered by an RST. */
+SEC("tracepoint/tcp/tcp_receive_reset")
+int tcp_receive_reset(struct receive_reset_ctx *ctx)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	struct pending *p = bpf_map_lookup_elem(&start, &key);
+
+	if (p)
+		p->reset = 1;
 	return 0;
 }
 

@@ -3,7 +3,7 @@
 // (the machine may carry other TCP traffic at the same time).
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { tcpconnlat } from '../src/index.js';
-import { CLIENT_COMM, LOOPBACK, buildBins, capture, gatedConnect, runStorm, type Bins, type Family } from './helpers.js';
+import { CLIENT_COMM, LOOPBACK, buildBins, capture, gatedConnect, runRefused, runStorm, type Bins, type Family } from './helpers.js';
 import { bpfFdTargets } from '../../../test/support/bpf.js';
 import { killChildren } from '../../../test/support/workload.js';
 
@@ -24,7 +24,7 @@ describe.each([4, 6] as Family[])('IPv%i', (family) => {
       const storm = await runStorm(bins, 3, 10, family);
       const ev = await all.waitFor((e) => e.lport === lport && e.dport === conn.port);
       const addr = LOOPBACK[family];
-      expect([ev.pid, ev.comm, ev.family, ev.saddr, ev.daddr]).toEqual([conn.pid, CLIENT_COMM, family, addr, addr]);
+      expect([ev.pid, ev.comm, ev.family, ev.saddr, ev.daddr, ev.refused]).toEqual([conn.pid, CLIENT_COMM, family, addr, addr, false]);
       expect(ev.latNs).toBeGreaterThan(0);
       expect(ev.timestamp > t0 && ev.timestamp < process.hrtime.bigint()).toBe(true);
       // the storm's three connects, by its client
@@ -73,4 +73,16 @@ it('close() frees every BPF object', async () => {
   expect(bpfFdTargets(process.pid).length).toBeGreaterThan(before);
   t.close();
   expect(bpfFdTargets(process.pid).length).toBe(before);
+});
+
+it('a connect answered by an RST (nothing listens): reported, refused, by its caller', async () => {
+  const c = capture({ family: 6 });
+  try {
+    const refused = await runRefused(bins, 6);
+    const ev = await c.waitFor((e) => e.dport === refused.port && e.pid === refused.pid);
+    expect([ev.comm, ev.saddr, ev.daddr, ev.refused]).toEqual([CLIENT_COMM, '::1', '::1', true]);
+    expect(ev.latNs).toBeGreaterThan(0);
+  } finally {
+    c.close();
+  }
 });

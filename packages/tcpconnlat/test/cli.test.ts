@@ -52,7 +52,7 @@ describe('rows', () => {
     const lport = await conn.go();
     await cli.waitOutput((o) => o.includes('\n'));
     const o = JSON.parse(cli.lines()[0]!);
-    expect(o).toMatchObject({ pid: conn.pid, comm: CLIENT_COMM, ip: 4, saddr: '127.0.0.1', lport, daddr: '127.0.0.1', dport: conn.port });
+    expect(o).toMatchObject({ pid: conn.pid, comm: CLIENT_COMM, ip: 4, saddr: '127.0.0.1', lport, daddr: '127.0.0.1', dport: conn.port, refused: false });
     expect(o.lat_ms).toBeGreaterThan(0);
     expectCleanExit(await cli.stop());
   });

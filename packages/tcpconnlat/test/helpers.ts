@@ -5,7 +5,7 @@ import { tcpconnlat, type TcpconnlatOptions, type TcpConnect, type Tracer } from
 import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
 import { startClient, startServer, type Bins, type Family } from '../../tcplife/test/helpers.js';
 
-export { CLIENT_COMM, LOOPBACK, buildBins, runStorm, type Bins, type Family } from '../../tcplife/test/helpers.js';
+export { CLIENT_COMM, LOOPBACK, buildBins, runRefused, runStorm, type Bins, type Family } from '../../tcplife/test/helpers.js';
 
 export type Capture = EventCapture<TcpConnect, Tracer<TcpConnect>>;
 

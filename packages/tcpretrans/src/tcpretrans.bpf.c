@@ -28,6 +28,7 @@
 // Hook: tracepoint tcp:tcp_retransmit_skb.
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/inet_addr.h"
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
@@ -94,17 +95,9 @@ int tcp_retransmit_skb(struct retransmit_ctx *ctx)
 	e->rport = ctx->dport;
 	e->state = ctx->state;
 	e->type = RETRANSMIT;
-	/* Copied with a helper: a plain copy from the context compiles to loads
-	 * through a pointer into its middle, which the verifier refuses. */
-	if (family == AF_INET) {
-		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
-		bpf_probe_read_kernel(e->laddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e->raddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
-	}
+	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
+	 * with a helper, as the verifier wants for context fields). */
+	ebpf_inet_addrs(family, e->laddr, e->raddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
 	ebpf_submit(events, e);
 	return 0;
 }
