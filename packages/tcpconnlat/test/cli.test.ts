@@ -2,7 +2,7 @@
 // stopped by a signal; rows are found by the workload's PID (-p) or ports.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { CLIENT_COMM, buildBins, gatedConnect, type Bins } from './helpers.js';
-import { Cli, errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
+import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
 import { killChildren } from '../../../test/support/workload.js';
 
 const HEADER = 'PID     COMM         IP SADDR            DADDR            DPORT LAT(ms)';
@@ -67,4 +67,12 @@ describe('bad input', () => {
   ])('%j: one line, exit 2', async (args, msg) => {
     expect(errorLine(await CLI.run(args), 2)).toMatch(msg);
   });
+});
+
+it('not root: one line, exit 1', async () => {
+  expect(errorLine(await CLI.run([], { wrap: AS_NOBODY }), 1)).toMatch(/^tcpconnlat: .*root/);
+});
+
+it('--help: exit 0, every flag listed', async () => {
+  expectHelp(await CLI.run(['--help']), 'Usage: tcpconnlat [options] [min_ms]', ['-t, --timestamp', '-p, --pid <PID>', '-L, --lport', '-4, --ipv4', '-6, --ipv6', '--json', '-v, --verbose', '-h, --help']);
 });

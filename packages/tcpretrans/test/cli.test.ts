@@ -2,7 +2,7 @@
 // stopped by a signal; the workload's flow is found by its ports.
 import { it, expect, beforeAll, afterEach } from 'vitest';
 import { buildSynflood, startFlood } from './helpers.js';
-import { Cli, errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
+import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
 import { killChildren } from '../../../test/support/workload.js';
 
 const BANNER = 'Tracing retransmits ... Hit Ctrl-C to end';
@@ -53,4 +53,12 @@ it.each([
   [['-x'], /unknown option/],
 ])('%j: one line, exit 2', async (args, msg) => {
   expect(errorLine(await CLI.run(args), 2)).toMatch(msg);
+});
+
+it('not root: one line, exit 1', async () => {
+  expect(errorLine(await CLI.run([], { wrap: AS_NOBODY }), 1)).toMatch(/^tcpretrans: .*root/);
+});
+
+it('--help: exit 0, every flag listed', async () => {
+  expectHelp(await CLI.run(['--help']), 'Usage: tcpretrans [options]', ['-l, --lossprobe', '-c, --count', '-4, --ipv4', '-6, --ipv6', '--json', '-v, --verbose', '-h, --help']);
 });
