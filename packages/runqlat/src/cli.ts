@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// runqlat: summarize run-queue (scheduler) latency as a histogram. Flags and
+// output follow BCC's runqlat; --json prints one object per histogram.
+import { hhmmss, log2Histogram, log2HistogramJson, log2Sections, pad } from '@ebpf/core/format';
+import { int, option, runCli, runPeriodicCli, type FlagsOf } from '@ebpf/core/kit';
+import { options, runqlat, type Histogram, type Snapshot } from './index.js';
+
+const examples = `examples:
+    runqlat            # summarize run queue latency as a histogram
+    runqlat 1 10       # print 1 second summaries, 10 times
+    runqlat -mT 1      # 1s summaries, milliseconds, and timestamps
+    runqlat -P         # show each PID separately
+    runqlat -p 185     # trace PID 185 only
+    runqlat --json 1   # one JSON object per histogram, every second`;
+
+/** Every flag, in BCC's order: runqlat's options and the display flag. */
+export const flags = {
+  timestamp: option('-T, --timestamp', 'include timestamp on output', undefined, { cliOnly: true }),
+  milliseconds: options.milliseconds,
+  perProcess: options.perProcess,
+  perPidns: options.perPidns,
+  perThread: options.perThread,
+  pid: options.pid,
+};
+type Flags = FlagsOf<typeof flags>;
+
+/** The section a keyed histogram prints under ("pid = 1234"), as BCC names it. */
+const keyOf = (h: Histogram): [string, number] | undefined =>
+  h.pid !== undefined ? ['pid', h.pid] : h.tid !== undefined ? ['tid', h.tid] : h.pidns !== undefined ? ['pidns', h.pidns] : undefined;
+
+/** One period as BCC prints it: a blank line, the time with -T, the histogram(s). */
+function print(s: Snapshot, f: Flags): string {
+  let out = f.timestamp ? `\n${pad(hhmmss(s.time), 8)}\n` : '\n';
+  const first = s.histograms[0];
+  const key = first && keyOf(first);
+  if (!key) return out + (first ? log2Histogram(first.buckets, s.unit) : '');
+  return out + log2Sections(s.histograms.map((h) => ({ label: String(keyOf(h)![1]), buckets: h.buckets })), s.unit, key[0]);
+}
+
+/** --json: one object per histogram (none when nothing waited). */
+function json(s: Snapshot): object[] {
+  return s.histograms.map((h) => {
+    const key = keyOf(h);
+    const fields: Record<string, unknown> = { timestamp: s.time.toISOString(), unit: s.unit };
+    if (key) Object.assign(fields, { [key[0]]: key[1], comm: h.comm });
+    return log2HistogramJson(fields, h, s.unit);
+  });
+}
+
+const seconds = int(1, 99999999);
+
+await runCli('runqlat', (argv) =>
+  runPeriodicCli(
+    {
+      name: 'runqlat',
+      description: 'Summarize run queue (scheduler) latency as a histogram',
+      options: flags,
+      args: [
+        { name: 'interval', help: 'output interval, in seconds', type: seconds },
+        { name: 'count', help: 'number of outputs', type: seconds },
+      ],
+      examples,
+      jsonFlag: { flags: '--json', help: 'print one JSON object per histogram' },
+      start: ({ options: o }, interval, count) => runqlat({ ...o, intervalMs: interval !== undefined ? interval * 1000 : undefined, count }),
+      banner: () => 'Tracing run queue latency... Hit Ctrl-C to end.\n',
+      print,
+      jsonLines: json,
+      lostMessage: (n) => `${n} run queue waits not counted (no task storage, or the -P/-L/--pidnss map full)`,
+    },
+    argv,
+  ),
+);

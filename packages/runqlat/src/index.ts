@@ -1,0 +1,151 @@
+// @ebpf/runqlat: run-queue (scheduler) latency histograms, built in the kernel.
+//
+//   import { runqlat } from '@ebpf/runqlat';
+//   const rq = runqlat({ intervalMs: 1000, perProcess: true });
+//   for await (const snap of rq) {
+//     for (const h of snap.histograms) console.log(h.pid, h.comm, h.count, h.buckets);
+//   }
+//   // elsewhere: rq.snapshot() on demand, rq.close() to stop (returns what is left)
+import { CumulativeMap, DoubleBufferedMap, UsageError, log2Buckets } from '@ebpf/core';
+import { cstring } from '@ebpf/core/decode';
+import { apiOption, definePeriodicTool, int, option, pid, type Periodic } from '@ebpf/core/kit';
+import { HIST_OFFSETS, KEYED_HIST_OFFSETS, MAX_SLOTS, PER_ALL, PER_PID, PER_PIDNS, PER_TID, TASK_COMM_LEN, type Config } from './runqlat.gen.js';
+
+export interface RunqlatOptions {
+  /** -m: buckets in milliseconds (default microseconds). */
+  milliseconds?: boolean;
+  /** -P: one histogram per process. */
+  perProcess?: boolean;
+  /** -L: one histogram per thread. */
+  perThread?: boolean;
+  /** --pidnss: one histogram per PID namespace. */
+  perPidns?: boolean;
+  /** -p: only this process's threads, in the kernel. */
+  pid?: number;
+  /** Take a snapshot every this many milliseconds and yield it to `for await`. */
+  intervalMs?: number;
+  /** With intervalMs: stop (close) after this many snapshots. */
+  count?: number;
+  /** Keys per interval of -P/-L/--pidnss (default 10240); waits of more are not counted (see lost()). */
+  maxKeys?: number;
+}
+
+export type Unit = 'usecs' | 'msecs';
+
+export interface Histogram {
+  /** perProcess: the process (tgid). */
+  pid?: number;
+  /** perThread: the thread. */
+  tid?: number;
+  /** perPidns: the PID namespace's inode number (as /proc/PID/ns/pid shows it). */
+  pidns?: number;
+  /** With a key: the name of the task whose wait first made the key in this period. */
+  comm?: string;
+  /**
+   * buckets[i]: waits whose length v (in `unit`, truncated) has
+   * floor(log2(v)) == i, i.e. 2^i <= v < 2^(i+1); 0 and 1 are in bucket 0.
+   * Trailing empty buckets are left out.
+   */
+  buckets: number[];
+  /** Waits counted (the sum of buckets). */
+  count: number;
+  /** Their lengths summed, in nanoseconds. */
+  totalNs: number;
+}
+
+export interface Snapshot {
+  /** Wall-clock time the snapshot was taken. */
+  time: Date;
+  /** CLOCK_MONOTONIC nanoseconds (process.hrtime.bigint()) the period began and ended. */
+  startNs: bigint;
+  endNs: bigint;
+  unit: Unit;
+  /** One in all, or one per process, thread or namespace (sorted by it). Empty when nothing waited. */
+  histograms: Histogram[];
+  /** Waits in all histograms. */
+  count: number;
+  /** Their lengths summed, in nanoseconds. */
+  totalNs: number;
+}
+
+/**
+ * A running runqlat: snapshots as an async iterable, on demand (snapshot()),
+ * and at close(), which returns the last, partial period. lost(): waits seen
+ * but not counted (see maxKeys; task storage the kernel could not give).
+ */
+export type Runqlat = Periodic<Snapshot>;
+
+/** runqlat's options: the API's keys, with their CLI flags (BCC's order). */
+export const options = {
+  milliseconds: option('-m, --milliseconds', 'millisecond histogram'),
+  perProcess: option('-P, --pids', 'print a histogram per process ID'),
+  perPidns: option('--pidnss', 'print a histogram per PID namespace'),
+  perThread: option('-L, --tids', 'print a histogram per thread ID'),
+  pid: option('-p, --pid <PID>', 'trace this PID only', pid),
+  maxKeys: apiOption('keys per interval of -P/-L/--pidnss', int(1, 1 << 20)),
+};
+
+/** What the histograms are per: the program's PER_* and the key's name. */
+function perOf(o: RunqlatOptions): { per: number; key?: 'pid' | 'tid' | 'pidns' } {
+  if (o.perProcess) return { per: PER_PID, key: 'pid' };
+  if (o.perThread) return { per: PER_TID, key: 'tid' };
+  if (o.perPidns) return { per: PER_PIDNS, key: 'pidns' };
+  return { per: PER_ALL };
+}
+
+/** One period's histograms from map entries (a struct hist, or a keyed_hist, at offset 0 of each value). */
+function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bigint, o: RunqlatOptions): Snapshot {
+  const { key } = perOf(o);
+  const histograms: Histogram[] = [];
+  let count = 0;
+  let totalNs = 0;
+  for (const [k, v] of entries) {
+    const h: Histogram = {
+      buckets: log2Buckets(v, { slots: MAX_SLOTS }),
+      count: Number(v.readBigUInt64LE(HIST_OFFSETS.count)),
+      totalNs: Number(v.readBigUInt64LE(HIST_OFFSETS.total_ns)),
+    };
+    if (h.count === 0) continue;
+    if (key) {
+      h[key] = k.readUInt32LE(0);
+      h.comm = cstring(new DataView(v.buffer, v.byteOffset, v.length), KEYED_HIST_OFFSETS.comm, TASK_COMM_LEN);
+    }
+    histograms.push(h);
+    count += h.count;
+    totalNs += h.totalNs;
+  }
+  if (key) histograms.sort((a, b) => a[key]! - b[key]!);
+  return { time: new Date(), startNs, endNs, unit: o.milliseconds ? 'msecs' : 'usecs', histograms, count, totalNs };
+}
+
+export const tool = definePeriodicTool({
+  name: 'runqlat',
+  object: new URL('./runqlat.bpf.o', import.meta.url),
+  options,
+  check: (o) => {
+    if ([o.perProcess, o.perThread, o.perPidns].filter(Boolean).length > 1) throw new UsageError('can only use one of -P, -L and --pidnss');
+  },
+  knobs: (o) => ({ targ_tgid: o.pid ?? 0, targ_ms: !!o.milliseconds, targ_per: perOf(o).per }) satisfies Config,
+  // The keyed maps are preallocated: one entry each when unused.
+  maps: (o) => {
+    const n = perOf(o).key ? (o.maxKeys ?? 10240) : 1;
+    return { hist_a: n, hist_b: n };
+  },
+  reader: (obj, o) => {
+    if (!perOf(o).key) {
+      const all = new CumulativeMap(obj, 'hist_all');
+      return (startNs, endNs) => snapshotOf(all.take(), startNs, endNs, o);
+    }
+    const maps = new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']);
+    return (startNs, endNs) => snapshotOf(maps.swap(), startNs, endNs, o);
+  },
+  lost: (obj) => Number(obj.readGlobalInt('storage_failed') + obj.readGlobalInt('hists_full')),
+});
+
+/**
+ * Starts tracing run-queue latency. Throws a UsageError for bad options
+ * (before loading anything), a PreflightError when the machine cannot trace.
+ */
+export function runqlat(opts: RunqlatOptions = {}): Runqlat {
+  return tool.start(opts);
+}
