@@ -6,7 +6,7 @@
 //   for await (const snap of sc) for (const r of snap.rows) console.log(r.name, r.count, r.totalNs);
 //   // sc.snapshot() on demand, sc.close() to stop (returns the last, partial period)
 import { constants } from 'node:os';
-import { CumulativeMap, DoubleBufferedMap, UsageError } from '@ebpf/core';
+import { CumulativeMap, DoubleBufferedMap, UsageError, type BpfObject } from '@ebpf/core';
 import { custom, definePeriodicTool, option, pid, type Periodic } from '@ebpf/core/kit';
 import { decodeProcTotals, decodeTotals, NR_NONE, PROC_TOTALS_SIZE, TOTALS_SIZE, type Config } from './syscount.gen.js';
 import { SYSCALL_NAMES } from './syscalls.gen.js';
@@ -121,6 +121,8 @@ function sum(slices: Buffer[], decode: typeof decodeTotals): [number, number] {
   return [Number(count), Number(ns)];
 }
 
+const procMaps = new WeakMap<BpfObject, DoubleBufferedMap>();
+
 export const tool = definePeriodicTool({
   name: 'syscount',
   object: new URL('./syscount.bpf.o', import.meta.url),
@@ -141,6 +143,12 @@ export const tool = definePeriodicTool({
       targ_latency: !!o.latency,
       targ_per_process: !!o.perProcess,
     }) satisfies Config,
+  // -P: the programs' map is chosen before they are attached, so no call
+  // finds the slot empty.
+  attach: (obj, o) => {
+    if (o.perProcess) procMaps.set(obj, new DoubleBufferedMap(obj, 'current_procs', ['procs_a', 'procs_b']));
+    obj.attach();
+  },
   reader: (obj, o) => {
     const byTime = (a: Row, b: Row) => (o.latency ? b.totalNs! - a.totalNs! : b.count - a.count);
     const rows: () => Row[] = o.perProcess
@@ -150,7 +158,7 @@ export const tool = definePeriodicTool({
             const [count, ns] = sum(slices, decodeProcTotals);
             const named = slices.map((s) => decodeProcTotals(new DataView(s.buffer, s.byteOffset, s.length), 0, s.length)).find((t) => t.comm !== '');
             return count ? [{ pid: k.readUInt32LE(0), comm: named?.comm ?? '', count, ...(o.latency ? { totalNs: ns } : {}) }] : [];
-          }))(new DoubleBufferedMap(obj, 'current_procs', ['procs_a', 'procs_b']))
+          }))(procMaps.get(obj)!)
       : ((map) => () =>
           map.take().flatMap(([k, v]): Row[] => {
             const slot = k.readUInt32LE(0);
