@@ -471,3 +471,5 @@ function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
 export function jsonLine(obj: unknown): string {
   return JSON.stringify(obj, jsonReplacer) + '\n';
 }
+
+export { flameGraph, flameGraphSvg, flameGraphHtml, parseFolded, type FoldedStack, type FlameGraphOptions } from './flamegraph.js';

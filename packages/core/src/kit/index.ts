@@ -20,3 +20,4 @@ export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, P
 export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock } from './cli.js';
 export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';
+export { flameGraphOption, prepareFlameGraph, writeFlameGraph } from './flamegraph.js';

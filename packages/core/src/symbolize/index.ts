@@ -145,3 +145,4 @@ export function formatStacks(symbolizer: Symbolizer, stacks: ReadonlyArray<reado
   const fo: FormatFrameOptions = { ...opts, demangled };
   return stacks.map((st, i) => st.map((a, j) => formatFrame(a, resolved[i]![j], fo)));
 }
+export { PerfMap, WithPerfMap } from './perfmap.js';
