@@ -2,7 +2,7 @@
 // offcputime: off-CPU time by stack. Flags and output follow BCC's
 // offcputime (-f: folded lines); --json prints one JSON object per report.
 import { longTimeout } from '@ebpf/core/cli';
-import { int, option, runCli, runPeriodicCli, type FlagsOf } from '@ebpf/core/kit';
+import { flameGraphOption, int, option, prepareFlameGraph, runCli, runPeriodicCli, writeFlameGraph, type FlagsOf } from '@ebpf/core/kit';
 import { check, offcputime, options } from './index.js';
 import { formatReport, reportJson, warnings } from './output.js';
 
@@ -18,7 +18,8 @@ const examples = `examples:
     offcputime -k          # only trace kernel threads (no user)
     offcputime -U          # only show user space stacks (no kernel)
     offcputime -K          # only show kernel space stacks (no user)
-    offcputime --json 5    # one JSON object for the report`;
+    offcputime --json 5    # one JSON object for the report
+    offcputime --flamegraph off.html 5   # a flame graph page (search, zoom)`;
 
 /** Every flag, in BCC's order: the tool's options and the display flags. */
 const flags = {
@@ -34,6 +35,7 @@ const flags = {
   minBlockUs: options.minBlockUs,
   maxBlockUs: options.maxBlockUs,
   state: options.state,
+  flamegraph: flameGraphOption,
 };
 
 /** BCC's first line: what is traced, by which stacks, for how long. */
@@ -55,7 +57,10 @@ await runCli('offcputime', (argv) =>
       args: [{ name: 'duration', help: 'duration of trace, in seconds', type: int(1, 99999999) }],
       examples,
       jsonFlag: { flags: '--json', help: 'print the report as one JSON object' },
-      check: ({ delimited: _d, folded: _f, ...o }) => check(o),
+      check: ({ delimited: _d, folded: _f, flamegraph, ...o }) => {
+        check(o);
+        prepareFlameGraph(flamegraph);
+      },
       start: ({ options: o }, seconds, _count, session) => {
         duration = seconds;
         const handle = offcputime(o);
@@ -65,7 +70,10 @@ await runCli('offcputime', (argv) =>
       banner: (f) => (f.folded ? undefined : banner(f, duration)),
       print: formatReport,
       json: reportJson,
-      printed: (r) => process.stderr.write(warnings(r)),
+      printed: (r, f) => {
+        process.stderr.write(warnings(r));
+        writeFlameGraph(f.flamegraph, formatReport(r, { ...f, folded: true }), { title: 'offcputime: off-CPU time', unit: 'us' });
+      },
     },
     argv,
   ),

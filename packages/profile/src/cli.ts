@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// profile: CPU profiler. Flags and output follow BCC's profile (-f: folded
+// lines); --json prints one JSON object per report; --flamegraph writes an
+// SVG or HTML flame graph of the same stacks.
+import { longTimeout } from '@ebpf/core/cli';
+import { flameGraphOption, int, option, prepareFlameGraph, runCli, runPeriodicCli, writeFlameGraph, type FlagsOf } from '@ebpf/core/kit';
+import { check, options, profile } from './index.js';
+import { folded, formatReport, reportJson, warnings } from './output.js';
+
+const examples = `examples:
+    ./profile             # profile stack traces at 49 Hertz until Ctrl-C
+    ./profile -F 99       # profile stack traces at 99 Hertz
+    ./profile -c 1000000  # profile stack traces every 1 in a million events
+    ./profile 5           # profile at 49 Hertz for 5 seconds only
+    ./profile -f 5        # output in folded format for flame graphs
+    ./profile -p 185      # only profile process with PID 185
+    ./profile -L 185      # only profile thread with TID 185
+    ./profile -U          # only show user space stacks (no kernel)
+    ./profile -K          # only show kernel space stacks (no user)
+    ./profile -C 0        # only profile CPU 0
+    ./profile --flamegraph out.html 10   # a flame graph page (search, zoom)`;
+
+const flags = {
+  pid: options.pid,
+  tid: options.tid,
+  userStacksOnly: options.userStacksOnly,
+  kernelStacksOnly: options.kernelStacksOnly,
+  frequency: options.frequency,
+  sampleCount: options.sampleCount,
+  delimited: option('-d, --delimited', 'insert delimiter between kernel/user stacks', undefined, { cliOnly: true }),
+  annotations: option('-a, --annotations', 'add _[k] annotations to kernel frames', undefined, { cliOnly: true }),
+  includeIdle: options.includeIdle,
+  folded: option('-f, --folded', 'output folded format, one line per stack (for flame graphs)', undefined, { cliOnly: true }),
+  stackStorageSize: options.stackStorageSize,
+  cpu: options.cpu,
+  flamegraph: flameGraphOption,
+};
+
+function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string {
+  const rate = f.sampleCount !== undefined ? `every ${f.sampleCount} events` : `${f.frequency ?? 49} Hertz`;
+  const who = f.pid !== undefined ? `PID ${f.pid}` : f.tid !== undefined ? `TID ${f.tid}` : 'all threads';
+  const stacks = f.userStacksOnly ? 'user' : f.kernelStacksOnly ? 'kernel' : 'user + kernel';
+  const cpu = f.cpu !== undefined ? ` on CPU#${f.cpu}` : '';
+  return `Sampling at ${rate} of ${who} by ${stacks} stack${cpu}${duration !== undefined ? ` for ${duration} secs.` : '... Hit Ctrl-C to end.'}\n`;
+}
+
+let duration: number | undefined;
+
+await runCli('profile', (argv) =>
+  runPeriodicCli(
+    {
+      name: 'profile',
+      description: 'Profile CPU stack traces at a timed interval',
+      options: flags,
+      args: [{ name: 'duration', help: 'duration of trace, in seconds', type: int(1, 99999999) }],
+      examples,
+      jsonFlag: { flags: '--json', help: 'print the report as one JSON object' },
+      check: ({ delimited: _d, folded: _f, annotations: _a, flamegraph, ...o }) => {
+        check(o);
+        prepareFlameGraph(flamegraph);
+      },
+      start: ({ options: o }, seconds, _count, session) => {
+        duration = seconds;
+        const handle = profile(o);
+        if (seconds !== undefined) longTimeout(() => session.stop(0), seconds * 1000);
+        return handle;
+      },
+      banner: (f) => (f.folded ? undefined : banner(f, duration)),
+      print: formatReport,
+      json: reportJson,
+      printed: (r, f) => {
+        process.stderr.write(warnings(r));
+        writeFlameGraph(f.flamegraph, folded(r, f), { title: 'profile: CPU samples', unit: 'samples' });
+      },
+    },
+    argv,
+  ),
+);
