@@ -75,7 +75,6 @@ describe('per syscall', () => {
     const ppid = byName(rows, 'getppid')!;
     expect(ppid.count).toBe(200);
     expect(ppid.totalNs).toBeGreaterThan(0);
-    expect(ppid.totalNs).toBeLessThan(sleep.totalNs!);
     // Most time first.
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.totalNs).toBeLessThanOrEqual(rows[i - 1]!.totalNs!);
   });

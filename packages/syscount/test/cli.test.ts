@@ -1,7 +1,7 @@
 // The syscount CLI as users run it: BCC's output for a workload making known
 // system calls, filtered by its PID; --json; errors; every ending.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
+import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
 import { compileC, killChildren, start, type Child } from '../../../test/support/workload.js';
 
 const BANNER = 'Tracing syscalls, printing top 10... Ctrl+C to quit.';
@@ -107,12 +107,34 @@ describe('output', () => {
   });
 });
 
+describe('endings', () => {
+  it('SIGTERM: the summary and Detaching..., exit 0', async () => {
+    const w = await workload();
+    const cli = await CLI.start(['-p', String(w.pid)]);
+    expect(await w.request('getppid 43')).toBe('done');
+    const t = await cli.stop('SIGTERM');
+    await w.stop();
+    expectCleanExit(t);
+    expect(t.stdout).toContain('getppid                      43\n');
+    expect(t.stdout.endsWith('\nDetaching...\n')).toBe(true);
+  });
+
+  it('a closed pipe (| head) ends it, exit 0', async () => {
+    const r = await throughHead(CLI.path, ['-i', '1'], () => {}, { lines: 2 });
+    expect(r.ended).toBe(true);
+    expect(r.status).toEqual([0, null]);
+    expect(r.out).toMatch(/^Tracing syscalls.*\n\[\d\d:\d\d:\d\d\]\n$/);
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('errors: one line, no stack trace', () => {
   it.each([
     [['-e', 'EFOO'], /unknown errno 'EFOO'/],
     [['--syscall', 'nosuch'], /unknown syscall 'nosuch'/],
     [['-T', '0'], /-T/],
     [['-p', 'abc'], /-p/],
+    [['-p', '1', '-t', '1'], /mutually exclusive/],
   ])('%j: exit 2', async (args, msg) => {
     expect(errorLine(await CLI.run(args), 2)).toMatch(msg);
   });
