@@ -2,10 +2,10 @@
 // loopback from programs the tests start; each connect is found by its ports
 // (the machine may carry other TCP traffic at the same time).
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
-import { tcpconnlat } from '../src/index.js';
+import { tcpconnlat, type TcpConnect } from '../src/index.js';
 import { CLIENT_COMM, LOOPBACK, buildBins, capture, gatedConnect, runRefused, runStorm, type Bins, type Family } from './helpers.js';
 import { bpfFdTargets } from '../../../test/support/bpf.js';
-import { killChildren } from '../../../test/support/workload.js';
+import { compileC, killChildren, start } from '../../../test/support/workload.js';
 
 let bins: Bins;
 beforeAll(() => {
@@ -84,5 +84,29 @@ it('a connect answered by an RST (nothing listens): reported, refused, by its ca
     expect(ev.latNs).toBeGreaterThan(0);
   } finally {
     c.close();
+  }
+});
+
+it("a slow connect (its SYN dropped by a full accept queue, answered after the retransmit in the timer's context): still its caller's; minMs", async () => {
+  const bin = compileC(new URL('../../tcpretrans/test/c/synflood.c', import.meta.url));
+  const all = capture({ family: 4 });
+  const slow = capture({ family: 4, minMs: 500 });
+  try {
+    const p = start(bin, ['4', 'accept']);
+    const port = Number((await p.line('listening ')).split(' ')[1]);
+    const lport = Number((await p.line('client ')).split(' ')[1]);
+    expect((await p.done).code).toBe(0);
+    const mine = (e: TcpConnect) => e.lport === lport && e.dport === port;
+    const ev = await all.waitFor(mine);
+    expect([ev.pid, ev.comm, ev.refused]).toEqual([p.pid, 'synflood', false]);
+    expect(ev.latNs).toBeGreaterThanOrEqual(500e6); // one SYN retransmission timeout (1 s) at least
+    // both connects of the process in `all`; in `slow`, those of at least 500 ms (the slow one at least)
+    const both = await all.waitForCount((e) => e.dport === port, 2);
+    const got = await slow.settled((e) => e.dport === port);
+    expect(got.map((e) => e.lport)).toEqual(both.filter((e) => e.latNs >= 500e6).map((e) => e.lport));
+    expect(got.map((e) => e.lport)).toContain(lport);
+  } finally {
+    all.close();
+    slow.close();
   }
 });

@@ -2,17 +2,23 @@
 // accept queue is full drops the next SYN, and the client sends it again
 // after its initial RTO (1 s).
 //
-//   synflood 4|6
+//   synflood 4|6 [accept]
 //
 // Listens on the loopback address (any port) with listen(fd, 0) and never
 // accepts; one blocking connect fills the queue (a backlog of 0 holds one
 // connection); a second, non-blocking, connect's SYN is dropped. Prints
 // "listening PORT" and "client LPORT" (the second client's local port), then
-// waits until killed (the SYN goes again after 1 s, 3 s, 7 s...).
+// waits until killed (the SYN goes again after 1 s, then again...).
+//
+// With "accept" (tcpconnlat's slow connect): accepts the first connection
+// once the second client's SYN has been dropped, which makes room for it;
+// its SYN retransmitted after 1 s then completes, in the retransmit timer's
+// context, not this process's. Prints "connected" when it is, and exits.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +79,20 @@ int main(int argc, char **argv)
 		die("connect (second): expected EINPROGRESS");
 	printf("client %d\n", port_of(b, v6));
 	fflush(stdout);
+	if (argc > 2 && !strcmp(argv[2], "accept")) {
+		struct pollfd p = { .fd = b, .events = POLLOUT };
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (accept(lfd, NULL, NULL) < 0)
+			die("accept");
+		if (poll(&p, 1, 30000) != 1)
+			die("poll: not connected in 30 s");
+		if (getsockopt(b, SOL_SOCKET, SO_ERROR, &err, &elen) || err)
+			die("connect (second)");
+		printf("connected\n");
+		return 0;
+	}
 	for (;;)
 		pause();
 }
