@@ -121,6 +121,27 @@ function sum(slices: Buffer[], decode: typeof decodeTotals): [number, number] {
   return [Number(count), Number(ns)];
 }
 
+/** Per syscall: what each array slot gained since the last reading. */
+function syscallRows(map: CumulativeMap, latency: boolean): () => Row[] {
+  return () =>
+    map.take().flatMap(([k, v]): Row[] => {
+      const slot = k.readUInt32LE(0);
+      const [count, ns] = sum([v.subarray(0, TOTALS_SIZE)], decodeTotals);
+      return count ? [{ nr: slot === NR_NONE ? -1 : slot, name: syscallName(slot), count, ...(latency ? { totalNs: ns } : {}) }] : [];
+    });
+}
+
+/** Per process: the retired map's entries, per-CPU slices summed; the name from the slice of the CPU that inserted it. */
+function processRows(maps: DoubleBufferedMap, latency: boolean): () => Row[] {
+  return () =>
+    maps.swap().flatMap(([k, v]): Row[] => {
+      const slices = maps.active.perCpuValues(v).filter((x) => x.length === PROC_TOTALS_SIZE);
+      const [count, ns] = sum(slices, decodeProcTotals);
+      const comm = slices.map((x) => decodeProcTotals(new DataView(x.buffer, x.byteOffset, x.length), 0, x.length).comm).find((c) => c !== '');
+      return count ? [{ pid: k.readUInt32LE(0), comm: comm ?? '', count, ...(latency ? { totalNs: ns } : {}) }] : [];
+    });
+}
+
 const procMaps = new WeakMap<BpfObject, DoubleBufferedMap>();
 
 export const tool = definePeriodicTool({
@@ -150,23 +171,9 @@ export const tool = definePeriodicTool({
     obj.attach();
   },
   reader: (obj, o) => {
-    const byTime = (a: Row, b: Row) => (o.latency ? b.totalNs! - a.totalNs! : b.count - a.count);
-    const rows: () => Row[] = o.perProcess
-      ? ((maps) => () =>
-          maps.swap().flatMap(([k, v]): Row[] => {
-            const slices = maps.active.perCpuValues(v).filter((s) => s.length === PROC_TOTALS_SIZE);
-            const [count, ns] = sum(slices, decodeProcTotals);
-            const named = slices.map((s) => decodeProcTotals(new DataView(s.buffer, s.byteOffset, s.length), 0, s.length)).find((t) => t.comm !== '');
-            return count ? [{ pid: k.readUInt32LE(0), comm: named?.comm ?? '', count, ...(o.latency ? { totalNs: ns } : {}) }] : [];
-          }))(procMaps.get(obj)!)
-      : ((map) => () =>
-          map.take().flatMap(([k, v]): Row[] => {
-            const slot = k.readUInt32LE(0);
-            const nr = slot === NR_NONE ? -1 : slot;
-            const [count, ns] = sum([v.subarray(0, TOTALS_SIZE)], decodeTotals);
-            return count ? [{ nr, name: syscallName(slot), count, ...(o.latency ? { totalNs: ns } : {}) }] : [];
-          }))(new CumulativeMap(obj, 'syscalls'));
-    return (startNs, endNs, _arg, closing) => ({ time: new Date(), startNs, endNs, rows: rows().sort(byTime), final: closing });
+    const rows = o.perProcess ? processRows(procMaps.get(obj)!, !!o.latency) : syscallRows(new CumulativeMap(obj, 'syscalls'), !!o.latency);
+    const order = (a: Row, b: Row) => (o.latency ? b.totalNs! - a.totalNs! : b.count - a.count);
+    return (startNs, endNs, _arg, closing) => ({ time: new Date(), startNs, endNs, rows: rows().sort(order), final: closing });
   },
   lost: (obj) => Number(obj.readGlobalInt('bad_nr') + obj.readGlobalInt('procs_full')),
 });
