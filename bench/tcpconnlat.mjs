@@ -9,34 +9,18 @@
 //   CPU       the tool's own CPU time (user + system) per connect printed
 //   RSS       the tool's peak resident memory
 //   startup   spawn → header line (attached)
-import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, median, printTable, procStats, sleep, startTool } from './lib.mjs';
+import { fmt, mb, median, printTable, procStats, sleep, startTool } from './lib.mjs';
+import { runStorm as stormOf } from './support/tcpstorm.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/tcpconnlat/dist/cli.js', import.meta.url));
-const STORM_SRC = fileURLToPath(new URL('../packages/tcplife/test/c/tcpstorm.c', import.meta.url));
 const REF = '/usr/sbin/tcpconnlat';
 const CONNS = Number(process.env.BENCH_TCP_CONNS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TCP_ROUNDS ?? 3);
 
-const storm = compileC('tcpstorm', readFileSync(STORM_SRC, 'utf8'));
-
-/** One storm: CONNS connections, no payload; resolves with { port, rate }. */
-function runStorm() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(storm, [String(CONNS), '0', '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const port = Number(out.match(/^port (\d+)/m)?.[1]);
-      const secs = Number(out.match(/^done \d+ ([\d.]+)/m)?.[1]);
-      if (code !== 0 || !port || !secs) reject(new Error(`tcpstorm failed (${code}): ${out}`));
-      else resolve({ port, rate: CONNS / secs });
-    });
-  });
-}
+const runStorm = () => stormOf(CONNS);
 
 async function traced() {
   const t = await startTool(process.execPath, [CLI], /^PID +COMM/);

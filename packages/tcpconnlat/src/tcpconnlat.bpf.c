@@ -21,9 +21,10 @@
 // Who connected: CLOSE -> SYN_SENT happens inside the connect() system call,
 // with the socket locked by its caller (tcp_owner.h's tcp_current_owns()), so
 // the task on the CPU there *is* the caller. The second move runs in softirq
-// context, on behalf of whichever task the CPU was running (over loopback,
-// the peer that sent the SYN-ACK): the owner must be remembered at the first
-// move, never read at the second.
+// context, on behalf of whichever task the CPU was running (the sender of
+// the SYN-ACK over loopback; after a dropped SYN, the retransmit timer's
+// softirq on any task): the owner must be remembered at the first move,
+// never read at the second.
 //
 // Quirk: at CLOSE -> SYN_SENT the local port is still 0 (tcp_v4_connect()
 // sets the state before inet_hash_connect() picks the port), so ports and
@@ -50,10 +51,10 @@ const volatile __u64 min_ns = 0;      /* min_ms: only latencies of at least this
 #define AF_INET 2
 #define AF_INET6 10
 
-/* What user space receives, once per connection established. */
+/* What user space receives, once per connect answered. */
 struct event {
-	__u64 ts;       /* bpf_ktime_get_ns() at ESTABLISHED */
-	__u64 lat_ns;   /* SYN_SENT -> ESTABLISHED */
+	__u64 ts;       /* bpf_ktime_get_ns() at the answer */
+	__u64 lat_ns;   /* SYN_SENT -> ESTABLISHED, or -> CLOSE after an RST */
 	__u32 pid;      /* the process that called connect() */
 	__u16 family;   /* AF_INET or AF_INET6 */
 	__u16 lport;
