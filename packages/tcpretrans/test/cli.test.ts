@@ -30,6 +30,7 @@ it("BCC's columns: a SYN_SENT retransmit", async () => {
 
 it('-c: the flow and its count at Ctrl-C (IPv6)', async () => {
   const cli = await CLI.start(['-c', '-6'], BANNER);
+  const counted = await CLI.start(['-c', '--json'], { links: 1 });
   const json = await CLI.start(['--json'], { links: 1 });
   const flood = await startFlood(bin, 6);
   // the retransmit has happened once --json shows it
@@ -45,6 +46,12 @@ it('-c: the flow and its count at Ctrl-C (IPv6)', async () => {
   const o = JSON.parse(json.lines().find((l) => l.includes(`"lport":${flood.lport}`))!);
   expect(o).toMatchObject({ ip: 6, laddr: '::1', lport: flood.lport, raddr: '::1', rport: flood.port, type: 'R', state: 'SYN_SENT' });
   expectCleanExit(await json.stop());
+  // -c --json: one object per flow, at the end
+  const c = await counted.stop();
+  expectCleanExit(c);
+  const flow = c.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((f) => f.lport === flood.lport && f.rport === flood.port);
+  expect(flow).toMatchObject({ ip: 6, laddr: '::1', raddr: '::1' });
+  expect(flow.retransmits).toBeGreaterThan(0);
 });
 
 it.each([
