@@ -1,0 +1,116 @@
+// The profile CLI as users run it: BCC's banner and stack text, folded
+// lines, --json, a flame graph page rendered by a real browser, and
+// one-line errors.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOT_C, HOT_JS, buildSpinner, cpuTicks, startNode, startSpinner } from './helpers.js';
+import { errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
+import { dumpDom, screenshot } from '../../../test/support/browser.js';
+import { tempDir } from '../../../test/support/tmp.js';
+import { until } from '../../../test/support/wait.js';
+import { killChildren } from '../../../test/support/workload.js';
+
+const CLI = tool(new URL('../dist/cli.js', import.meta.url));
+let bin: string;
+beforeAll(() => {
+  bin = buildSpinner();
+});
+afterAll(killChildren);
+
+const banner = (pid: number, stacks = 'user + kernel') => `Sampling at 199 Hertz of PID ${pid} by ${stacks} stack... Hit Ctrl-C to end.`;
+
+/** Runs the CLI on `pid` until the process has used `ticks` more CPU ticks (1/100 s) after the CLI attached, then SIGINT. */
+async function profileWhile(pid: number, args: string[], ticks = 30, ready: string | { links: number } = banner(pid)) {
+  const cli = await CLI.start(['-F', '199', '-p', String(pid), ...args], ready);
+  const t0 = cpuTicks(pid);
+  await until(() => cpuTicks(pid) - t0 >= ticks, `${ticks} CPU ticks of ${pid}`);
+  return cli.stop('SIGINT');
+}
+
+describe('output', () => {
+  it("BCC's text: kernel frames, then user frames innermost first, the process line and its samples", async () => {
+    const c = await startSpinner(bin);
+    const e = await profileWhile(c.pid, []);
+    expectCleanExit(e);
+    expect(e.stdout.split('\n')[0]).toBe(banner(c.pid));
+    const blocks = e.stdout.split('\n\n').filter((b) => b.includes(`    ${HOT_C}\n`));
+    expect(blocks).not.toEqual([]);
+    const counts = blocks.map((b) => {
+      const l = b.split('\n').filter((x) => x.startsWith('    '));
+      expect(l.at(-2)).toBe(`    -                spinner (${c.pid})`);
+      expect(l.at(-1)).toMatch(/^        \d+$/);
+      return Number(l.at(-1));
+    });
+    // 0.3 s of CPU at 199 Hz: tens of samples (a bound that cannot be met by accident).
+    expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10);
+  });
+
+  it('-f -U: folded lines, comm first and the hot function last; -d and -a are accepted', async () => {
+    const c = await startSpinner(bin);
+    const e = await profileWhile(c.pid, ['-f', '-U', '-d', '-a'], 30, { links: 2 });
+    expectCleanExit(e);
+    const mine = e.stdout.split('\n').filter((l) => l.startsWith('spinner;') && l.includes(`;main;${HOT_C} `));
+    expect(mine).not.toEqual([]);
+    for (const l of mine) expect(l).toMatch(new RegExp(`^spinner;(\\S+;)*main;${HOT_C} \\d+$`));
+  });
+
+  it('--json: one report object with the stacks', async () => {
+    const c = await startSpinner(bin);
+    const e = await profileWhile(c.pid, ['--json'], 30, { links: 2 });
+    expectCleanExit(e);
+    const r = JSON.parse(e.stdout);
+    expect(r.type).toBe('report');
+    const mine = r.stacks.filter((s: { userStack?: Array<{ symbol?: string }> }) => s.userStack?.[0]?.symbol === HOT_C);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine[0]).toMatchObject({ pid: c.pid, comm: 'spinner', userMissed: false });
+    expect(r.samples).toBeGreaterThanOrEqual(mine.reduce((t: number, s: { count: number }) => t + s.count, 0));
+  });
+});
+
+describe('--flamegraph', () => {
+  it("an HTML page a browser renders: the Node app's JavaScript function named, search finds it, a screenshot", async () => {
+    const n = await startNode();
+    const dir = tempDir().dir;
+    const html = join(dir, 'profile.html');
+    const e = await profileWhile(n.pid, ['--flamegraph', html, '-f'], 50, { links: 2 });
+    expectCleanExit(e);
+    const page = readFileSync(html, 'utf8');
+    expect(page.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(page).not.toMatch(/<script[^>]+src=|<link|https?:\/\/(?!www\.w3\.org)/); // self-contained
+    // The same stacks as -f: every folded line's leaf is in the page.
+    const leaves = new Set(e.stdout.trim().split('\n').map((l) => l.replace(/ \d+$/, '').split(';').at(-1)!));
+    const dom = await dumpDom(`file://${html}?s=${HOT_JS}`);
+    for (const leaf of [...leaves].slice(0, 20)) expect(dom).toContain(leaf.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+    expect(dom).toContain(HOT_JS);
+    // The page's script ran: the search from ?s= matched the hot function's samples.
+    const m = /Matched: ([\d.]+)% \((\d+) samples\)/.exec(dom);
+    expect(m, 'search result').not.toBeNull();
+    expect(Number(m![2])).toBeGreaterThan(0);
+    const shot = await screenshot(`file://${html}`);
+    expect(shot.bytes).toBeGreaterThan(1000);
+    expect(readFileSync(shot.path).subarray(1, 4).toString()).toBe('PNG');
+  }, 90_000); // two browser runs
+
+  it('.svg: a standalone SVG document', async () => {
+    const c = await startSpinner(bin);
+    const svg = join(tempDir().dir, 'p.svg');
+    expectCleanExit(await profileWhile(c.pid, ['--flamegraph', svg], 20));
+    const text = readFileSync(svg, 'utf8');
+    expect(text).toMatch(/^<\?xml[^>]*>\n<svg /);
+    expect(text).toContain(`<title>${HOT_C} (`);
+  });
+});
+
+describe('errors: one line, exit 2', () => {
+  it.each([
+    [['--flamegraph', '/tmp/x.txt'], /must end in \.svg or \.html/],
+    [['--flamegraph', '/nonexistent-dir/x.html'], /cannot write the flame graph/],
+    [['-F', '0'], /-F/],
+    [['-F', '99', '-c', '1000'], /cannot be used with|exclude/],
+    [['-p', '1', '-L', '1'], /cannot be used with|exclude/],
+    [['-C', '4095'], /CPU/],
+  ])('%j', async (args, msg) => {
+    expect(errorLine(await CLI.run(args as string[]), 2)).toMatch(msg as RegExp);
+  });
+});
