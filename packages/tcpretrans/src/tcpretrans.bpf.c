@@ -19,7 +19,9 @@
 // The layout of the tracepoint's record is declared here rather than taken
 // from vmlinux.h: the kernel renamed its struct (tcp_event_sk_skb before
 // 6.x, tcp_retransmit_skb since, with an `err` field added at the end) but
-// kept the fields this tool reads at the same offsets since 4.16.
+// kept the fields this tool reads at the same offsets once `family` joined
+// them (older kernels lack it: check the record's format under tracefs,
+// events/tcp/tcp_retransmit_skb/format, before trusting this layout there).
 //
 // Tail loss probes (BCC's -l): BCC kprobes tcp_send_loss_probe(); there is no
 // tracepoint there, and this kernel has no kprobes. A probe that resends
