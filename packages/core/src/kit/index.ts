@@ -16,6 +16,8 @@ export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './prog
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
 export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';
+export { defineIrqTool, runIrqCli, irqOptions } from './irqstats.js';
+export type { IrqStat, IrqSnapshot, IrqOptions, IrqToolDef, IrqCliDef } from './irqstats.js';
 export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, PeriodicTool } from './periodic.js';
 export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock } from './cli.js';
 export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';

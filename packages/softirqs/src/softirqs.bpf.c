@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// softirqs: time spent in each kind of soft interrupt, built in the kernel.
+//
+// A softirq is deferred interrupt work (received packets: NET_RX, expired
+// timers: TIMER, RCU callbacks...), run on the CPU that raised it, at the end
+// of a hard interrupt or in the ksoftirqd thread. The kernel marks each run
+// with two tracepoints carrying its vector number:
+//
+//   irq:softirq_entry (vec_nr)   a handler starts
+//   irq:softirq_exit  (vec_nr)   it returns
+//
+// One CPU runs one softirq at a time (softirqs do not nest on a CPU), so the
+// start time is one u64 per CPU: a per-CPU array, no key, no lock. At exit
+// the time goes to the vector's irq_stat (ebpf/irqstat.h), also per CPU.
+//
+// tp_btf: the arguments arrive typed (vec_nr is a plain argument), no record
+// is copied as a classic tracepoint would.
+#include "ebpf/common.h"
+#include "ebpf/irqstat.h"
+
+#define NR_SOFTIRQS 10 /* the kernel's enum: HI_SOFTIRQ .. RCU_SOFTIRQ */
+
+/* ---- Load-time config ---- */
+const volatile bool targ_ns = false;     /* -N: histogram slots in ns, else us */
+const volatile bool filter_cpu = false;  /* -c: one CPU only */
+const volatile __u32 targ_cpu = 0;
+
+EBPF_EXPORT(irq_stat);
+
+/* ---- Maps ---- */
+
+/* When this CPU's running softirq started (0: none we saw start). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} start SEC(".maps");
+
+/* Per vector, per CPU: only ever added to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NR_SOFTIRQS);
+	__type(key, __u32);
+	__type(value, struct irq_stat);
+} stats SEC(".maps");
+
+/* ---- Entry points ---- */
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(softirq_entry, unsigned int vec_nr)
+{
+	__u32 zero = 0;
+	__u64 *ts;
+
+	if (filter_cpu && bpf_get_smp_processor_id() != targ_cpu)
+		return 0;
+	ts = bpf_map_lookup_elem(&start, &zero);
+	if (ts)
+		*ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(softirq_exit, unsigned int vec_nr)
+{
+	__u32 zero = 0, vec = vec_nr;
+	struct irq_stat *s;
+	__u64 *ts, delta;
+
+	if (filter_cpu && bpf_get_smp_processor_id() != targ_cpu)
+		return 0;
+	ts = bpf_map_lookup_elem(&start, &zero);
+	if (!ts || !*ts)
+		return 0; /* started before we attached */
+	delta = bpf_ktime_get_ns() - *ts;
+	*ts = 0;
+	s = bpf_map_lookup_elem(&stats, &vec); /* an array: NULL only past NR_SOFTIRQS */
+	if (s)
+		ebpf_irq_account(s, delta, targ_ns);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
