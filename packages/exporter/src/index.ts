@@ -170,11 +170,11 @@ type M = {
 
 /**
  * The streaming tools' rings: an exporter reads at each scrape or push, not
- * for a terminal, so the rings are drained every second (and when a quarter
+ * for a terminal, so the rings are drained every 250 ms (and when a quarter
  * full, the kit's wake-up) instead of every 20 ms, and at each read (flush),
  * from 256 KiB rings. Each drain is one batch: one call per batch here.
  */
-const DRAIN_MS = 1000;
+const DRAIN_MS = 250;
 const RING_BYTES = 256 * 1024;
 
 /** Starts an event tool through its typed API with the exporter's drain interval. */

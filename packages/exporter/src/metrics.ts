@@ -42,6 +42,13 @@ interface MetricBase {
 
 const keyOf = (labels: string[]) => labels.join('\u0000');
 
+/** A series' labels as an object: { name: value }. */
+export function labelObject(names: string[], values: string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
+  return o;
+}
+
 /** A monotonic counter; with commIndex, label `comm` is capped by the exporter's CommCap. */
 export class Counter implements MetricBase {
   readonly kind = 'counter';

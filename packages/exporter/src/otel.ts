@@ -7,7 +7,7 @@
 // not pay its memory): its CommonJS builds, through require.
 import { createRequire } from 'node:module';
 import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
-import { BOUNDS, type Metric } from './metrics.js';
+import { BOUNDS, labelObject, type Metric } from './metrics.js';
 
 const require_ = createRequire(import.meta.url);
 type Sdk = typeof import('@opentelemetry/sdk-metrics');
@@ -21,12 +21,6 @@ const load = () =>
   });
 
 const hr = (ms: number): [number, number] => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
-
-function attrs(names: string[], values: string[]): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
-  return o;
-}
 
 /** OTel's names drop Prometheus' unit and _total suffixes: the unit field carries them. */
 const otelName = (m: Metric) => m.name.replace(/_total$/, '');
@@ -51,7 +45,7 @@ export function metricProducer(metrics: Metric[], refresh: () => void): MetricPr
             aggregationTemporality: AggregationTemporality.CUMULATIVE,
             dataPointType: DataPointType.SUM,
             isMonotonic: true,
-            dataPoints: [...m.series.values()].map((s) => ({ startTime: start, endTime: end, attributes: attrs(m.labelNames, s.labels), value: s.value })),
+            dataPoints: [...m.series.values()].map((s) => ({ startTime: start, endTime: end, attributes: labelObject(m.labelNames, s.labels), value: s.value })),
           });
         } else {
           data.push({
@@ -61,7 +55,7 @@ export function metricProducer(metrics: Metric[], refresh: () => void): MetricPr
             dataPoints: [...m.series.values()].map((s) => ({
               startTime: start,
               endTime: end,
-              attributes: attrs(m.labelNames, s.labels),
+              attributes: labelObject(m.labelNames, s.labels),
               value: { buckets: { boundaries: [...BOUNDS], counts: [...s.slots] }, sum: s.sum, count: s.count },
             })),
           });
@@ -134,7 +128,7 @@ export function registerMeterProvider(provider: MeterProviderLike, metrics: Metr
     const counter = meter.createObservableCounter(otelName(m), { description: m.help, unit: m.unit, valueType: ValueType.INT });
     counter.addCallback((r) => {
       refresh();
-      for (const s of m.series.values()) r.observe(s.value, attrs(m.labelNames, s.labels));
+      for (const s of m.series.values()) r.observe(s.value, labelObject(m.labelNames, s.labels));
     });
   }
 }

@@ -5,28 +5,22 @@
 // cumulative `le` buckets summed from the kernel's log2 slots, `_sum` and
 // `_count`. prom-client formats and escapes them.
 import type { Registry } from 'prom-client';
-import { BOUNDS, SLOTS, type Metric } from './metrics.js';
+import { BOUNDS, SLOTS, labelObject, type Metric } from './metrics.js';
 
 type Value = { value: number; labels: Record<string, string | number>; metricName?: string };
 
 /** The `le` label values, as Go's strconv formats floats (what Prometheus prints). */
 const LE = [...BOUNDS.map((b) => String(b)), '+Inf'];
 
-function labelsOf(names: string[], values: string[]): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
-  return o;
-}
-
 function valuesOf(m: Metric): Value[] {
   const out: Value[] = [];
   if (m.kind === 'counter') {
-    for (const s of m.series.values()) out.push({ value: s.value, labels: labelsOf(m.labelNames, s.labels) });
+    for (const s of m.series.values()) out.push({ value: s.value, labels: labelObject(m.labelNames, s.labels) });
     return out;
   }
   const bucket = `${m.name}_bucket`;
   for (const s of m.series.values()) {
-    const labels = labelsOf(m.labelNames, s.labels);
+    const labels = labelObject(m.labelNames, s.labels);
     let acc = 0;
     for (let i = 0; i <= SLOTS; i++) {
       acc += s.slots[i]!;

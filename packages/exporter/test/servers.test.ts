@@ -60,13 +60,15 @@ async function query(q: string): Promise<Array<{ metric: Record<string, string>;
 /** Waits until Prometheus answers `q` with one sample for which `ok` holds; returns its value. */
 async function promValue(q: string, ok: (v: number) => boolean): Promise<number> {
   let last: unknown = [];
+  let lost: unknown = [];
   await until(
     async () => {
       const r = await query(q);
       last = r;
+      lost = (await query('ebpf_exporter_lost_events_total > 0')).map((s) => [s.metric.tool, s.value]);
       return r.length === 1 && ok(r[0]!.value);
     },
-    () => `Prometheus: ${q} (last answer ${JSON.stringify(last)})`,
+    () => `Prometheus: ${q} (last answer ${JSON.stringify(last)}; tools with losses: ${JSON.stringify(lost)})`,
     WAIT,
     250,
   );
