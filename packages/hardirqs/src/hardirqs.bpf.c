@@ -56,17 +56,17 @@ __u64 names_full = 0;
 
 /* ---- Entry points ---- */
 
+/* -c: the verifier drops this test when filter_cpu is false. */
+static __always_inline bool wanted_cpu(void)
+{
+	return !filter_cpu || bpf_get_smp_processor_id() == targ_cpu;
+}
+
 SEC("tp_btf/irq_handler_entry")
 int BPF_PROG(irq_handler_entry, int irq, struct irqaction *action)
 {
-	__u32 zero = 0;
-	__u64 *ts;
-
-	if (filter_cpu && bpf_get_smp_processor_id() != targ_cpu)
-		return 0;
-	ts = bpf_map_lookup_elem(&start, &zero);
-	if (ts)
-		*ts = bpf_ktime_get_ns();
+	if (wanted_cpu())
+		ebpf_irq_enter(&start);
 	return 0;
 }
 
@@ -75,16 +75,13 @@ int BPF_PROG(irq_handler_exit, int irq, struct irqaction *action, int ret)
 {
 	struct irq_key key = {};
 	struct irq_stat *s;
-	__u32 zero = 0;
-	__u64 *ts, delta;
+	__u64 delta;
 
-	if (filter_cpu && bpf_get_smp_processor_id() != targ_cpu)
+	if (!wanted_cpu())
 		return 0;
-	ts = bpf_map_lookup_elem(&start, &zero);
-	if (!ts || !*ts)
+	delta = ebpf_irq_exit(&start);
+	if (!delta)
 		return 0; /* started before we attached */
-	delta = bpf_ktime_get_ns() - *ts;
-	*ts = 0;
 	/* action->name is a pointer to a string: typed access gets the
 	 * pointer, the bytes need a probe read. */
 	bpf_probe_read_kernel_str(key.name, sizeof(key.name), action->name);

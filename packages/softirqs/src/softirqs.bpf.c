@@ -48,34 +48,32 @@ struct {
 
 /* ---- Entry points ---- */
 
+/* -c: the verifier drops this test when filter_cpu is false. */
+static __always_inline bool wanted_cpu(void)
+{
+	return !filter_cpu || bpf_get_smp_processor_id() == targ_cpu;
+}
+
 SEC("tp_btf/softirq_entry")
 int BPF_PROG(softirq_entry, unsigned int vec_nr)
 {
-	__u32 zero = 0;
-	__u64 *ts;
-
-	if (filter_cpu && bpf_get_smp_processor_id() != targ_cpu)
-		return 0;
-	ts = bpf_map_lookup_elem(&start, &zero);
-	if (ts)
-		*ts = bpf_ktime_get_ns();
+	if (wanted_cpu())
+		ebpf_irq_enter(&start);
 	return 0;
 }
 
 SEC("tp_btf/softirq_exit")
 int BPF_PROG(softirq_exit, unsigned int vec_nr)
 {
-	__u32 zero = 0, vec = vec_nr;
+	__u32 vec = vec_nr;
 	struct irq_stat *s;
-	__u64 *ts, delta;
+	__u64 delta;
 
-	if (filter_cpu && bpf_get_smp_processor_id() != targ_cpu)
+	if (!wanted_cpu())
 		return 0;
-	ts = bpf_map_lookup_elem(&start, &zero);
-	if (!ts || !*ts)
+	delta = ebpf_irq_exit(&start);
+	if (!delta)
 		return 0; /* started before we attached */
-	delta = bpf_ktime_get_ns() - *ts;
-	*ts = 0;
 	s = bpf_map_lookup_elem(&stats, &vec); /* an array: NULL only past NR_SOFTIRQS */
 	if (s)
 		ebpf_irq_account(s, delta, targ_ns);
