@@ -67,8 +67,10 @@ export interface Report {
   collision: boolean;
   /** Samples not counted in this period: the counts map was full (maxKeys). */
   dropped: number;
-  /** User stacks that ran through JIT code named by a perf map. */
+  /** User frames named from a perf map (JIT code). */
   jitFrames: number;
+  /** Files whose user frames found no symbol (stripped, no debug file): module → samples through them. */
+  unnamed: Map<string, number>;
 }
 
 export type Profile = Periodic<Report>;
@@ -176,6 +178,7 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
     const withK = rows.filter((r) => r.k);
     resolveStacks(kernel, withK.map((r) => r.k!), demangler).forEach((fs, i) => (withK[i]!.s.kernelFrames = fs));
     let jitFrames = 0;
+    const unnamed = new Map<string, number>();
     const byTgid = new Map<number, typeof rows>();
     for (const r of rows) if (r.u) byTgid.get(r.s.pid)?.push(r) ?? byTgid.set(r.s.pid, [r]);
     for (const [tgid, list] of byTgid) {
@@ -185,8 +188,10 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
       const sym = symbolsOf(tgid);
       if (processAlive(tgid)) sym.snapshot();
       resolveStacks(sym, walked.map((r) => r.u!), demangler).forEach((fs, i) => {
-        walked[i]!.s.userFrames = fs;
+        const s = walked[i]!.s;
+        s.userFrames = fs;
         jitFrames += fs.filter((f) => f.module?.startsWith('perf-')).length;
+        for (const m of new Set(fs.filter((f) => f.name === undefined && f.module !== undefined && f.module !== '[vdso]').map((f) => f.module!))) unnamed.set(m, (unnamed.get(m) ?? 0) + s.count);
       });
     }
     const stacks = rows.map((r) => r.s);
@@ -194,7 +199,7 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
     const droppedNow = obj.readGlobalInt('counts_full');
     const dropped = Number(droppedNow - droppedBefore);
     droppedBefore = droppedNow;
-    return { time, startNs, endNs, stacks, samples, missedStacks, collision, dropped, jitFrames };
+    return { time, startNs, endNs, stacks, samples, missedStacks, collision, dropped, jitFrames, unnamed };
   };
   return { take, stop: () => clearInterval(poll) };
 }

@@ -59,6 +59,7 @@ export function warnings(r: Report): string {
     out += `WARNING: ${r.missedStacks} stack traces could not be displayed.${r.collision ? ' Consider increasing --stack-storage-size.' : ''}\n`;
   }
   if (r.dropped > 0) out += `WARNING: ${r.dropped} samples not counted: the counts map was full.\n`;
+  for (const [m, n] of r.unnamed) out += `NOTE: ${n} samples ran through ${m} where it has no symbols (stripped, and no debug file found): its frames print [unknown].\n`;
   return out;
 }
 
@@ -76,6 +77,7 @@ export function reportJson(r: Report): object {
     samples: r.samples,
     missedStacks: r.missedStacks,
     dropped: r.dropped,
+    unnamed: Object.fromEntries(r.unnamed),
     stacks: r.stacks.map((s) => ({
       pid: s.pid,
       comm: s.comm,

@@ -1,7 +1,8 @@
 // The profile CLI as users run it: BCC's banner and stack text, folded
 // lines, --json, a flame graph page rendered by a real browser, and
 // one-line errors.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOT_C, HOT_JS, buildSpinner, cpuTicks, startNode, startSpinner } from './helpers.js';
@@ -65,6 +66,19 @@ describe('output', () => {
     expect(mine.length).toBeGreaterThan(0);
     expect(mine[0]).toMatchObject({ pid: c.pid, comm: 'spinner', userMissed: false });
     expect(r.samples).toBeGreaterThanOrEqual(mine.reduce((t: number, s: { count: number }) => t + s.count, 0));
+  });
+});
+
+describe('stripped binaries', () => {
+  it('a note names the file whose frames have no symbols', async () => {
+    const stripped = join(tempDir().dir, 'spinstrip');
+    copyFileSync(bin, stripped);
+    execFileSync('strip', [stripped]);
+    const c = await startSpinner(stripped);
+    const e = await profileWhile(c.pid, ['-f', '-U'], 30, { links: 2 });
+    expect([e.code, e.signal]).toEqual([0, null]);
+    expect(e.stdout).toMatch(/^spinstrip;(\S+;)*\[unknown\] \d+$/m);
+    expect(e.stderr).toMatch(/^NOTE: \d+ samples ran through spinstrip where it has no symbols \(stripped, and no debug file found\): its frames print \[unknown\]\.$/m);
   });
 });
 
