@@ -2,7 +2,7 @@
 // lines, --json, a flame graph page rendered by a real browser, and
 // one-line errors.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOT_C, HOT_JS, buildSpinner, cpuTicks, startNode, startSpinner } from './helpers.js';
@@ -79,6 +79,31 @@ describe('stripped binaries', () => {
     expect([e.code, e.signal]).toEqual([0, null]);
     expect(e.stdout).toMatch(/^spinstrip;(\S+;)*\[unknown\] \d+$/m);
     expect(e.stderr).toMatch(/^NOTE: \d+ samples ran through spinstrip where it has no symbols \(stripped, and no debug file found\): its frames print \[unknown\]\.$/m);
+  });
+});
+
+describe('MiniDebugInfo', () => {
+  it('a stripped binary with .gnu_debugdata (xz-compressed .symtab) has its functions named', async () => {
+    const dir = tempDir().dir;
+    const sp = join(dir, 'spinmini');
+    copyFileSync(bin, sp);
+    // As Fedora builds it: the function symbols in a stripped debug file, xz-compressed, added back as .gnu_debugdata.
+    const funcs = execFileSync('nm', ['--format=posix', '--defined-only', sp], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /^\S+ [Tt] /.test(l))
+      .map((l) => l.split(' ')[0])
+      .join('\n');
+    writeFileSync(join(dir, 'funcs'), funcs + '\n');
+    execFileSync('objcopy', ['--only-keep-debug', sp, join(dir, 'full.debug')]);
+    execFileSync('objcopy', ['-S', '--remove-section', '.comment', `--keep-symbols=${join(dir, 'funcs')}`, join(dir, 'full.debug'), join(dir, 'mini.debug')]);
+    execFileSync('xz', [join(dir, 'mini.debug')]);
+    execFileSync('strip', ['--strip-all', sp]);
+    execFileSync('objcopy', ['--add-section', `.gnu_debugdata=${join(dir, 'mini.debug.xz')}`, sp]);
+    expect(execFileSync('nm', [sp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).includes(HOT_C)).toBe(false);
+    const c = await startSpinner(sp);
+    const e = await profileWhile(c.pid, ['-f', '-U'], 30, { links: 2 });
+    expectCleanExit(e);
+    expect(e.stdout).toMatch(new RegExp(`^spinmini;(\\S+;)*main;${HOT_C} \\d+$`, 'm'));
   });
 });
 

@@ -5,6 +5,7 @@
 
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { mergeSymbolTables, miniDebugInfoSymbols } from './debugdata.js';
 
 export const ET_REL = 1;
 export const ET_EXEC = 2;
@@ -673,6 +674,12 @@ export class ElfFile {
       if (!table && this.hasDynsym) {
         table = tryRead(() => this.readSymbols(SHT_DYNSYM));
         if (table) this.source = 'dynsym';
+      }
+      // MiniDebugInfo (debugdata.ts): its local functions beside .dynsym's.
+      const mini = !this.debugPath ? miniDebugInfoSymbols(this) : undefined;
+      if (mini) {
+        table = table ? mergeSymbolTables(mini, table) : mini;
+        this.source = 'debug';
       }
     }
     if (!table) {
