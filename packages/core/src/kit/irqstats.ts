@@ -10,10 +10,9 @@ import { possibleCpus } from '../bpf/libbpf.js';
 import { CumulativeMap, log2Buckets } from '../bpf/histmap.js';
 import type { BpfObject } from '../bpf/object.js';
 import { hhmmss, log2HistogramJson, log2Sections, nsIn, pad } from '../format/index.js';
-import { custom, option, type OptionsOf } from './options.js';
+import { custom, int, option, type OptionsOf } from './options.js';
 import { definePeriodicTool, type Periodic, type PeriodicTool } from './periodic.js';
 import { runPeriodicCli } from './cli.js';
-import { int } from './options.js';
 
 export interface IrqStat {
   /** The handler's name (hardirqs: action->name) or the softirq's (net_rx, timer...). */
