@@ -1,6 +1,7 @@
 // How offcputime prints: BCC's stack text, its folded lines, its warnings,
 // or one JSON object per report.
 import { escapeControl, pad } from '@ebpf/core/format';
+import { frameJson } from '@ebpf/core/symbolize';
 import type { Frame, OffcpuStack, Report } from './index.js';
 
 export interface PrintFlags {
@@ -72,13 +73,6 @@ export function warnings(r: Report): string {
   if (r.dropped > 0) out += `WARNING: ${r.dropped} off-CPU blocks not counted: the totals map was full.\n`;
   return out;
 }
-
-const frameJson = (f: Frame) => ({
-  address: `0x${f.address.toString(16)}`,
-  ...(f.name !== undefined ? { symbol: f.name } : {}),
-  ...(f.offset !== undefined ? { offset: f.offset } : {}),
-  ...(f.module !== undefined ? { module: f.module } : {}),
-});
 
 /** One report as JSON: totals in microseconds (and nanoseconds), frames innermost first. */
 export function reportJson(r: Report): object {

@@ -1,6 +1,7 @@
 // How profile prints: BCC's stack text, its folded lines, its warning, or
 // one JSON object per report.
 import { escapeControl, pad } from '@ebpf/core/format';
+import { frameJson } from '@ebpf/core/symbolize';
 import type { Frame, ProfileStack, Report } from './index.js';
 
 export interface PrintFlags {
@@ -62,13 +63,6 @@ export function warnings(r: Report): string {
   for (const [m, n] of r.unnamed) out += `NOTE: ${n} samples ran through ${m} where it has no symbols (stripped, and no debug file found): its frames print [unknown].\n`;
   return out;
 }
-
-const frameJson = (f: Frame) => ({
-  address: `0x${f.address.toString(16)}`,
-  ...(f.name !== undefined ? { symbol: f.name } : {}),
-  ...(f.offset !== undefined ? { offset: f.offset } : {}),
-  ...(f.module !== undefined ? { module: f.module } : {}),
-});
 
 export function reportJson(r: Report): object {
   return {

@@ -28,7 +28,7 @@ export {
   type Symbolizer,
 } from './kernel.js';
 export { UserSymbolizer, parseMaps, type Mapping, type UserSymbolizerOptions } from './user.js';
-export { ProcessSymbols, Demangler, resolveStacks, type Frame } from './stacks.js';
+export { ProcessSymbols, Demangler, resolveStacks, frameJson, type Frame } from './stacks.js';
 
 /**
  * Where a uprobe on `symbol` (plus `delta` bytes) goes in the ELF file at

@@ -111,3 +111,13 @@ export function resolveStacks(sym: Symbolizer, stacks: ReadonlyArray<readonly bi
     }),
   );
 }
+
+/** A frame as the stack tools' --json prints it: address in hex, then what is known. */
+export function frameJson(f: Frame): { address: string; symbol?: string; offset?: number; module?: string } {
+  return {
+    address: `0x${f.address.toString(16)}`,
+    ...(f.name !== undefined ? { symbol: f.name } : {}),
+    ...(f.offset !== undefined ? { offset: f.offset } : {}),
+    ...(f.module !== undefined ? { module: f.module } : {}),
+  };
+}
