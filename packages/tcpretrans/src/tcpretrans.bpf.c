@@ -20,7 +20,8 @@
 // from vmlinux.h: the kernel renamed its struct (tcp_event_sk_skb before
 // 6.x, tcp_retransmit_skb since, with an `err` field added at the end) but
 // kept the fields this tool reads at the same offsets once `family` joined
-// them (older kernels lack it: check the record's format under tracefs,
+// them (6.1's record is the same; older kernels may lack `family`: check the
+// record's format under tracefs,
 // events/tcp/tcp_retransmit_skb/format, before trusting this layout there).
 //
 // Tail loss probes (BCC's -l): BCC kprobes tcp_send_loss_probe(); there is no
