@@ -86,7 +86,7 @@ async function round(which) {
     .split('\n')
     .map((l) => Number(/ (\d+)$/.exec(l)?.[1] ?? 0))
     .reduce((a, b) => a + b, 0);
-  return { samples, bpfNs: (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt), cpuUs: (last.cpu * 1e6) / Math.max(1, samples), rss: last.peakRss, lost: /WARNING/.test(err) ? err.trim() : '' };
+  return { samples, bpfNs: (s1.ns - s0.ns) / Math.max(1, s1.cnt - s0.cnt), cpuUs: (last.cpu * 1e6) / Math.max(1, samples), rss: last.peakRss, lost: err.split('\n').filter((l) => l.startsWith('WARNING')).join('; ') };
 }
 
 export async function run() {

@@ -191,7 +191,7 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
         const s = walked[i]!.s;
         s.userFrames = fs;
         jitFrames += fs.filter((f) => f.module?.startsWith('perf-')).length;
-        for (const m of new Set(fs.filter((f) => f.name === undefined && f.module !== undefined && f.module !== '[vdso]').map((f) => f.module!))) unnamed.set(m, (unnamed.get(m) ?? 0) + s.count);
+        for (const m of new Set(fs.filter((f) => f.name === undefined && f.module !== undefined && f.module !== '[vdso]' && !f.module.endsWith('(deleted)')).map((f) => f.module!))) unnamed.set(m, (unnamed.get(m) ?? 0) + s.count);
       });
     }
     const stacks = rows.map((r) => r.s);

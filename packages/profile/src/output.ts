@@ -60,7 +60,7 @@ export function warnings(r: Report): string {
     out += `WARNING: ${r.missedStacks} stack traces could not be displayed.${r.collision ? ' Consider increasing --stack-storage-size.' : ''}\n`;
   }
   if (r.dropped > 0) out += `WARNING: ${r.dropped} samples not counted: the counts map was full.\n`;
-  for (const [m, n] of r.unnamed) out += `NOTE: ${n} samples ran through ${m} where it has no symbols (stripped, and no debug file found): its frames print [unknown].\n`;
+  for (const [m, n] of r.unnamed) out += `NOTE: ${n} samples ran through ${m} where no symbol covers them (stripped, no debug file found): those frames print [unknown].\n`;
   return out;
 }
 

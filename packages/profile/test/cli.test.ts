@@ -78,7 +78,7 @@ describe('stripped binaries', () => {
     const e = await profileWhile(c.pid, ['-f', '-U'], 30, { links: 2 });
     expect([e.code, e.signal]).toEqual([0, null]);
     expect(e.stdout).toMatch(/^spinstrip;(\S+;)*\[unknown\] \d+$/m);
-    expect(e.stderr).toMatch(/^NOTE: \d+ samples ran through spinstrip where it has no symbols \(stripped, and no debug file found\): its frames print \[unknown\]\.$/m);
+    expect(e.stderr).toMatch(/^NOTE: \d+ samples ran through spinstrip where no symbol covers them \(stripped, no debug file found\): those frames print \[unknown\]\.$/m);
   });
 });
 
