@@ -8,10 +8,10 @@
 //   for (const s of report.stacks) console.log(s.comm, s.count, s.userFrames?.map((f) => f.name));
 //
 // JIT frames are named from /tmp/perf-PID.map (node --perf-basic-prof).
-import { PerfSoftware, PerfType, UsageError, possibleCpus, processAlive, type BpfObject } from '@ebpf/core';
+import { PerfSoftware, PerfType, UsageError, possibleCpus, processAlive, u64Key, type BpfObject } from '@ebpf/core';
 import { Periodic, apiOption, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, WithPerfMap, resolveStacks, type Frame } from '@ebpf/core/symbolize';
-import { MAX_STACK_DEPTH, STACK_SKIPPED, decodeProfileKey, type Config } from './profile.gen.js';
+import { MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_OFFSETS, STACK_SKIPPED, decodeProfileKey, type Config } from './profile.gen.js';
 
 export type { Frame } from '@ebpf/core/symbolize';
 
@@ -63,8 +63,6 @@ export interface Report {
   samples: number;
   /** Stacks that could not be stored (BCC's "stack traces could not be displayed"). */
   missedStacks: number;
-  /** Whether one of them was a hash collision in the stack map (a larger stackStorageSize helps). */
-  collision: boolean;
   /** Samples not counted in this period: the counts map was full (maxKeys). */
   dropped: number;
   /** User frames named from a perf map (JIT code). */
@@ -75,8 +73,7 @@ export interface Report {
 
 export type Profile = Periodic<Report>;
 
-const EFAULT = 14n;
-const EEXIST = 17n;
+const [NONE, SKIPPED, MISSED] = [BigInt(STACK_NONE), BigInt(STACK_SKIPPED), BigInt(STACK_MISSED)];
 
 export const options = {
   pid: option('-p, --pid <PID>', 'profile process with this PID only', pid, { conflicts: ['tid'] }),
@@ -112,7 +109,7 @@ const program: ProgramDef<ProfileOptions> = {
       user_stacks: !o.kernelStacksOnly,
       kernel_stacks: !o.userStacksOnly,
     }) satisfies Config,
-  maps: (o) => ({ stack_traces: o.stackStorageSize ?? 16384, counts: o.maxKeys ?? 10240 }),
+  maps: (o) => ({ stacks: o.stackStorageSize ?? 16384, counts: o.maxKeys ?? 10240 }),
   attach: (obj, o) => {
     const rate = o.sampleCount !== undefined ? { period: o.sampleCount } : { frequency: o.frequency ?? 49 };
     obj.attachPerfEvent('do_perf_event', { type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, ...rate, ...(o.cpu !== undefined ? { cpus: [o.cpu] } : {}) });
@@ -122,7 +119,7 @@ const program: ProgramDef<ProfileOptions> = {
 /** Reads reports: counts drained, stacks symbolized (JIT frames from perf maps), processes' symbols kept while they run. */
 function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, endNs: bigint) => Report; stop: () => void } {
   const counts = obj.map('counts');
-  const stackMap = obj.map('stack_traces');
+  const stackMap = obj.map('stacks');
   const kernel = new KernelSymbolizer();
   kernel.load();
   const demangler = new Demangler();
@@ -131,38 +128,26 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
   const poll = o.pid !== undefined ? setInterval(() => symbolsOf(o.pid!).snapshot(), 1000).unref() : undefined;
   if (o.pid !== undefined) symbolsOf(o.pid);
   let droppedBefore = 0n;
-  const idKey = Buffer.alloc(4);
 
   const take = (startNs: bigint, endNs: bigint): Report => {
     const time = new Date();
     const rows: Array<{ s: ProfileStack; k?: bigint[]; u?: bigint[] }> = [];
     let missedStacks = 0;
-    let collision = false;
     let samples = 0;
     const ids = new Set<bigint>();
-    // One side of a key: addresses; [] when there is none (-EFAULT) or it was missed; undefined when not collected.
+    // One side of a key: addresses; [] when there is none or it was missed; undefined when not collected.
     const side = (id: bigint, s: ProfileStack, missed: 'kernelMissed' | 'userMissed'): bigint[] | undefined => {
-      if (id === BigInt(STACK_SKIPPED)) return undefined;
-      if (id === -EFAULT) return [];
-      let v: Buffer | undefined;
-      if (id >= 0n) {
-        ids.add(id);
-        idKey.writeUInt32LE(Number(id));
-        v = stackMap.lookup(idKey);
-      }
+      if (id === SKIPPED) return undefined;
+      if (id === NONE) return [];
+      const v = id === MISSED ? undefined : stackMap.lookup(u64Key(id));
       if (!v) {
         missedStacks++;
-        collision ||= id === -EEXIST;
         s[missed] = true;
         return [];
       }
-      const out: bigint[] = [];
-      for (let i = 0; i < MAX_STACK_DEPTH; i++) {
-        const a = v.readBigUInt64LE(8 * i);
-        if (a === 0n) break;
-        out.push(a);
-      }
-      return out;
+      ids.add(id);
+      const nr = Math.min(Number(v.readBigUInt64LE(STACK_OFFSETS.nr)), MAX_STACK_DEPTH);
+      return Array.from({ length: nr }, (_, i) => v.readBigUInt64LE(STACK_OFFSETS.ips + 8 * i));
     };
     for (const [k, v] of counts.drain(4096)) {
       const key = decodeProfileKey(new DataView(k.buffer, k.byteOffset, k.length), 0, k.length);
@@ -171,10 +156,7 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
       samples += s.count;
     }
     // The stacks of this period are read: free them for the next one.
-    for (const id of ids) {
-      idKey.writeUInt32LE(Number(id));
-      stackMap.delete(idKey);
-    }
+    for (const id of ids) stackMap.delete(u64Key(id));
     const withK = rows.filter((r) => r.k);
     resolveStacks(kernel, withK.map((r) => r.k!), demangler).forEach((fs, i) => (withK[i]!.s.kernelFrames = fs));
     let jitFrames = 0;
@@ -199,7 +181,7 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
     const droppedNow = obj.readGlobalInt('counts_full');
     const dropped = Number(droppedNow - droppedBefore);
     droppedBefore = droppedNow;
-    return { time, startNs, endNs, stacks, samples, missedStacks, collision, dropped, jitFrames, unnamed };
+    return { time, startNs, endNs, stacks, samples, missedStacks, dropped, jitFrames, unnamed };
   };
   return { take, stop: () => clearInterval(poll) };
 }

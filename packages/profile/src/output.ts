@@ -57,7 +57,7 @@ export function formatReport(r: Report, p: PrintFlags): string {
 export function warnings(r: Report): string {
   let out = '';
   if (r.missedStacks > 0) {
-    out += `WARNING: ${r.missedStacks} stack traces could not be displayed.${r.collision ? ' Consider increasing --stack-storage-size.' : ''}\n`;
+    out += `WARNING: ${r.missedStacks} stack traces could not be displayed. Consider increasing --stack-storage-size.\n`;
   }
   if (r.dropped > 0) out += `WARNING: ${r.dropped} samples not counted: the counts map was full.\n`;
   for (const [m, n] of r.unnamed) out += `NOTE: ${n} samples ran through ${m} where no symbol covers them (stripped, no debug file found): those frames print [unknown].\n`;

@@ -12,7 +12,7 @@
 // perf_event_open() and attaches this program to each; the program runs in
 // the timer interrupt, on the interrupted task, with the interrupted
 // registers in ctx->regs. Both stacks are walked from there by the kernel
-// (bpf_get_stackid), and stored once each in a stack trace map.
+// (bpf_get_stack), and stored once each, by a hash of their frames.
 //
 // Nothing is sent per sample: counts stay in a hash map, keyed by
 // (process, stacks, comm), and user space reads them once, at the report.
@@ -30,18 +30,28 @@ const volatile bool kernel_stacks = true; /* false with -U */
 #define MAX_STACK_DEPTH 127
 #define TASK_COMM_LEN 16
 
-/* bpf_get_stackid()'s answer when a stack is not collected (-U / -K): not an errno. */
-#define STACK_SKIPPED (-1000)
+/* Stack ids below 3 are not ids (hashes are moved above them). */
+#define STACK_NONE 0            /* there is no such stack (a kernel thread's user stack) */
+#define STACK_SKIPPED 1         /* not collected (-U / -K) */
+#define STACK_MISSED 2          /* not stored: `stacks` was full (or the walk failed) */
+#define FIRST_STACK_ID 3
 
 /* The key of a count, as BCC's: the process, its stacks, its name. */
 struct profile_key {
 	__u32 pid;                 /* the process (tgid), as BCC */
 	__u32 pad;
-	__s64 user_stack_id;       /* >= 0: in `stack_traces`; < 0: -errno, or STACK_SKIPPED */
-	__s64 kern_stack_id;
+	__u64 user_stack_id;       /* in `stacks`, or one of the values above */
+	__u64 kern_stack_id;
 	char comm[TASK_COMM_LEN];
 };
 EBPF_EXPORT(profile_key);
+
+/* One stack: `nr` instruction pointers, innermost first. */
+struct stack {
+	__u64 nr;
+	__u64 ips[MAX_STACK_DEPTH];
+};
+EBPF_EXPORT(stack);
 
 /* ---- Maps ---- */
 
@@ -53,20 +63,84 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
-/* Stack id → frames. A stack trace map is a hash table with one stack per
- * bucket: two stacks with the same bucket cannot both be kept, and the
- * second gets -EEXIST (BCC's "hash collision": a larger
- * --stack-storage-size helps). */
+/* Stack id (a 64-bit hash of its frames) → the stack. BCC's stack trace
+ * map (BPF_MAP_TYPE_STACK_TRACE) keeps one stack per bucket and loses a
+ * stack whose bucket is taken, even with room to spare: a few hundred
+ * stacks in its 16384 buckets collide about once. A hash map keyed by a
+ * 64-bit hash does not collide in practice, and misses a stack only when
+ * --stack-storage-size distinct stacks are stored already. Preallocated:
+ * this runs in an interrupt. */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
-} stack_traces SEC(".maps");
+	__type(key, __u64);
+	__type(value, struct stack);
+} stacks SEC(".maps");
+
+/* Where a stack is walked before it is stored: one per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack);
+} scratch SEC(".maps");
 
 /* Counters user space reads from .bss. */
 __u64 samples = 0;         /* every sample counted */
 __u64 counts_full = 0;     /* samples not counted: `counts` had no room for a new key */
+
+/* ---- Stacks ----
+ *
+ * The FNV-1a hash of a stack's frames is its id; the loop runs through
+ * bpf_loop() (the verifier checks the callback once). */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+struct walk {
+	struct stack *s;
+	__u64 hash;
+};
+
+static long hash_frame(__u64 i, void *data)
+{
+	struct walk *w = data;
+
+	if (i >= MAX_STACK_DEPTH || i >= w->s->nr)
+		return 1;
+	w->hash = (w->hash ^ w->s->ips[i]) * FNV_PRIME;
+	return 0;
+}
+
+/* Walks one stack of the interrupted code (ctx holds its registers; flags
+ * 0: kernel, BPF_F_USER_STACK: user), stores it once, returns its id. */
+static __always_inline __u64 stack_id(void *ctx, __u64 flags)
+{
+	__u32 zero = 0;
+	struct stack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct walk w = { .hash = FNV_OFFSET };
+	__u64 id;
+	long n;
+
+	if (!s)
+		return STACK_MISSED;
+	n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
+	/* A kernel thread, or a sample in the kernel with no user context,
+	 * has no user stack: that is not a miss. */
+	if (n <= 0)
+		return n == 0 || n == -14 /* EFAULT */ ? STACK_NONE : STACK_MISSED;
+	s->nr = n / sizeof(__u64);
+	w.s = s;
+	bpf_loop(MAX_STACK_DEPTH, hash_frame, &w, 0);
+	id = (w.hash ^ s->nr) * FNV_PRIME;
+	if (id < FIRST_STACK_ID)
+		id += FIRST_STACK_ID;
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	/* New: another CPU may store the same one at this moment (EEXIST). */
+	if (bpf_map_update_elem(&stacks, &id, s, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &id))
+		return STACK_MISSED;
+	return id;
+}
 
 /* ---- Entry point ---- */
 
@@ -88,11 +162,8 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 
 	key.pid = tgid;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
-	/* In an interrupt the stacks are those of the interrupted code: ctx
-	 * holds its registers. A kernel thread, or a sample taken in the
-	 * kernel with no user context, has no user stack: -EFAULT, not a miss. */
-	key.kern_stack_id = kernel_stacks ? bpf_get_stackid(ctx, &stack_traces, 0) : STACK_SKIPPED;
-	key.user_stack_id = user_stacks ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : STACK_SKIPPED;
+	key.kern_stack_id = kernel_stacks ? stack_id(ctx, 0) : STACK_SKIPPED;
+	key.user_stack_id = user_stacks ? stack_id(ctx, BPF_F_USER_STACK) : STACK_SKIPPED;
 
 	__sync_fetch_and_add(&samples, 1);
 	n = bpf_map_lookup_elem(&counts, &key);
