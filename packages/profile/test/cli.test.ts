@@ -21,9 +21,8 @@ afterAll(killChildren);
 
 /**
  * A clean end: status 0, no stack trace, and on stderr nothing but BCC's
- * warning for stacks the stack map could not hold: a stack trace map keeps
- * one stack per bucket, so two stacks with one bucket collide now and then
- * (reported, as BCC does, never silent).
+ * warning for stacks the stack map had no room for (on a busy shared
+ * machine, system-wide; reported, never silent).
  */
 function expectDone(e: Exit): void {
   expect([e.code, e.signal]).toEqual([0, null]);
