@@ -90,7 +90,8 @@ describe('packed packages', () => {
         expect(list).toContain('package/CMakeLists.txt');
       } else {
         expect(meta.dependencies['@ebpf/core']).toBe(JSON.parse(readFileSync(join(repo, 'packages/core/package.json'), 'utf8')).version);
-        expect(list).toContain(`package/dist/${p}.bpf.o`);
+        // A tool carries its lesson's object; the exporter runs other tools' and has none of its own.
+        if (existsSync(join(repo, 'packages', p, 'src', `${p}.bpf.c`))) expect(list).toContain(`package/dist/${p}.bpf.o`);
         for (const target of Object.values(meta.bin as Record<string, string>)) expect(list).toContain(`package/${target.replace(/^\.\//, '')}`);
       }
     }
