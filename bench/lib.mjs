@@ -2,7 +2,7 @@
 // its CPU time and peak RSS from /proc, stop it, and count its output lines.
 // Numbers are printed, never asserted.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -103,4 +103,111 @@ export const mb = (b) => fmt(b / (1024 * 1024), 1);
 export function printTable(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd());
+}
+
+/** Median (min–max) of a list, as a table cell. */
+export const spread = (xs, d = 0) => `${fmt(median(xs), d)} (${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)})`;
+
+/** How many fds of a live process are BPF links (or, with `kinds`, links of those anon-inode kinds). */
+export function bpfLinks(pid, kinds = /^anon_inode:bpf_link$/) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return kinds.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Spawns a tool with its stdout and stderr piped and resolves once it holds
+ * `links` BPF links (its programs are attached): { child, startMs, out(),
+ * stderr() }. A tool that exits first, or takes over 30 s, rejects.
+ */
+export async function startAttached(cmd, args, { links = 1, kinds } = {}) {
+  const t0 = process.hrtime.bigint();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const deadline = Date.now() + 30_000;
+  while (bpfLinks(child.pid, kinds) < links) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${cmd} did not attach: ${stderr}`);
+    await sleep(5);
+  }
+  const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { child, startMs, out: () => out, stderr: () => stderr };
+}
+
+/**
+ * Starts a storm program that prints "ready", waits for a byte on stdin,
+ * runs, prints one line of numbers and waits for stdin to close. Resolves
+ * once it is ready with { pid, go(), stop() }: go() runs it and resolves with
+ * the numbers of its line; stop() closes its stdin and waits for its end.
+ */
+export function startStorm(bin, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.on('error', reject);
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      const was = out;
+      out += d;
+      if (was.startsWith('ready\n') || !out.startsWith('ready\n')) return;
+      resolve({
+        pid: child.pid,
+        go: () =>
+          new Promise((r) => {
+            const check = () => {
+              const m = out.slice(6).match(/^([\d ]+)\n/);
+              if (m) r(m[1].split(' ').map(Number));
+              else setTimeout(check, 5);
+            };
+            child.stdin.write('x');
+            check();
+          }),
+        stop: () =>
+          new Promise((r) => {
+            child.once('close', r);
+            child.stdin.end();
+          }),
+      });
+    });
+  });
+}
+
+/**
+ * One storm round under a tool: 'ours' (node `cli`), 'ref' (the C tool
+ * `ref`) or none (untraced). Starts the storm, then the tool with
+ * args(stormPid) until `links` are attached, waits past its start-up's own
+ * work, runs the storm, reads the tool's peak RSS, stops it with SIGINT.
+ * Resolves with { numbers (the storm's line), peakRss, out (the tool's stdout) }.
+ */
+export async function stormRound(storm, tool, { cli, ref, args = () => [], links = 1 }) {
+  const s = await startStorm(...storm);
+  let t;
+  if (tool) {
+    t = tool === 'ours' ? await startAttached(process.execPath, [cli, ...args(s.pid)], { links }) : await startAttached(ref, args(s.pid), { links });
+    await sleep(200);
+  }
+  const numbers = await s.go();
+  let peakRss = NaN;
+  if (t) {
+    peakRss = procStats(t.child.pid).peakRss;
+    await stopChild(t.child);
+  }
+  await s.stop();
+  return { numbers, peakRss, out: t ? t.out() : '' };
+}
+
+/** Runs every configuration [name, ...rest] `rounds` times, alternating them (noise spreads evenly); a Map name → results. */
+export async function alternate(configs, rounds, fn) {
+  const results = new Map(configs.map(([name]) => [name, []]));
+  for (let i = 0; i < rounds; i++) for (const [name, ...rest] of configs) results.get(name).push(await fn(...rest));
+  return results;
 }

@@ -11,10 +11,9 @@
 //   seen       the getppid calls the tool reported: the storm made CALLS
 //              (a few more come from other processes on the machine)
 //   RSS        the tool's peak resident memory
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, median, printTable, procStats, sleep } from './lib.mjs';
+import { alternate, compileC, fmt, mb, median, printTable, spread, stormRound } from './lib.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/syscount/dist/cli.js', import.meta.url));
 const REF = '/usr/sbin/syscount';
@@ -50,85 +49,13 @@ int main(int argc, char **argv) {
 }`,
 );
 
-function startStorm() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(storm, [String(CALLS)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.on('error', reject);
-    child.stdout.setEncoding('utf8').on('data', (d) => {
-      const was = out;
-      out += d;
-      if (!was.startsWith('ready\n') && out.startsWith('ready\n')) {
-        resolve({
-          pid: child.pid,
-          go: () =>
-            new Promise((r) => {
-              const check = () => {
-                const m = out.slice(6).match(/^(\d+) (\d+)\n/);
-                if (m) r({ cpuNs: Number(m[1]), wallNs: Number(m[2]) });
-                else setTimeout(check, 5);
-              };
-              child.stdin.write('x');
-              check();
-            }),
-          stop: () =>
-            new Promise((r) => {
-              child.once('close', r);
-              child.stdin.end();
-            }),
-        });
-      }
-    });
-  });
-}
-
-/** BPF links a process holds (its attached programs). */
-function bpfLinks(pid) {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:bpf_link';
-      } catch {
-        return false;
-      }
-    }).length;
-  } catch {
-    return 0;
-  }
-}
-
 async function round(tool, latency) {
-  const s = await startStorm();
-  let child;
-  let out = '';
-  if (tool) {
-    const args = ['-T', '100', ...(latency ? ['-L'] : [])];
-    child = tool === 'ours' ? spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(REF, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
-    const deadline = Date.now() + 30000;
-    // -L attaches two programs: wait for the last.
-    while (bpfLinks(child.pid) < (latency ? 2 : 1)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${tool} did not attach: ${err}`);
-      await sleep(20);
-    }
-    await sleep(200);
-  }
-  const r = await s.go();
-  let peakRss = NaN;
-  if (child) {
-    peakRss = procStats(child.pid).peakRss;
-    const closed = new Promise((res) => child.once('close', res));
-    child.kill('SIGINT');
-    await closed;
-  }
-  await s.stop();
+  const args = () => ['-T', '100', ...(latency ? ['-L'] : [])];
+  // -L attaches two programs: wait for both.
+  const { numbers, peakRss, out } = await stormRound([storm, [String(CALLS)]], tool, { cli: CLI, ref: REF, args, links: latency ? 2 : 1 });
   const seen = Number(/^getppid\s+(\d+)/m.exec(out)?.[1] ?? NaN);
-  return { ...r, peakRss, seen };
+  return { cpuNs: numbers[0], wallNs: numbers[1], peakRss, seen };
 }
-
-const spread = (xs, d = 0) => `${fmt(median(xs), d)} (${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)})`;
 
 export async function run() {
   console.log(`\n## syscount: syscall storm, ${CALLS} getppid() calls, system-wide, ${ROUNDS} rounds (medians, min–max)`);
@@ -140,8 +67,7 @@ export async function run() {
     ['@ebpf/syscount -L', 'ours', true],
     ...(hasRef ? [['libbpf-tools syscount -L', 'ref', true]] : []),
   ];
-  const results = new Map(configs.map(([name]) => [name, []]));
-  for (let i = 0; i < ROUNDS; i++) for (const [name, tool, lat] of configs) results.get(name).push(await round(tool, lat));
+  const results = await alternate(configs, ROUNDS, round);
   const perCall = (r) => r.cpuNs / CALLS;
   const b = median(results.get('untraced').map(perCall));
   const bWall = median(results.get('untraced').map((r) => r.wallNs));
