@@ -12,29 +12,16 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fmt, mb, median, printTable, procStats, sleep, startTool } from './lib.mjs';
-import { runStorm as stormOf } from './support/tcpstorm.mjs';
+import { fmt, mb, median, printTable } from './lib.mjs';
+import { portIn, startOurs, tcpRounds } from './support/tcpstorm.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/tcpconnlat/dist/cli.js', import.meta.url));
 const REF = '/usr/sbin/tcpconnlat';
 const CONNS = Number(process.env.BENCH_TCP_CONNS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TCP_ROUNDS ?? 3);
 
-const runStorm = () => stormOf(CONNS);
-
-async function traced() {
-  const t = await startTool(process.execPath, [CLI], /^PID +COMM/);
-  const lines = [];
-  t.onLine((l) => lines.push(l));
-  const before = procStats(t.child.pid);
-  const { port, rate } = await runStorm();
-  await sleep(300); // let the reader drain what is still in the ring
-  const after = procStats(t.child.pid);
-  await t.stop();
-  // PID COMM IP SADDR DADDR DPORT LAT(ms)
-  const seen = lines.filter((l) => l.trim().split(/\s+/)[5] === String(port)).length;
-  return { rate, seen, cpu: after.cpu - before.cpu, peakRss: after.peakRss, startMs: t.startMs, stderr: t.stderr().trim() };
-}
+// PID COMM IP SADDR DADDR DPORT LAT(ms)
+const rowOf = portIn(5);
 
 export async function run() {
   console.log(`\n## tcpconnlat: loopback connect storm, ${CONNS} connects per run, ${ROUNDS} rounds`);
@@ -42,12 +29,7 @@ export async function run() {
     const r = spawnSync(REF, [], { timeout: 5000, encoding: 'utf8' });
     console.log(`libbpf-tools tcpconnlat: does not run here (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}`);
   }
-  const base = [];
-  const ours = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    base.push((await runStorm()).rate);
-    ours.push(await traced());
-  }
+  const { base, traced: [ours] } = await tcpRounds(ROUNDS, CONNS, rowOf, [() => startOurs(CLI, /^PID +COMM/)]);
   const baseRate = median(base);
   const cpu = ours.map((r) => r.cpu / Math.max(r.seen, 1));
   printTable([

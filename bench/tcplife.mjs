@@ -9,109 +9,24 @@
 //   RSS       the tool's peak resident memory
 //   startup   spawn → attached (ours: header line; libbpf-tools: its BPF link
 //             appears: its stdout is a pipe, so block-buffered)
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, median, printTable, procStats, sleep, startTool, stopChild } from './lib.mjs';
+import { fmt, mb, median, printTable } from './lib.mjs';
+import { portIn, startOurs, startRef, tcpRounds } from './support/tcpstorm.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/tcplife/dist/cli.js', import.meta.url));
-const STORM_SRC = fileURLToPath(new URL('../packages/tcplife/test/c/tcpstorm.c', import.meta.url));
 const REF = '/usr/sbin/tcplife';
 const CONNS = Number(process.env.BENCH_TCP_CONNS ?? 20000);
 const ROUNDS = Number(process.env.BENCH_TCP_ROUNDS ?? 3);
 
-const storm = compileC('tcpstorm', readFileSync(STORM_SRC, 'utf8'));
-
-/** One storm: CONNS connections, no payload; resolves with { port, rate }. */
-function runStorm() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(storm, [String(CONNS), '0', '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const port = Number(out.match(/^port (\d+)/m)?.[1]);
-      const secs = Number(out.match(/^done \d+ ([\d.]+)/m)?.[1]);
-      if (code !== 0 || !port || !secs) reject(new Error(`tcpstorm failed (${code}): ${out}`));
-      else resolve({ port, rate: CONNS / secs });
-    });
-  });
-}
-
 /** Rows of both tools: PID COMM LADDR LPORT RADDR RPORT ... (split on blanks). */
-const rowOf = (port) => (line) => {
-  const f = line.trim().split(/\s+/);
-  return f[3] === String(port) || f[5] === String(port);
-};
-
-function hasBpfLink(pid) {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
-      try {
-        return /^anon_inode:(bpf_link|\[perf_event\])$/.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
-}
-
-/** libbpf-tools tcplife, stdout a pipe (block-buffered, as a user's `> file`): ready once attached. */
-async function startRef() {
-  const t0 = process.hrtime.bigint();
-  const child = spawn(REF, [], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const deadline = Date.now() + 10_000;
-  while (!hasBpfLink(child.pid)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${REF} did not start: ${stderr}`);
-    await sleep(5);
-  }
-  const startMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  await sleep(200); // let it reach its poll loop
-  return {
-    child,
-    startMs,
-    lines: () => out.split('\n'),
-    stderr: () => stderr,
-    stop: () => stopChild(child),
-  };
-}
-
-async function startOurs() {
-  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const t = await startTool(process.execPath, [...nodeFlags, CLI], /^PID +COMM/);
-  const lines = [];
-  t.onLine((l) => lines.push(l));
-  return { child: t.child, startMs: t.startMs, lines: () => lines, stderr: t.stderr, stop: t.stop };
-}
-
-async function traced(start) {
-  const tool = await start();
-  const before = procStats(tool.child.pid);
-  const { port, rate } = await runStorm();
-  await sleep(300); // let the reader drain what is still in the ring
-  const after = procStats(tool.child.pid);
-  await tool.stop();
-  const seen = tool.lines().filter(rowOf(port)).length;
-  return { rate, seen, cpu: after.cpu - before.cpu, peakRss: after.peakRss, startMs: tool.startMs, stderr: tool.stderr().trim() };
-}
+const rowOf = portIn(3, 5);
 
 export async function run() {
   console.log(`\n## tcplife: loopback connect/accept/close storm, ${CONNS} connections (${2 * CONNS} sessions) per run, ${ROUNDS} rounds`);
   const hasRef = existsSync(REF);
-  const base = [];
-  const ours = [];
-  const ref = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    base.push((await runStorm()).rate);
-    ours.push(await traced(startOurs));
-    if (hasRef) ref.push(await traced(startRef));
-  }
+  const starts = [() => startOurs(CLI, /^PID +COMM/), ...(hasRef ? [() => startRef(REF)] : [])];
+  const { base, traced: [ours, ref = []] } = await tcpRounds(ROUNDS, CONNS, rowOf, starts);
   const sessions = 2 * CONNS;
   const baseRate = median(base);
   const summary = (name, rs) => {
