@@ -4,6 +4,8 @@ import {
   fmtFixed,
   hhmmss,
   jsonLine,
+  jsonEvent,
+  isJsonEvent,
   linearHistogram,
   log2Histogram,
   log2HistogramJson,
@@ -436,7 +438,7 @@ describe('columns', () => {
 });
 
 describe('jsonLine', () => {
-  it('converts bigints and byte arrays', () => {
+  it('converts bigints (always decimal strings), byte arrays, dates, maps and sets', () => {
     const line = jsonLine({
       pid: 42n,
       ts: 18446744073709551615n,
@@ -444,12 +446,38 @@ describe('jsonLine', () => {
       raw: new Uint8Array([0, 0xab, 0xff]),
       buf: Buffer.from([1, 2]),
       nested: [{ n: 1n }],
+      at: new Date(Date.UTC(2026, 11, 5, 8, 0, 0, 123)),
+      map: new Map([[7, 8n]]),
+      set: new Set([1n]),
+      gone: undefined,
     });
     expect(line).toBe(
-      '{"pid":42,"ts":"18446744073709551615","neg":-5,"raw":"00abff","buf":"0102","nested":[{"n":1}]}\n',
+      '{"pid":"42","ts":"18446744073709551615","neg":"-5","raw":"00abff","buf":"0102","nested":[{"n":"1"}],' +
+        '"at":"2026-12-05T08:00:00.123Z","map":{"7":"8"},"set":["1"]}\n',
     );
+    // A field's JSON type does not depend on its value.
     expect(jsonLine(9007199254740992n)).toBe('"9007199254740992"\n');
-    expect(jsonLine(9007199254740991n)).toBe('9007199254740991\n');
+    expect(jsonLine(9007199254740991n)).toBe('"9007199254740991"\n');
+  });
+
+  it('jsonEvent: plain JSON.stringify works on an event with bigints and round-trips 64-bit values exactly', () => {
+    const max = 2n ** 64n - 1n;
+    const ev = jsonEvent({ timestamp: 2n ** 53n + 1n, addr: max, neg: -(2n ** 63n), pid: 7, frames: [{ ip: max - 1n }] });
+    expect(isJsonEvent(ev)).toBe(true);
+    expect(Object.keys(ev)).toEqual(['timestamp', 'addr', 'neg', 'pid', 'frames']); // toJSON is not a field
+    expect({ ...ev }).toEqual({ timestamp: 2n ** 53n + 1n, addr: max, neg: -(2n ** 63n), pid: 7, frames: [{ ip: max - 1n }] });
+    const back = JSON.parse(JSON.stringify(ev));
+    expect(back).toEqual({ timestamp: '9007199254740993', addr: '18446744073709551615', neg: '-9223372036854775808', pid: 7, frames: [{ ip: '18446744073709551614' }] });
+    expect(BigInt(back.timestamp)).toBe(2n ** 53n + 1n);
+    expect(BigInt(back.addr)).toBe(max);
+    expect(BigInt(back.neg)).toBe(-(2n ** 63n));
+    expect(JSON.stringify(ev) + '\n').toBe(jsonLine(ev));
+    expect(() => JSON.stringify({ ev })).not.toThrow();
+    // A class instance keeps its own prototype.
+    class K {
+      x = 1n;
+    }
+    expect(isJsonEvent(jsonEvent(new K()))).toBe(false);
   });
 
   it('stays parseable for untrusted text; bytes that are not UTF-8 come as U+FFFD plus <key>_bytes (base64)', () => {

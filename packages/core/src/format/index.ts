@@ -1,6 +1,5 @@
 // Output formatting that matches BCC's Python tools byte for byte
 // (subpath `@ebpf/core/format`). Pure functions, no dependencies.
-import { hasRawBytes, rawBytes } from './decode.js';
 
 // ---------------------------------------------------------------------------
 // Histograms (bcc/table.py 0.26: _print_log2_hist, _print_linear_hist, _stars)
@@ -399,77 +398,7 @@ export function hhmmss(date: Date = new Date()): string {
   return two(date.getHours()) + ':' + two(date.getMinutes()) + ':' + two(date.getSeconds());
 }
 
-// ---------------------------------------------------------------------------
-// JSON lines
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-// U+DC80..U+DCFF, lone or not: a cheap first test before hasRawBytes().
-const LOW_SURROGATE = /[\udc80-\udcff]/;
-const REPLACEMENT = /(?<![\ud800-\udbff])[\udc80-\udcff]/g;
-
-const base64 = (s: string): string => rawBytes(s).toString('base64');
-
-// A string that holds bytes that were not UTF-8 (lone U+DCNN, see decode.ts)
-// goes out as valid Unicode (each such byte U+FFFD), and the object gets a
-// sibling `<key>_bytes`: the exact bytes in base64. For an array of strings,
-// `<key>_bytes` is an array of the same length, null where the string is
-// valid UTF-8. Returns undefined when no property needs it.
-function withRawBytes(obj: Record<string, unknown>): Record<string, unknown> | undefined {
-  let found: Map<string, [clean: unknown, bytes: unknown]> | undefined;
-  for (const k in obj) {
-    const v = obj[k];
-    if (typeof v === 'string') {
-      if (LOW_SURROGATE.test(v) && hasRawBytes(v)) (found ??= new Map()).set(k, [v.replace(REPLACEMENT, '\ufffd'), base64(v)]);
-    } else if (Array.isArray(v) && v.some((e) => typeof e === 'string' && LOW_SURROGATE.test(e) && hasRawBytes(e))) {
-      (found ??= new Map()).set(k, [
-        v.map((e) => (typeof e === 'string' ? e.replace(REPLACEMENT, '\ufffd') : e)),
-        v.map((e) => (typeof e === 'string' && hasRawBytes(e) ? base64(e) : null)),
-      ]);
-    }
-  }
-  if (!found) return undefined;
-  // Rebuilt in order: each `<key>_bytes` right after its key.
-  const out: Record<string, unknown> = {};
-  for (const k in obj) {
-    const f = found.get(k);
-    if (!f) out[k] = obj[k];
-    else {
-      out[k] = f[0];
-      out[`${k}_bytes`] = f[1];
-    }
-  }
-  return out;
-}
-
-// Uint8Array (Buffer too: `this[key]` is the value before its toJSON ran)
-// becomes hex; bigints become numbers where exact, strings otherwise;
-// strings holding bytes that are not UTF-8 as withRawBytes() says.
-function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') {
-    return value <= MAX_SAFE && value >= -MAX_SAFE ? Number(value) : value.toString();
-  }
-  if (typeof value === 'object' && value !== null) {
-    const raw = (this as Record<string, unknown>)[key];
-    if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex');
-    if (!Array.isArray(value)) return withRawBytes(value as Record<string, unknown>) ?? value;
-  } else if (typeof value === 'string' && LOW_SURROGATE.test(value) && hasRawBytes(value)) {
-    // Not a property of an object (an array's element, the top level): no
-    // sibling to carry the bytes; its array's `<key>_bytes` does when it has one.
-    return value.replace(REPLACEMENT, '\ufffd');
-  }
-  return value;
-}
-
-/**
- * One JSON object and "\n": bigint as number when safe else string,
- * Uint8Array as hex, and a string that holds bytes that were not UTF-8 as
- * valid Unicode (U+FFFD for each such byte) with a `<key>_bytes` sibling,
- * the exact bytes in base64 (an array of them, null for valid strings, for
- * an array of strings). A field without `_bytes` is exact as it is.
- */
-export function jsonLine(obj: unknown): string {
-  return JSON.stringify(obj, jsonReplacer) + '\n';
-}
+// JSON lines: format/json.ts (one convention for every tool).
+export { jsonLine, jsonValue, jsonEvent, isJsonEvent } from './json.js';
 
 export { flameGraph, flameGraphSvg, flameGraphHtml, parseFolded, type FoldedStack, type FlameGraphOptions } from './flamegraph.js';

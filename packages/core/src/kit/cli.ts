@@ -8,7 +8,8 @@
 import { Command } from 'commander';
 import { Session, commanderExit, commanderOutput, describeError, printError, runMain } from '../cli/index.js';
 import { setLibbpfVerbose } from '../bpf/libbpf.js';
-import { hhmmss, jsonLine } from '../format/index.js';
+import { hhmmss } from '../format/index.js';
+import { jsonLine, jsonValue } from '../format/json.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
 import type { BpfObject } from '../bpf/object.js';
@@ -135,12 +136,39 @@ export class BatchClock {
     return Number(ns - this.#firstNs) / 1e9;
   }
 
+  /** Seconds from the start to now (JSON's `elapsed` of a line that is not an event's). */
+  elapsed(): number {
+    return Number(process.hrtime.bigint() - this.startNs) / 1e9;
+  }
+
   /** A new batch begins: the wall clock is read again when asked. */
   tick(): void {
     this.#date = undefined;
     this.#iso = undefined;
     this.#hms = undefined;
   }
+}
+
+/**
+ * The two time fields every `--json` line starts with (core README, "JSON"):
+ * `time`, the wall clock (ISO 8601, UTC) of the event, and `elapsed`,
+ * seconds since tracing started (a number). `ns`: the event's CLOCK_MONOTONIC
+ * timestamp; without one, now.
+ */
+export function jsonTime(clock: BatchClock, ns?: bigint): { time: string; elapsed: number } {
+  return ns === undefined ? { time: clock.iso(), elapsed: clock.elapsed() } : { time: clock.wall(ns).toISOString(), elapsed: clock.since(ns) };
+}
+
+/**
+ * An event's `--json` object: `time` and `elapsed` (from its `timestamp`),
+ * then every field of the typed API's event under its own name (bigints as
+ * decimal strings, see format/json.ts), then `extra` (fields only the CLI
+ * has, such as a label).
+ */
+export function eventJson(ev: object, clock: BatchClock, extra?: Record<string, unknown>): Record<string, unknown> {
+  const ts = (ev as { timestamp?: unknown }).timestamp;
+  const o = { ...jsonTime(clock, typeof ts === 'bigint' ? ts : undefined), ...(jsonValue(ev) as Record<string, unknown>) };
+  return extra ? Object.assign(o, extra) : o;
 }
 
 /**
@@ -161,8 +189,12 @@ export interface EventCliDef<D extends OptionDefs, E> extends CommandDef<D> {
   header?: (flags: FlagsOf<D>) => string | undefined;
   /** One text row with its "\n" ('' skips the event). */
   row: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => string;
-  /** The JSON object for one event (undefined skips the event). */
-  json: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => unknown;
+  /**
+   * The JSON object for one event (undefined skips the event). Default:
+   * eventJson(), the convention every tool follows: use eventJson() with
+   * `extra` for fields only the CLI has.
+   */
+  json?: (flags: FlagsOf<D>, clock: BatchClock) => (ev: E) => unknown;
   /** A byte-level writer for the common rows (text output only, when no user-space filter runs). */
   fastRow?: (flags: FlagsOf<D>, clock: BatchClock) => FastRow | undefined;
   /** Stop after this many seconds: the flag key holding it (default 'duration' when declared). */
@@ -193,6 +225,8 @@ export interface EventRun {
   onStop(fn: () => void): void;
   /** The output is JSON lines (--json). */
   readonly json: boolean;
+  /** One JSON line (with "\n") of a summary printed by the CLI: `time` and `elapsed` (now), then `obj`'s fields. */
+  jsonLine(obj: object): string;
 }
 
 /**
@@ -221,7 +255,7 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
     ? ((j) => (ev: E) => {
         const o = j(ev);
         return o === undefined ? '' : jsonLine(o);
-      })(def.json(f, clock))
+      })(def.json ? def.json(f, clock) : (ev: E) => eventJson(ev as object, clock))
     : def.row(f, clock);
   const show = def.filter?.(f);
   const until = def.until?.(f);
@@ -283,6 +317,7 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
     },
     onStop: (fn) => session.onStop(fn),
     json: parsed.json,
+    jsonLine: (obj) => jsonLine({ ...jsonTime(clock), ...(jsonValue(obj) as object) }),
   });
   return session.done;
 }
@@ -300,10 +335,14 @@ export interface PeriodicCliDef<D extends OptionDefs, S> extends CommandDef<D> {
   banner?: (flags: FlagsOf<D>) => string | undefined;
   /** One snapshot as text. */
   print: (s: S, flags: FlagsOf<D>) => string;
-  /** One snapshot as a JSON line's object. */
-  json?: (s: S, flags: FlagsOf<D>) => unknown;
-  /** Instead of `json`: one JSON line per element (a line per histogram; none when empty). */
-  jsonLines?: (s: S, flags: FlagsOf<D>) => unknown[];
+  /**
+   * One snapshot as a JSON line's object. The kit puts `time` (the
+   * snapshot's `time`, ISO 8601) and `elapsed` (seconds from the start of
+   * tracing to the snapshot's `endNs`) first: leave them out here.
+   */
+  json?: (s: S, flags: FlagsOf<D>) => object;
+  /** Instead of `json`: one JSON line per element (a line per histogram; none when empty), each with `time` and `elapsed` first. */
+  jsonLines?: (s: S, flags: FlagsOf<D>) => object[];
   /** Runs once a snapshot is out (a warning on stderr after it). */
   printed?: (s: S, flags: FlagsOf<D>) => void;
   /** A last snapshot at Ctrl-C (default true, as BCC's tools print one). */
@@ -333,8 +372,18 @@ export async function runPeriodicCli<D extends OptionDefs, S>(def: PeriodicCliDe
   const out = session.out;
   const handle = await def.start(parsed, interval, interval !== undefined ? count : undefined, session);
   if (def.lostMessage) session.setLost(() => handle.lost());
+  // Every JSON line starts with the snapshot's time (core README, "JSON").
+  const stamp = (s: S): { time: string; elapsed: number } => {
+    const x = s as { time?: unknown; endNs?: unknown };
+    const end = typeof x.endNs === 'bigint' ? x.endNs : process.hrtime.bigint();
+    return { time: (x.time instanceof Date ? x.time : new Date()).toISOString(), elapsed: Number(end - handle.startNs) / 1e9 };
+  };
+  const line = (t: object, o: object): string => jsonLine({ ...t, ...(jsonValue(o) as object) });
   const text = parsed.json
-    ? (s: S) => (def.jsonLines ? def.jsonLines(s, f).map(jsonLine).join('') : jsonLine(def.json!(s, f)))
+    ? (s: S) => {
+        const t = stamp(s);
+        return def.jsonLines ? def.jsonLines(s, f).map((o) => line(t, o)).join('') : line(t, def.json!(s, f));
+      }
     : (s: S) => def.print(s, f);
   const print = (s: S) => {
     out.write(text(s));

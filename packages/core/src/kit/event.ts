@@ -5,6 +5,7 @@
 // (kit/cli.ts) from the same declaration.
 import type { BpfObject } from '../bpf/object.js';
 import { Tracer, type Decoder } from '../stream/tracer.js';
+import { jsonEvent } from '../format/json.js';
 import { checkOptions, type OptionDefs, type OptionsOf } from './options.js';
 import { loadProgram, type ProgramDef } from './program.js';
 
@@ -65,6 +66,10 @@ export function defineEventTool<D extends OptionDefs, E, T = undefined>(def: Eve
     load,
     start<R extends Tracer<E>>(opts?: OptionsOf<D> & CommonOptions, tracer?: (loaded: LoadedEventTool<E>) => R): R {
       const loaded = load(opts);
+      // The API's events serialize with plain JSON.stringify() (bigints as
+      // decimal strings): a toJSON on their prototype, not a field.
+      const decode = loaded.decode;
+      loaded.decode = (view, offset, length) => jsonEvent(decode(view, offset, length));
       try {
         return tracer ? tracer(loaded) : (new Tracer<E>(loaded) as R);
       } catch (err) {

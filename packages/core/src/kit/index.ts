@@ -19,7 +19,7 @@ export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';
 export { defineIrqTool, runIrqCli, irqOptions } from './irqstats.js';
 export type { IrqStat, IrqSnapshot, IrqOptions, IrqToolDef, IrqCliDef } from './irqstats.js';
 export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, PeriodicTool } from './periodic.js';
-export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock } from './cli.js';
+export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock, eventJson, jsonTime } from './cli.js';
 export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';
 export { flameGraphOption, prepareFlameGraph, writeFlameGraph } from './flamegraph.js';

@@ -145,7 +145,7 @@ export function runIrqCli(def: IrqCliDef, argv = process.argv): Promise<number> 
     return out;
   };
   const json = (s: IrqSnapshot): object[] =>
-    s.stats.map((x) => log2HistogramJson({ timestamp: s.time.toISOString(), unit: s.unit, [def.section]: x.name }, x, s.unit));
+    s.stats.map((x) => log2HistogramJson({ unit: s.unit, [def.section]: x.name }, x, s.unit));
   const seconds = int(1, 99999999);
   return runPeriodicCli(
     {

@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { track, untrack } from '../bpf/resources.js';
 import { checkOptions, type OptionDefs, type OptionsOf } from './options.js';
 import { loadProgram, type ProgramDef } from './program.js';
+import { jsonEvent } from '../format/json.js';
 
 /** Node timers fire at once past this; longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -56,7 +57,9 @@ export class Periodic<S, A = undefined> implements AsyncIterable<S> {
   #take: TakeSnapshot<S, A>;
   #lostFn: (() => number) | undefined;
   #onClose: (() => void) | undefined;
-  #periodStart = process.hrtime.bigint();
+  /** CLOCK_MONOTONIC ns when tracing began (the zero of JSON's `elapsed`). */
+  readonly startNs = process.hrtime.bigint();
+  #periodStart = this.startNs;
   #closed = false;
   #lostAtClose = 0;
   #queue: S[] = [];
@@ -132,7 +135,8 @@ export class Periodic<S, A = undefined> implements AsyncIterable<S> {
   #snapshot(arg: A | undefined, closing: boolean): S {
     if (this.#closed) throw new UsageError(`${this.object.name} is closed`);
     const end = process.hrtime.bigint();
-    const snap = this.#take(this.#periodStart, end, arg, closing);
+    // Snapshots serialize with plain JSON.stringify() (bigints as decimal strings).
+    const snap = jsonEvent(this.#take(this.#periodStart, end, arg, closing));
     this.#periodStart = end;
     return snap;
   }
