@@ -95,6 +95,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
                            InstanceMethod("globals", &NativeObject::Globals),
                            InstanceMethod("setAutoload", &NativeObject::SetAutoload),
                            InstanceMethod("setMaxEntries", &NativeObject::SetMaxEntries),
+                           InstanceMethod("reuseMapFd", &NativeObject::ReuseMapFd),
                            InstanceMethod("writeGlobal", &NativeObject::WriteGlobal),
                            InstanceMethod("readGlobal", &NativeObject::ReadGlobal),
                            InstanceMethod("load", &NativeObject::Load),
@@ -310,6 +311,19 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     if (!m) return env.Undefined();
     int err = bpf_map__set_max_entries(m, info[1].ToNumber().Uint32Value());
     if (err) return ThrowErrno(env, "bpf_map__set_max_entries", err);
+    return env.Undefined();
+  }
+
+  // reuseMapFd(map, fd): before load, the map becomes the existing kernel map
+  // behind fd (libbpf dups the fd and takes the map's type and sizes from it);
+  // load creates no map for it. The caller keeps (and closes) its own fd.
+  Napi::Value ReuseMapFd(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!Alive(env)) return env.Undefined();
+    bpf_map *m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    int err = bpf_map__reuse_fd(m, info[1].ToNumber().Int32Value());
+    if (err) return ThrowErrno(env, "bpf_map__reuse_fd", -err);
     return env.Undefined();
   }
 

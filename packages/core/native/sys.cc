@@ -157,6 +157,34 @@ Napi::Value ProbeUprobeMulti(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, ok);
 }
 
+// objGet(path) → fd: a pinned BPF object (map, program, link) in a bpffs, by
+// path, as BPF_OBJ_GET opens it. The caller closes the fd (closeFd).
+Napi::Value ObjGet(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].ToString().Utf8Value();
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return ThrowErrno(env, "bpf_obj_get", errno);
+  return Napi::Number::New(env, fd);
+}
+
+// mapInfo(fd) → { type, keySize, valueSize, maxEntries, name }: what the
+// kernel says about the map behind an fd (type as libbpf names it), or throws
+// EINVAL from bpf_obj_get_info_by_fd when the fd is not a map.
+Napi::Value MapInfo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  struct bpf_map_info m = {};
+  __u32 len = sizeof(m);
+  if (bpf_obj_get_info_by_fd(info[0].ToNumber().Int32Value(), &m, &len)) return ThrowErrno(env, "bpf_obj_get_info_by_fd", errno);
+  Napi::Object o = Napi::Object::New(env);
+  const char *type = libbpf_bpf_map_type_str(static_cast<bpf_map_type>(m.type));
+  o.Set("type", type ? type : "unknown");
+  o.Set("keySize", m.key_size);
+  o.Set("valueSize", m.value_size);
+  o.Set("maxEntries", m.max_entries);
+  o.Set("name", m.name);
+  return o;
+}
+
 Napi::Value PossibleCpus(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());
 }
@@ -174,6 +202,8 @@ Napi::Object InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("mountTracefs", Napi::Function::New(env, MountTracefs));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
+  exports.Set("objGet", Napi::Function::New(env, ObjGet));
+  exports.Set("mapInfo", Napi::Function::New(env, MapInfo));
   exports.Set("probeUprobeMulti", Napi::Function::New(env, ProbeUprobeMulti));
   return exports;
 }

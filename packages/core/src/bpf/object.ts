@@ -177,6 +177,18 @@ export class ObjectSpec implements Closeable {
     return this;
   }
 
+  /**
+   * Makes map `map` the existing kernel map behind `fd` (a pinned map opened
+   * by the caller): load creates no map for it, and the programs use that
+   * one. The map takes its type and sizes from the kernel's; the caller
+   * keeps its own fd (libbpf holds a duplicate) and may close it at once.
+   */
+  reuseMap(map: string, fd: number): this {
+    const obj = this.#obj();
+    this.#wrap(() => obj.reuseMapFd(map, fd), `cannot use the given map for ${map}`, { map });
+    return this;
+  }
+
   #wrap<T>(fn: () => T, what: string, subject?: Subject): T {
     try {
       return fn();

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { BpfObject, ObjectSpec, type GlobalValue, type ProgramInfo } from '../bpf/object.js';
 import { UsageError } from '../errors.js';
 import { hasTracepoint, preflight } from '../kernel/preflight.js';
+import { applyContainerOptions } from './container.js';
 
 export interface RingDef {
   /** The ring buffer map (default 'events'). */
@@ -156,6 +157,7 @@ function finish<O extends object, T>(def: Omit<ProgramDef<O, T>, 'target'>, opts
   let obj: BpfObject | undefined;
   try {
     if (def.knobs) spec.setConfig(def.knobs(opts, target));
+    applyContainerOptions(spec, def.name, opts); // --cgroup, --cgroupmap, --mntnsmap (kit/container.ts)
     for (const [map, n] of Object.entries(def.maps?.(opts) ?? {})) spec.setMaxEntries(map, n);
     if (def.ring) spec.setMaxEntries(def.ring.map ?? 'events', ringBytesOf(opts) ?? def.ring.defaultBytes);
     def.configure?.(spec, opts, target);

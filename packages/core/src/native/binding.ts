@@ -51,6 +51,8 @@ export interface NativeObject {
   globals(): NativeGlobalInfo[];
   setAutoload(program: string, on: boolean): void;
   setMaxEntries(map: string, n: number): void;
+  /** Before load: the map becomes the kernel map behind fd (libbpf dups it; the caller closes its own). */
+  reuseMapFd(map: string, fd: number): void;
   /** The attach type the program is verified for (a bpf_attach_type number). Before load. */
   setExpectedAttachType(program: string, type: number): void;
   writeGlobal(map: string, offset: number, bytes: Buffer): void;
@@ -153,6 +155,10 @@ export interface Binding {
   closeFd(fd: number): void;
   mountTracefs(path: string): void;
   possibleCpus(): number;
+  /** A pinned BPF object's fd, by its bpffs path (BPF_OBJ_GET). */
+  objGet(path: string): number;
+  /** What the kernel says about the map behind fd. */
+  mapInfo(fd: number): { type: string; keySize: number; valueSize: number; maxEntries: number; name: string };
   /** Whether uprobe_multi links exist and filter by process (Linux 6.9+). */
   probeUprobeMulti(): boolean;
 }

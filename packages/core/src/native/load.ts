@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Binding } from './binding.js';
 import { NativeLoadError } from '../errors.js';
+import { explainDlopenError, fixFor, hostFacts, inspectElf, type Diagnosis, type HostFacts } from './diagnose.js';
 import { useStrerror, wordNativeError } from './errno.js';
 
 const require = createRequire(import.meta.url);
@@ -50,6 +51,8 @@ const WORDING: { [K in keyof Binding]?: (...args: never[]) => string } = {
   mapLookupBatch: () => 'map batch lookup',
   perfEventOpen: () => 'perf_event_open',
   mountTracefs: (path: string) => `mount tracefs on ${path}`,
+  objGet: (path: string) => path,
+  mapInfo: () => 'map info',
 };
 
 function worded(raw: Binding): Binding {
@@ -69,41 +72,50 @@ function worded(raw: Binding): Binding {
   return b;
 }
 
-/** Candidate paths, most specific first. */
+/**
+ * Candidate paths, most specific first: EBPF_CORE_ADDON alone when it is
+ * set; else a build from source (build/Release), then the prebuilt for this
+ * architecture, then its musl build where a musl loader is installed.
+ */
 function candidates(): string[] {
-  const list: string[] = [];
-  if (process.env.EBPF_CORE_ADDON) list.push(process.env.EBPF_CORE_ADDON);
-  const packageRoot = corePackageRoot();
-  list.push(`${packageRoot}build/Release/ebpf_core.node`);
-  list.push(`${packageRoot}prebuilds/${process.platform}-${process.arch}/ebpf_core.node`);
+  if (process.env.EBPF_CORE_ADDON) return [process.env.EBPF_CORE_ADDON];
+  const root = corePackageRoot();
+  const list = [`${root}build/Release/ebpf_core.node`, `${root}prebuilds/linux-${process.arch}/ebpf_core.node`];
+  const muslArch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
+  if (existsSync(`/lib/ld-musl-${muslArch}.so.1`)) list.push(`${root}prebuilds/linux-${process.arch}-musl/ebpf_core.node`);
   return list;
 }
 
 export function native(): Binding {
   if (binding) return binding;
   if (process.platform !== 'linux') {
-    throw new NativeLoadError(`@ebpf/core runs on Linux only (this is ${process.platform})`);
+    throw new NativeLoadError(`@ebpf/core runs on Linux only (this is ${process.platform})`, 'unsupported-os');
   }
+  // Facts are read only when needed: process.report costs a few ms.
+  let known: HostFacts | undefined;
+  const facts = () => (known ??= hostFacts());
   const tried: string[] = [];
+  let first: Diagnosis | undefined;
   for (const path of candidates()) {
-    if (!existsSync(path)) {
-      tried.push(`  ${path}: not found`);
-      continue;
+    let d: Diagnosis | undefined;
+    if (!existsSync(path)) d = { reason: 'not-found', detail: 'not found' };
+    else {
+      d = inspectElf(path);
+      if (!d) {
+        try {
+          binding = worded(require(path) as Binding);
+          return binding;
+        } catch (err) {
+          d = explainDlopenError((err as Error).message.split('\n')[0]!, path, facts());
+        }
+      }
     }
-    try {
-      binding = worded(require(path) as Binding);
-      return binding;
-    } catch (err) {
-      tried.push(`  ${path}: ${(err as Error).message.split('\n')[0]}`);
-    }
+    tried.push(`  ${path}: ${d.detail}`);
+    // A missing build from source is normal; a problem with a file that is there says more.
+    if (!first || (first.reason === 'not-found' && d.reason !== 'not-found')) first = d;
   }
   throw new NativeLoadError(
-    [
-      'cannot load the @ebpf/core native addon. Tried:',
-      ...tried,
-      'Fix: install the build tools and libraries, then rebuild it:',
-      '  apt-get install cmake g++ libbpf-dev libelf-dev zlib1g-dev   (Debian/Ubuntu)',
-      `  cd ${corePackageRoot()} && npx cmake-js compile --out build`,
-    ].join('\n'),
+    ['cannot load the @ebpf/core native addon. Tried:', ...tried, ...fixFor(first!, corePackageRoot(), facts())].join('\n'),
+    first!.reason,
   );
 }
