@@ -30,12 +30,7 @@ const bufferPages = custom((text, flag) => {
   return n;
 }, pages.check);
 
-/** BCC's --cgroupmap and --mntnsmap filter on a map another program pinned. */
-function unsupported(_text: unknown, flag: string): never {
-  throw new UsageError(`${flag} is not supported: it filters on a BPF map pinned by another program, which @ebpf/core cannot open`);
-}
 const cliOnly = { cliOnly: true } as const;
-const refused = { cliOnly: true, hidden: true } as const;
 
 /** Every flag, in BCC's order: opensnoop's options and the display flags. */
 export const flags = {
@@ -44,8 +39,9 @@ export const flags = {
   failed: options.failed,
   pid: options.pid,
   tid: options.tid,
-  cgroupmap: option('--cgroupmap <CGROUPMAP>', 'not supported', custom(unsupported, unsupported), refused),
-  mntnsmap: option('--mntnsmap <MNTNSMAP>', 'not supported', custom(unsupported, unsupported), refused),
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
+  cgroup: options.cgroup,
   uid: options.uid,
   duration: option('-d, --duration <DURATION>', 'total duration of trace in seconds', int(1, Number.MAX_SAFE_INTEGER), cliOnly),
   name: options.name,

@@ -5,12 +5,12 @@
 //   for await (const ev of trace) console.log(ev.pid, ev.comm, ev.path, ev.errno);
 //   trace.close();
 import { OPEN_ACCESS_MODES, UsageError, openFlagValue, type Tracer } from '@ebpf/core';
-import { custom, defineEventTool, option, pid, text, user } from '@ebpf/core/kit';
+import { containerOptions, custom, defineEventTool, type ContainerOptions, option, pid, text, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
 import { EV_DIR, EV_DIR_TRUNCATED, EV_FULL_PATH, EV_PATH_TRUNCATED, SYS_OPEN, SYS_OPENAT, SYS_OPENAT2 } from './opensnoop.gen.js';
 import { decodeEvent, type Config } from './opensnoop.gen.js';
 
-export interface OpensnoopOptions {
+export interface OpensnoopOptions extends ContainerOptions {
   /** Only this process (thread-group id), in-kernel. Ignored when `tid` is given (as BCC). */
   pid?: number;
   /** Only this thread, in-kernel. */
@@ -133,6 +133,7 @@ export const options = {
   name: option('-n, --name <NAME>', 'only print process names containing this name', text(15, 'command names (comm)')),
   flags: option('-f, --flag_filter <FLAG>', 'filter on flags argument (e.g., O_WRONLY); repeatable', openFlag, { repeatable: true }),
   fullPath: option('-F, --full-path', 'show full path for an open file with relative path'),
+  ...containerOptions,
 };
 
 export const tool = defineEventTool({

@@ -32,6 +32,7 @@
 //   syscalls:sys_exit_open,  sys_exit_openat,  sys_exit_openat2   read path, send event
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -192,6 +193,8 @@ static __always_inline bool wanted(void)
 	if (filter_uid && ebpf_current_uid() != targ_uid)
 		return false;
 	if (filter_comm && !comm_matches())
+		return false;
+	if (!ebpf_container_allowed())
 		return false;
 	return true;
 }
