@@ -3,7 +3,7 @@
 // --json prints one JSON object per event instead.
 import { int, option, runCli, runEventCli } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
-import { formatJson, formatRow, header } from './output.js';
+import { formatRow, header } from './output.js';
 
 const examples = `examples:
     execsnoop                      # trace all exec() syscalls
@@ -47,7 +47,6 @@ await runCli('execsnoop', (argv) =>
       tool,
       header,
       row: (f, clock) => (ev) => formatRow(ev, f, clock),
-      json: (_f, clock) => (ev) => formatJson(ev, clock),
     },
     argv,
   ),

@@ -40,18 +40,3 @@ export function formatRow(ev: ExecEvent, f: Flags, clock: BatchClock): string {
   return `${row}${pad(escapeControl(ev.comm), 16)} ${pad(String(ev.pid), 7)} ${pad(String(ev.ppid), 7)} ${padStart(String(ev.retval), 3)} ${formatArgs(ev, f)}\n`;
 }
 
-export function formatJson(ev: ExecEvent, clock: BatchClock): object {
-  return {
-    time: clock.iso(),
-    timestamp: clock.since(ev.timestamp),
-    pid: ev.pid,
-    ppid: ev.ppid,
-    uid: ev.uid,
-    comm: ev.comm,
-    ret: ev.retval,
-    filename: ev.filename,
-    args: ev.args,
-    truncated: ev.truncated,
-  };
-}
-
