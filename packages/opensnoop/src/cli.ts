@@ -4,7 +4,7 @@
 import { UsageError, possibleCpus } from '@ebpf/core';
 import { custom, int, option, runCli, runEventCli } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
-import { fastRow, formatJson, header, rowFormatter } from './output.js';
+import { fastRow, header, rowFormatter } from './output.js';
 
 const examples = `examples:
     opensnoop                        # trace all open() syscalls
@@ -75,7 +75,6 @@ await runCli('opensnoop', (argv) =>
       header,
       row: rowFormatter,
       fastRow,
-      json: (_f, clock) => (ev) => formatJson(ev, clock),
     },
     argv,
   ),

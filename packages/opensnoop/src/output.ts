@@ -110,24 +110,3 @@ export function fastRow(f: Flags, clock: BatchClock): FastRow {
   };
 }
 
-/** One JSON object per event; timestamp in seconds since the tool started. */
-export function formatJson(ev: OpenEvent, clock: BatchClock): object {
-  const obj: Record<string, unknown> = {
-    time: clock.iso(),
-    timestamp: clock.since(ev.timestamp),
-    pid: ev.pid,
-    tid: ev.tid,
-    uid: ev.uid,
-    comm: ev.comm,
-    syscall: ev.syscall,
-    fd: ev.fd,
-    err: ev.errno,
-    flags: ev.flags,
-    mode: ev.mode,
-    dirfd: ev.dirfd,
-    path: ev.path,
-    truncated: ev.truncated,
-  };
-  if (ev.fullPath !== undefined) obj.fullPath = ev.fullPath;
-  return obj;
-}

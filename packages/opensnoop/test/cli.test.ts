@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HEADER, bccRow, buildOpener, hexPath, runOpener } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, pidAt, throughHead, tool, type Cli } from '../../../test/support/cli.js';
 import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
 import { start } from '../../../test/support/workload.js';
@@ -139,14 +140,15 @@ describe('output format', () => {
     const t0 = Date.now();
     const r = await runOpener(opener, ['openat', 'cwd', weird, '0', '0', 'openat2', 'cwd', created, '2000101', '600']);
     await cli.waitOutput((out) => out.includes(created));
-    const evs = cli.lines().map((l) => JSON.parse(l)).filter((e) => e.pid === r.pid && (e.path === weird || e.path === created));
+    const evs = cli.lines().map((l) => expectJsonLine(l) as any).filter((e) => e.pid === r.pid && (e.path === weird || e.path === created));
     const common = { pid: r.pid, tid: r.pid, uid: 0, comm: 'opener', dirfd: -100, truncated: false };
-    expect(evs.map(({ time: _t, timestamp: _ts, ...e }) => e)).toEqual([
-      { ...common, syscall: 'openat', fd: -1, err: 2, flags: 0, mode: 0, path: weird },
-      { ...common, syscall: 'openat2', fd: r.calls[1]!.ret, err: 0, flags: 0o2000101, mode: 0o600, path: created },
+    expect(evs.map(({ time: _t, elapsed: _e, timestamp: _ts, ...e }) => e)).toEqual([
+      { ...common, syscall: 'openat', fd: -1, errno: 2, flags: 0, mode: 0, path: weird },
+      { ...common, syscall: 'openat2', fd: r.calls[1]!.ret, errno: 0, flags: 0o2000101, mode: 0o600, path: created },
     ]);
     expect(Math.abs(Date.parse(evs[0].time) - t0)).toBeLessThan(10_000);
-    expect(evs[0].timestamp).toBeGreaterThan(0);
+    expect(evs[0].elapsed).toBeGreaterThan(0);
+    expect(BigInt(evs[1].timestamp)).toBeGreaterThan(BigInt(evs[0].timestamp));
     const e = await cli.stop();
     expectCleanExit(e);
     for (const l of cli.lines()) expect(() => JSON.parse(l), l).not.toThrow();
