@@ -129,7 +129,7 @@ export function openPinnedKeyMap(path: string, flag: string): number {
     } catch {
       throw new UsageError(`${flag} ${path}: not a BPF map`);
     }
-    if (!HASH_TYPES.has(info.type)) throw new UsageError(`${flag} ${path}: a ${info.type} map; expected a hash map keyed by u64`);
+    if (!HASH_TYPES.has(info.type)) throw new UsageError(`${flag} ${path}: a BPF map of type ${info.type}; expected a hash map keyed by u64`);
     if (info.keySize !== 8) throw new UsageError(`${flag} ${path}: its keys are ${info.keySize} bytes; expected a u64 (8 bytes)`);
     return fd;
   } catch (err) {
