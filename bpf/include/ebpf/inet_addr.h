@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * inet_addr.h: a flow's two addresses out of a tracepoint record, for the TCP
- * tools (tcpconnlat, tcpretrans; the sock:inet_sock_set_state and
+ * tools (tcplife, tcpstates, tcpconnlat, tcpretrans; the sock:inet_sock_set_state and
  * tcp:tcp_* tracepoints carry the same four fields).
  *
  *   void ebpf_inet_addrs(__u16 family, __u8 laddr[16], __u8 raddr[16],

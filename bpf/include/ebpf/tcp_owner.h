@@ -34,6 +34,9 @@
  *     SEC("tracepoint/syscalls/sys_exit_accept") with ctx->ret (the new fd).
  *     Optional: without it, accepted sockets keep the listener's owner until
  *     they change state in a system call.
+ *   TCP_OWNER_ACCEPT_PROGRAMS()
+ *     Defines those two programs (sys_exit_accept4, sys_exit_accept), each a
+ *     call to tcp_owner_accepted(): write it once, at file scope.
  *   bool tcp_current_owns(struct sock *sk)
  *     True when the current task is the socket's user, in a system call.
  *
@@ -226,5 +229,22 @@ static __always_inline void tcp_owner_accepted(long ret)
 	if (o)
 		tcp_owner_current(o, TCP_OWNER_ACCEPT);
 }
+
+/* accept() and accept4() return the new connection's file descriptor: the
+ * task accepting it owns the server socket from now on (until it, or another
+ * task, changes the socket's state in a system call). */
+#define TCP_OWNER_ACCEPT_PROGRAMS()                                          \
+	SEC("tracepoint/syscalls/sys_exit_accept4")                          \
+	int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)           \
+	{                                                                    \
+		tcp_owner_accepted(ctx->ret);                                \
+		return 0;                                                    \
+	}                                                                    \
+	SEC("tracepoint/syscalls/sys_exit_accept")                           \
+	int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)            \
+	{                                                                    \
+		tcp_owner_accepted(ctx->ret);                                \
+		return 0;                                                    \
+	}
 
 #endif /* __EBPF_TCP_OWNER_H */

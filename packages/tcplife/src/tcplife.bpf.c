@@ -60,19 +60,15 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
+#include "ebpf/inet_addr.h"
+#include "ebpf/port_filter.h"
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_pid = 0;     /* only sessions owned by this process (0: all) */
 const volatile __u16 targ_family = 0;  /* AF_INET or AF_INET6 (0: both) */
-const volatile bool filter_lport = false;
-const volatile bool filter_rport = false;
-/* The ports to keep, as bitmaps: bit p of the 8 KiB set means port p. One
- * array read per test, however many ports were asked for. */
-const volatile __u8 lport_bits[8192] = {};
-const volatile __u8 rport_bits[8192] = {};
+/* -L and -D: filter_lport, lport_bits, filter_rport, rport_bits come with
+ * ebpf/port_filter.h (bitmaps of the ports to keep). */
 
-#define AF_INET 2
-#define AF_INET6 10
 #define EEXIST 17
 
 /* Session flags (struct session.flags; sent along in struct event.flags). */
@@ -129,19 +125,14 @@ __u64 sessions_untracked = 0;
 
 /* ---- Helpers ---- */
 
-static __always_inline bool port_in(const volatile __u8 *bits, __u16 port)
-{
-	return bits[port >> 3] & (1 << (port & 7));
-}
-
 /* Port filters, applied at every state change (as BCC does), so a filtered
  * session is dropped as early as its ports are known. A port of 0 is not
  * known yet: connect() enters SYN_SENT before it picks the local port. */
 static __always_inline bool ports_wanted(__u16 lport, __u16 rport)
 {
-	if (filter_lport && lport && !port_in(lport_bits, lport))
+	if (filter_lport && lport && !ebpf_port_in(lport_bits, lport))
 		return false;
-	if (filter_rport && rport && !port_in(rport_bits, rport))
+	if (filter_rport && rport && !ebpf_port_in(rport_bits, rport))
 		return false;
 	return true;
 }
@@ -230,20 +221,9 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 	e->lport = lport;
 	e->rport = rport;
 	e->owner = owner.how;
-	/* Addresses come with the tracepoint (its IPv6 fields hold v4-mapped
-	 * addresses for IPv4 sockets; the IPv4 fields are what we want then).
-	 * Copied with a helper: the compiler turns a plain copy into loads
-	 * through a pointer to the middle of the context, which the verifier
-	 * refuses ("dereference of modified ctx ptr"). */
-	if (family == AF_INET) {
-		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
-		bpf_probe_read_kernel(e->laddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e->raddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
-	}
+	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
+	 * with a helper, as the verifier wants for context fields). */
+	ebpf_inet_addrs(family, e->laddr, e->raddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
 	__builtin_memcpy(e->comm, owner.comm, sizeof(e->comm));
 	ebpf_submit(events, e);
 out:
@@ -292,21 +272,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* accept() and accept4() return the new connection's file descriptor: the
- * task accepting it is the server session's owner from now on (until it, or
- * another task, changes the socket's state in a system call). */
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	tcp_owner_accepted(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	tcp_owner_accepted(ctx->ret);
-	return 0;
-}
+/* sys_exit_accept4 and sys_exit_accept: the task accepting a connection owns
+ * the server socket from then on (tcp_owner.h). */
+TCP_OWNER_ACCEPT_PROGRAMS()
 
 char LICENSE[] SEC("license") = "GPL";

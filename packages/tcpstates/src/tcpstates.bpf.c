@@ -56,18 +56,13 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
+#include "ebpf/inet_addr.h"
+#include "ebpf/port_filter.h"
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
-const volatile bool filter_lport = false;
-const volatile bool filter_rport = false;
-/* The ports to keep, as bitmaps: bit p of the 8 KiB set means port p. One
- * array read per test, however many ports were asked for. */
-const volatile __u8 lport_bits[8192] = {};
-const volatile __u8 rport_bits[8192] = {};
-
-#define AF_INET 2
-#define AF_INET6 10
+/* -L and -D: filter_lport, lport_bits, filter_rport, rport_bits come with
+ * ebpf/port_filter.h (bitmaps of the ports to keep). */
 
 /* struct event.flags */
 #define F_SPAN 0x01 /* span_ns is known: the socket was seen entering oldstate */
@@ -112,11 +107,6 @@ EBPF_RINGBUF(events, 1024 * 1024); /* user space may resize it before load */
 
 /* ---- Helpers ---- */
 
-static __always_inline bool port_in(const volatile __u8 *bits, __u16 port)
-{
-	return bits[port >> 3] & (1 << (port & 7));
-}
-
 /* The port filters: 1 keep, 0 not known yet (a port of 0 under a filter),
  * -1 drop. */
 static __always_inline int ports_wanted(__u16 lport, __u16 rport)
@@ -126,13 +116,13 @@ static __always_inline int ports_wanted(__u16 lport, __u16 rport)
 	if (filter_lport) {
 		if (!lport)
 			known = 0;
-		else if (!port_in(lport_bits, lport))
+		else if (!ebpf_port_in(lport_bits, lport))
 			return -1;
 	}
 	if (filter_rport) {
 		if (!rport)
 			known = 0;
-		else if (!port_in(rport_bits, rport))
+		else if (!ebpf_port_in(rport_bits, rport))
 			return -1;
 	}
 	return known;
@@ -167,20 +157,9 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 		e->owner = TCP_OWNER_NONE;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
-	/* Addresses come with the tracepoint (its IPv6 fields hold v4-mapped
-	 * addresses for IPv4 sockets; the IPv4 fields are what we want then).
-	 * Copied with a helper: the compiler turns a plain copy into loads
-	 * through a pointer to the middle of the context, which the verifier
-	 * refuses ("dereference of modified ctx ptr"). */
-	if (family == AF_INET) {
-		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
-		bpf_probe_read_kernel(e->laddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e->raddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
-	}
+	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
+	 * with a helper, as the verifier wants for context fields). */
+	ebpf_inet_addrs(family, e->laddr, e->raddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
 	ebpf_submit(events, e);
 }
 
@@ -228,20 +207,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* accept() and accept4() return the new connection's file descriptor: the
- * task accepting it owns the server socket from now on (tcp_owner.h). */
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	tcp_owner_accepted(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	tcp_owner_accepted(ctx->ret);
-	return 0;
-}
+/* sys_exit_accept4 and sys_exit_accept: the task accepting a connection owns
+ * the server socket from then on (tcp_owner.h). */
+TCP_OWNER_ACCEPT_PROGRAMS()
 
 char LICENSE[] SEC("license") = "GPL";
