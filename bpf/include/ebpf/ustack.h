@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * User stacks walked by hand, for probes that fire often (allocator uprobes).
+ *
+ * bpf_get_stack(BPF_F_USER_STACK) follows the frame-pointer chain in the
+ * kernel and only stops when a read fails: the outermost frame's saved %rbp
+ * is 0, or garbage under code built without frame pointers, and reading there
+ * takes a page fault the kernel recovers from (~0.4 µs here, on every call).
+ * Here the chain is followed with bpf_probe_read_user(), and the walk stops
+ * *before* reading anything that cannot be a frame: a frame pointer must be
+ * non-zero, 8-byte aligned, above the previous frame (stacks grow down, so a
+ * caller's frame is at a higher address) and within EBPF_USTACK_SPAN of the
+ * stack pointer. x86-64 frame layout: [fp] = the caller's saved %rbp,
+ * [fp + 8] = the return address.
+ *
+ * The walk runs through bpf_loop(): the verifier checks the callback once
+ * instead of once per step of an unrolled loop.
+ *
+ * Each stack is stored once, under a 64-bit FNV-1a hash of its frames (its
+ * "stack id"), in a hash map the tool declares with EBPF_USTACK_MAP(): a
+ * million calls from one place cost one stack. 0 means "no stack".
+ *
+ * Usage:
+ *   #define EBPF_USTACK_DEPTH 32            // before the include (default 127)
+ *   #include "ebpf/ustack.h"
+ *   EBPF_USTACK_MAP(stacks, 10240);
+ *   struct ebpf_ustack *s = ...;            // per-thread scratch (too big for the BPF stack)
+ *   __u64 id = ebpf_ustack_id(&stacks, s, ebpf_user_stack(ctx, s), &stacks_dropped);
+ */
+#ifndef __EBPF_USTACK_H
+#define __EBPF_USTACK_H
+
+#ifndef EBPF_USTACK_DEPTH
+#define EBPF_USTACK_DEPTH 127 /* PERF_MAX_STACK_DEPTH */
+#endif
+#define EBPF_USTACK_SPAN (64ULL << 20)
+#define EBPF_FNV_OFFSET 0xcbf29ce484222325ULL
+#define EBPF_FNV_PRIME 0x100000001b3ULL
+
+/* One call stack: `nr` return addresses, innermost first. */
+struct ebpf_ustack {
+	__u64 nr;
+	__u64 ips[EBPF_USTACK_DEPTH];
+};
+
+#define EBPF_USTACK_MAP(name, entries)                        \
+	struct {                                              \
+		__uint(type, BPF_MAP_TYPE_HASH);              \
+		__uint(max_entries, (entries));               \
+		__uint(map_flags, BPF_F_NO_PREALLOC);         \
+		__type(key, __u64);                           \
+		__type(value, struct ebpf_ustack);            \
+	} name SEC(".maps")
+
+struct ebpf__walk {
+	struct ebpf_ustack *s;
+	__u64 sp;     /* the stack pointer at the probe */
+	__u64 fp;     /* the next frame to read */
+	__u64 low;    /* the lowest address the next frame may start at */
+	__u64 hash;
+};
+
+static long ebpf__walk_frame(__u64 i, void *data)
+{
+	struct ebpf__walk *w = data;
+	struct { __u64 next, ret; } frame;
+	__u64 fp = w->fp;
+
+	if (i >= EBPF_USTACK_DEPTH - 1)
+		return 1;
+	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > EBPF_USTACK_SPAN)
+		return 1; /* not a frame: stop before reading it */
+	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
+		return 1;
+	w->s->ips[i + 1] = frame.ret;
+	w->s->nr = i + 2;
+	w->hash = (w->hash ^ frame.ret) * EBPF_FNV_PRIME;
+	w->low = fp + sizeof(frame);
+	w->fp = frame.next;
+	return 0;
+}
+
+/* The walk, writing each frame after those already in `s` (nr of them). */
+static long ebpf__walk_frame_shifted(__u64 i, void *data)
+{
+	struct ebpf__walk *w = data;
+	struct { __u64 next, ret; } frame;
+	__u64 fp = w->fp, at = w->s->nr;
+
+	if (at >= EBPF_USTACK_DEPTH)
+		return 1;
+	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > EBPF_USTACK_SPAN)
+		return 1;
+	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
+		return 1;
+	w->s->ips[at] = frame.ret;
+	w->s->nr = at + 1;
+	w->hash = (w->hash ^ frame.ret) * EBPF_FNV_PRIME;
+	w->low = fp + sizeof(frame);
+	w->fp = frame.next;
+	return 0;
+}
+
+/* Fills `s` with the user stack at the probe (a uprobe's registers); returns
+ * the FNV-1a hash of its frames. */
+static __always_inline __u64 ebpf_user_stack(struct pt_regs *ctx, struct ebpf_ustack *s)
+{
+	struct ebpf__walk w = {
+		.s = s,
+		.sp = PT_REGS_SP(ctx),
+		.fp = PT_REGS_FP(ctx),
+		.low = PT_REGS_SP(ctx),
+		.hash = EBPF_FNV_OFFSET,
+	};
+
+	s->ips[0] = PT_REGS_IP(ctx);
+	s->nr = 1;
+	w.hash = (w.hash ^ s->ips[0]) * EBPF_FNV_PRIME;
+	bpf_loop(EBPF_USTACK_DEPTH - 1, ebpf__walk_frame, &w, 0);
+	return w.hash;
+}
+
+/* The same, for a probe on a function's first instruction: the function has
+ * not pushed its frame yet, so %rbp is still its caller's frame and the
+ * caller's own return address is only at [%rsp]; without it the walk would
+ * skip the caller. */
+static __always_inline __u64 ebpf_user_stack_at_entry(struct pt_regs *ctx, struct ebpf_ustack *s)
+{
+	struct ebpf__walk w = {
+		.s = s,
+		.sp = PT_REGS_SP(ctx),
+		.fp = PT_REGS_FP(ctx),
+		.low = PT_REGS_SP(ctx),
+		.hash = EBPF_FNV_OFFSET,
+	};
+	__u64 ret = 0;
+
+	s->ips[0] = PT_REGS_IP(ctx);
+	s->nr = 1;
+	w.hash = (w.hash ^ s->ips[0]) * EBPF_FNV_PRIME;
+	if (!bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(ctx)) && ret) {
+		s->ips[1] = ret;
+		s->nr = 2;
+		w.hash = (w.hash ^ ret) * EBPF_FNV_PRIME;
+	}
+	/* Frames after it go from index nr - 1 + 1: shift the walk by one. */
+	bpf_loop(EBPF_USTACK_DEPTH - 2, ebpf__walk_frame_shifted, &w, 0);
+	return w.hash;
+}
+
+/* Stores the stack in `map` (once) and returns its id: the hash of its frames
+ * and depth, never 0. 0 when the map is full (counted in *dropped). */
+static __always_inline __u64 ebpf_ustack_id(void *map, struct ebpf_ustack *s, __u64 hash, __u64 *dropped)
+{
+	__u64 h = (hash ^ s->nr) * EBPF_FNV_PRIME;
+
+	if (!h)
+		h = 1;
+	if (!bpf_map_lookup_elem(map, &h) && bpf_map_update_elem(map, &h, s, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(map, &h)) {
+		__sync_fetch_and_add(dropped, 1);
+		return 0;
+	}
+	return h;
+}
+
+#endif /* __EBPF_USTACK_H */

@@ -1,0 +1,227 @@
+// What a window is once decoded: the timeline events, the crash, the stacks,
+// as saved to a file and read back by `rewind`; and the memory analysis.
+import { openFlagNames } from '@ebpf/core';
+import { signalName } from '@ebpf/core/signals';
+import { syscallName } from '@ebpf/syscount';
+import { AK_CALLOC, AK_MALLOC, AK_MMAP, AK_MUNMAP, AK_REALLOC, EV_ALLOC, EV_CRASH, EV_EXIT, EV_FILE, EV_FREE, EV_FUNC, EV_SIGNAL, EV_SYSCALL, type Event } from './timemachine.gen.js';
+
+export type EventType = 'FUNC_ENTRY' | 'ALLOC' | 'FREE' | 'SYSCALL' | 'FILE' | 'SIGNAL' | 'CRASH' | 'EXIT';
+
+/** One event of the timeline. */
+export interface TimelineEvent {
+  /** Wall clock, ms since the epoch (µs precision). */
+  time: number;
+  pid: number;
+  tid: number;
+  type: EventType;
+  /** The syscall, allocator function, function, or signal. */
+  name: string;
+  /** ALLOC/FREE: the block; FUNC_ENTRY: the function; CRASH/SIGNAL: si_addr (hex). */
+  address?: string;
+  details: string;
+  /** ALLOC: bytes asked for; FREE (munmap): bytes unmapped. */
+  size?: number;
+  /** SYSCALL/FILE: the return value. */
+  ret?: number;
+  /** SYSCALL/FILE: µs from entry to exit. */
+  durationUs?: number;
+  /** FILE: the path. */
+  path?: string;
+  /** ALLOC by realloc: the block it replaced. */
+  from?: string;
+  /** ALLOC/FREE: key into Window.stacks. */
+  stack?: string;
+}
+
+export interface Crash {
+  time: number;
+  pid: number;
+  tid: number;
+  signal: string;
+  signalNumber: number;
+  /** si_code. */
+  code: number;
+  /** si_addr for SIGSEGV/SIGBUS/SIGILL/SIGFPE (hex). */
+  address?: string;
+  /** The faulting thread's user stack, innermost first, symbolized. */
+  frames: string[];
+  /** 'signal': caught at delivery; 'exit': only seen in the exit status. */
+  seen: 'signal' | 'exit';
+}
+
+/** A saved window: what `rewind` reads. */
+export interface Window {
+  version: 1;
+  pid: number;
+  command?: string;
+  /** Why it was written: 'crash', 'request' (SIGUSR2 or save()), 'exit'. */
+  reason: 'crash' | 'request' | 'exit';
+  savedAt: string;
+  windowSeconds: number;
+  /** Events lost: in the kernel (ring full), evicted from the window (too old or over size), stacks not stored. */
+  lost: { ring: number; evicted: number; stacks: number };
+  exitCode?: number;
+  crash?: Crash;
+  events: TimelineEvent[];
+  /** Stack id → frames (innermost first). */
+  stacks: Record<string, string[]>;
+}
+
+const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
+const ALLOC_NAMES: Record<number, string> = { [AK_MALLOC]: 'malloc', [AK_CALLOC]: 'calloc', [AK_REALLOC]: 'realloc', [AK_MMAP]: 'mmap' };
+
+/** Common arguments, decoded: fds, counts, paths, flags. */
+function syscallDetails(name: string, e: Event, path?: string): string {
+  const a = [e.a0, e.a1, e.a2];
+  const n = (i: number): number => Number(BigInt.asIntN(64, a[i]!));
+  let args: string;
+  switch (name) {
+    case 'read': case 'write': case 'pread64': case 'pwrite64': case 'readv': case 'writev': case 'recvfrom': case 'sendto':
+      args = `fd=${n(0)} count=${n(2)}`;
+      break;
+    case 'close': case 'fsync': case 'fstat': case 'dup': case 'lseek':
+      args = `fd=${n(0)}`;
+      break;
+    case 'open':
+      args = `"${path}" ${openFlagNames(Number(a[1])).join('|')}`;
+      break;
+    case 'openat':
+      args = `"${path}" ${openFlagNames(Number(a[2])).join('|')}`;
+      break;
+    case 'brk':
+      args = `addr=${hex(a[0]!)}`;
+      break;
+    case 'mmap': case 'munmap': case 'mprotect':
+      args = `addr=${hex(a[0]!)} len=${n(1)}`;
+      break;
+    case 'nanosleep': case 'clock_nanosleep': case 'exit': case 'exit_group': case 'kill': case 'tgkill':
+      args = a.map((x) => String(BigInt.asIntN(64, x))).join(', ');
+      break;
+    default:
+      args = path !== undefined ? `"${path}"` : a.map((x) => hex(x)).join(', ');
+  }
+  if (name === 'exit' || name === 'exit_group') return args;
+  const ret = Number(e.ret);
+  const r = ret < 0 && ret > -4096 ? `${ret}` : ret > 0xffff ? hex(BigInt.asUintN(64, e.ret)) : String(ret);
+  return `${args} = ${r}`;
+}
+
+/** Turns one decoded record into its timeline event (undefined for CRASH: see crashOf). */
+export function timelineEvent(e: Event, wall: (ns: bigint) => number, functions: readonly string[]): TimelineEvent {
+  const base = { time: wall(e.ts), pid: e.pid, tid: e.tid };
+  switch (e.type) {
+    case EV_SYSCALL:
+    case EV_FILE: {
+      const name = syscallName(e.nr);
+      const path = e.type === EV_FILE ? cstr(e.tail) : undefined;
+      const ev: TimelineEvent = { ...base, type: e.type === EV_FILE ? 'FILE' : 'SYSCALL', name, details: syscallDetails(name, e, path), durationUs: Number(e.dur) / 1e3 };
+      if (name !== 'exit' && name !== 'exit_group') ev.ret = Number(e.ret);
+      if (path !== undefined) ev.path = path;
+      return ev;
+    }
+    case EV_ALLOC: {
+      const name = ALLOC_NAMES[e.nr] ?? 'alloc';
+      const details = `size=${e.a0}${e.nr === AK_REALLOC && e.a2 ? ` from ${hex(e.a2)}` : ''}${e.a1 ? '' : ' failed'}`;
+      return { ...base, type: 'ALLOC', name, address: hex(e.a1), details, size: Number(e.a0), ...(e.a2 ? { from: hex(e.a2) } : {}), ...(e.stack_id ? { stack: hex(e.stack_id) } : {}) };
+    }
+    case EV_FREE:
+      return {
+        ...base, type: 'FREE', name: e.nr === AK_MUNMAP ? 'munmap' : 'free', address: hex(e.a0),
+        details: e.nr === AK_MUNMAP ? `len=${e.a1}` : '', ...(e.nr === AK_MUNMAP ? { size: Number(e.a1) } : {}), ...(e.stack_id ? { stack: hex(e.stack_id) } : {}),
+      };
+    case EV_FUNC:
+      return { ...base, type: 'FUNC_ENTRY', name: functions[e.nr] ?? `#${e.nr}`, address: hex(e.a0), details: '' };
+    case EV_SIGNAL:
+    case EV_CRASH: {
+      const name = signalName(e.nr) ?? `signal ${e.nr}`;
+      return { ...base, type: e.type === EV_CRASH ? 'CRASH' : 'SIGNAL', name, ...(e.a0 ? { address: hex(e.a0) } : {}), details: `si_code=${Number(BigInt.asIntN(32, e.a1))}${e.type === EV_CRASH ? ' fatal, no handler' : ''}` };
+    }
+    case EV_EXIT:
+    default: {
+      const code = e.nr;
+      const sig = code & 0x7f;
+      return { ...base, type: 'EXIT', name: 'exit', details: sig ? `killed by ${signalName(sig) ?? sig}${code & 0x80 ? ' (core dumped)' : ''}` : `status ${(code >> 8) & 0xff}` };
+    }
+  }
+}
+
+/** The crash stack's addresses from a CRASH record's tail. */
+export function crashFrames(e: Event): bigint[] {
+  const n = Math.min(Number(e.dur), Math.floor(e.tail.length / 8));
+  const v = new DataView(e.tail.buffer, e.tail.byteOffset, e.tail.length);
+  return Array.from({ length: n }, (_, i) => v.getBigUint64(i * 8, true));
+}
+
+function cstr(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return Buffer.from(b.buffer, b.byteOffset, end < 0 ? b.length : end).toString('utf8');
+}
+
+export { EV_CRASH, EV_EXIT, EV_FILE };
+
+// ---------------------------------------------------------------------------
+// Memory analysis
+
+export interface Block {
+  address: string;
+  size: number;
+  allocated: TimelineEvent;
+  freed?: TimelineEvent;
+}
+
+export interface MemoryAnalysis {
+  allocations: number;
+  allocatedBytes: number;
+  frees: number;
+  /** Bytes of the frees whose allocation is in the window. */
+  freedBytes: number;
+  /** Blocks allocated in the window and not freed (leaks, or still in use). */
+  outstanding: Block[];
+  outstandingBytes: number;
+  /** The crash's fault address falls in a block freed before it: that block, its allocation and its free. */
+  useAfterFree?: Block & { faultAddress: string; offset: number };
+}
+
+/** Allocation books over a window's events (oldest first), and the use-after-free verdict for `crash`. */
+export function analyzeMemory(events: readonly TimelineEvent[], crash?: Crash): MemoryAnalysis {
+  const live = new Map<bigint, Block>();
+  const freed: Block[] = [];
+  const out: MemoryAnalysis = { allocations: 0, allocatedBytes: 0, frees: 0, freedBytes: 0, outstanding: [], outstandingBytes: 0 };
+  const free = (addr: bigint, ev: TimelineEvent): void => {
+    const b = live.get(addr);
+    out.frees++;
+    if (!b) return;
+    live.delete(addr);
+    out.freedBytes += b.size;
+    freed.push({ ...b, freed: ev });
+  };
+  for (const ev of events) {
+    if (crash && ev.time > crash.time) break;
+    if (ev.type === 'ALLOC' && ev.address !== '0x0') {
+      const from = (ev as { from?: string }).from;
+      if (from) free(BigInt(from), ev);
+      out.allocations++;
+      out.allocatedBytes += ev.size ?? 0;
+      live.set(BigInt(ev.address!), { address: ev.address!, size: ev.size ?? 0, allocated: ev });
+    } else if (ev.type === 'FILE' && ev.name === 'execve' && ev.ret === 0) {
+      live.clear(); // a new program: the old one's blocks are gone
+    } else if (ev.type === 'FREE' && ev.name === 'free') {
+      free(BigInt(ev.address!), ev);
+    }
+  }
+  out.outstanding = [...live.values()];
+  out.outstandingBytes = out.outstanding.reduce((s, b) => s + b.size, 0);
+  if (crash?.address) {
+    const fault = BigInt(crash.address);
+    const inside = (b: Block): boolean => fault >= BigInt(b.address) && fault < BigInt(b.address) + BigInt(Math.max(b.size, 1));
+    // Still allocated at the crash: no use-after-free. Else the last free of a block that held it.
+    if (!out.outstanding.some(inside)) {
+      const b = freed.filter(inside).pop();
+      if (b) out.useAfterFree = { ...b, faultAddress: crash.address, offset: Number(fault - BigInt(b.address)) };
+    }
+  }
+  return out;
+}
+
+/** The events from `from` to `to` (wall ms). */
+export const between = (w: Window, from: number, to: number): TimelineEvent[] => w.events.filter((e) => e.time >= from && e.time <= to);
