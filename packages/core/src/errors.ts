@@ -11,10 +11,16 @@ export class EbpfError extends Error {
   }
 }
 
-/** The native addon could not be loaded; the message lists what was tried. */
+/**
+ * The native addon could not be loaded; the message lists what was tried and
+ * the fix. `reason` says why: 'glibc-too-old', 'musl', 'wrong-architecture',
+ * 'missing-library', 'corrupt-file', 'not-found', 'unsupported-os' or 'unknown'.
+ */
 export class NativeLoadError extends EbpfError {
-  constructor(message: string, cause?: unknown) {
+  readonly reason: string;
+  constructor(message: string, reason: string, cause?: unknown) {
     super(message, 'ENATIVE', { cause });
+    this.reason = reason;
   }
 }
 
