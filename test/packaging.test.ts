@@ -87,13 +87,38 @@ describe('packed packages', () => {
       expect(list.some((f) => f.startsWith('package/test/') || f.includes('node_modules'))).toBe(false);
       if (p === 'core') {
         expect(list).toContain('package/prebuilds/linux-x64/ebpf_core.node');
+        expect(list).toContain('package/prebuilds/linux-arm64/ebpf_core.node');
         expect(list).toContain('package/CMakeLists.txt');
+        // The build from source is opt-in: nothing of it is installed with the package.
+        expect(meta.dependencies ?? {}).toEqual({});
       } else {
         expect(meta.dependencies['@ebpf/core']).toBe(JSON.parse(readFileSync(join(repo, 'packages/core/package.json'), 'utf8')).version);
         // A tool carries its lesson's object; the exporter runs other tools' and has none of its own.
         if (existsSync(join(repo, 'packages', p, 'src', `${p}.bpf.c`))) expect(list).toContain(`package/dist/${p}.bpf.o`);
         for (const target of Object.values(meta.bin as Record<string, string>)) expect(list).toContain(`package/${target.replace(/^\.\//, '')}`);
       }
+    }
+  });
+
+  it('the prebuilt addons: the right architecture, only the C library dynamic, nothing newer than glibc 2.28, stripped', () => {
+    for (const [arch, machine] of [['x64', 'x86-64'], ['arm64', 'ARM aarch64']] as const) {
+      const file = join(dir, `node_modules/@ebpf/core/prebuilds/linux-${arch}/ebpf_core.node`);
+      const desc = execFileSync('file', ['-b', file], { encoding: 'utf8' });
+      expect(desc).toContain(`ELF 64-bit LSB shared object, ${machine}`);
+      expect(desc).toContain('stripped');
+      expect(desc).not.toContain('not stripped');
+      const needed = [...execFileSync('readelf', ['-d', file], { encoding: 'utf8' }).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
+      expect(needed.length).toBeGreaterThan(0);
+      for (const lib of needed) expect(lib).toMatch(/^(libc|libm|libdl|libpthread|librt)\.so\.\d+$|^ld-linux/);
+      const versions = [...execFileSync('objdump', ['-T', file], { encoding: 'utf8' }).matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+      expect(versions.length).toBeGreaterThan(0);
+      for (const [major, minor] of versions) expect(major * 1000 + minor!).toBeLessThanOrEqual(2028);
+      // Only Node-API's entry points are exported as global functions, and no
+      // libbpf, libelf or zlib symbol at all (none may clash with another copy).
+      const dynsyms = execFileSync('objdump', ['-T', file], { encoding: 'utf8' }).split('\n').filter((l) => /\.text\s/.test(l));
+      const globals = dynsyms.filter((l) => /^\S+\s+g\s+DF\s/.test(l)).map((l) => l.trim().split(/\s+/).pop());
+      expect(globals.sort()).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+      expect(dynsyms.filter((l) => /\s(bpf_|libbpf_|btf_|elf_|gelf_|elf32_|elf64_|inflate|deflate)\w*$/.test(l))).toEqual([]);
     }
   });
 
