@@ -49,8 +49,8 @@ export interface Containers {
 export interface MountNsRun {
   proc: ChildProcess;
   mntns: bigint;
-  /** Lets it run; resolves with its exit code. */
-  go(): Promise<number | null>;
+  /** Lets it run; resolves with its exit code and what it printed. */
+  go(): Promise<{ code: number | null; stdout: string }>;
 }
 
 export function containers(): Containers {
@@ -80,8 +80,10 @@ export function containers(): Containers {
     async inMountNs(cmd, args) {
       // unshare(1) enters the new namespace and execs sh, which waits for a line.
       const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'read go && exec "$@"', 'sh', cmd, ...args], {
-        stdio: ['pipe', 'ignore', 'inherit'],
+        stdio: ['pipe', 'pipe', 'inherit'],
       });
+      let stdout = '';
+      proc.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       procs.push(proc);
       const mine = mntnsOf('self');
       let mntns = mine;
@@ -93,7 +95,7 @@ export function containers(): Containers {
         }
         return mntns !== mine;
       }, 'the workload to enter its mount namespace');
-      const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+      const exited = new Promise<{ code: number | null; stdout: string }>((resolve) => proc.on('close', (code) => resolve({ code, stdout })));
       return {
         proc,
         mntns,

@@ -58,6 +58,12 @@ struct {
 	__type(value, __u8);
 } ebpf_mntnsmap SEC(".maps");
 
+/* Is any container filter on? (A constant to the verifier.) */
+static __always_inline bool ebpf_container_filtering(void)
+{
+	return ebpf_cgroup_id || ebpf_filter_cgroupmap || ebpf_filter_mntnsmap;
+}
+
 /* The inode number of the current task's mount namespace, as BCC reads it. */
 static __always_inline __u64 ebpf_current_mntns(void)
 {
@@ -88,6 +94,66 @@ static __always_inline bool ebpf_container_allowed(void)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * The cgroup filters for a cgroup read from a kernel structure (a task's
+ * cgroup, a socket's): its id is its kernfs node's, and its ancestor at the
+ * --cgroup directory's depth is cgroup->ancestors[level] (the cgroup itself
+ * at its own level), which is what the helper above reads for "current".
+ */
+static __always_inline bool ebpf__cgroup_allowed(struct cgroup *cg)
+{
+	__u64 key;
+
+	if (ebpf_cgroup_id) {
+		struct cgroup *ancestor = NULL;
+
+		if (!cg || BPF_CORE_READ(cg, level) < (int)ebpf_cgroup_level)
+			return false;
+		bpf_core_read(&ancestor, sizeof(ancestor), &cg->ancestors[ebpf_cgroup_level]);
+		if (!ancestor || BPF_CORE_READ(ancestor, kn, id) != ebpf_cgroup_id)
+			return false;
+	}
+	if (ebpf_filter_cgroupmap) {
+		key = cg ? BPF_CORE_READ(cg, kn, id) : 0;
+		if (!bpf_map_lookup_elem(&ebpf_cgroupmap, &key))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The same question for another task than the current one: the task a
+ * wakeup is for (runqlat's sched_wakeup runs in the waker's context), an
+ * OOM victim. Its v2 cgroup is task->cgroups->dfl_cgrp.
+ */
+static __always_inline bool ebpf_task_container_allowed(struct task_struct *task)
+{
+	__u64 key;
+
+	if ((ebpf_cgroup_id || ebpf_filter_cgroupmap) && !ebpf__cgroup_allowed(BPF_CORE_READ(task, cgroups, dfl_cgrp)))
+		return false;
+	if (ebpf_filter_mntnsmap) {
+		key = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+		if (!bpf_map_lookup_elem(&ebpf_mntnsmap, &key))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * For a socket: the cgroup it was created in (sk->sk_cgrp_data; an accepted
+ * socket inherits its listener's), readable in any context, so the TCP tools
+ * filter state changes that happen in softirq context too. A socket has no
+ * mount namespace: the TCP tools take --cgroup and --cgroupmap only (the
+ * kit's socketContainerOptions).
+ */
+static __always_inline bool ebpf_sock_container_allowed(struct sock *sk)
+{
+	if (!ebpf_cgroup_id && !ebpf_filter_cgroupmap)
+		return true;
+	return ebpf__cgroup_allowed(BPF_CORE_READ(sk, sk_cgrp_data.cgroup));
 }
 
 #endif /* __EBPF_CONTAINER_H */

@@ -86,7 +86,7 @@ describe('container filters', () => {
     const cap = capture({ mntnsmap: c.pinMap([w.mntns]) });
     try {
       expect((await run('cat', [outside])).code).toBe(0);
-      expect(await w.go()).toBe(0);
+      expect((await w.go()).code).toBe(0);
       const ev = await cap.waitFor(opened(inside));
       expect(ev.pid).toBe(w.proc.pid);
       expect(await cap.settled(opened(outside))).toEqual([]);

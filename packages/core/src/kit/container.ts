@@ -92,6 +92,12 @@ export const containerOptions = {
   mntnsmap: option('--mntnsmap <MAP>', 'trace only mount namespaces whose inode is a key of this pinned BPF map (BCC)', mapPath),
 };
 
+/** The TCP tools' flags: a socket has a cgroup (the one it was created in) but no mount namespace. */
+export const socketContainerOptions = {
+  cgroup: option('--cgroup <PATH>', "trace only sockets created in this cgroup v2 directory or below it", cgroupPath),
+  cgroupmap: option('--cgroupmap <MAP>', "trace only sockets whose cgroup id is a key of this pinned BPF map (BCC)", mapPath),
+};
+
 const HASH_TYPES = new Set(['hash', 'lru_hash', 'percpu_hash', 'lru_percpu_hash']);
 
 /**

@@ -13,7 +13,7 @@ export { option, apiOption, int, id32, pid, anyPid, user, regex, text, custom, p
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes } from './program.js';
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
-export { containerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions } from './container.js';
+export { containerOptions, socketContainerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions } from './container.js';
 export type { ContainerOptions, CgroupTarget } from './container.js';
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
