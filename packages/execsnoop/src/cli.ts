@@ -31,6 +31,9 @@ export const flags = {
   printUid: option('-U, --print-uid', 'print UID column', undefined, { cliOnly: true }),
   maxArgs: option('--max-args <MAX_ARGS>', 'maximum number of arguments parsed and displayed', int(1, 100000), { cliOnly: true, default: 20 }),
   ppid: options.ppid,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 export const command = {

@@ -26,6 +26,7 @@
 //   syscalls:sys_exit_execve,  sys_exit_execveat   build and send the event
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -109,6 +110,8 @@ static __always_inline bool wanted(struct task_struct *task)
 	if (filter_uid && ebpf_current_uid() != targ_uid)
 		return false;
 	if (filter_ppid && BPF_CORE_READ(task, real_parent, tgid) != targ_ppid)
+		return false;
+	if (!ebpf_container_allowed())
 		return false;
 	return true;
 }

@@ -5,11 +5,11 @@
 //   for await (const ev of trace) console.log(ev.pid, ev.filename, ev.args);
 //   trace.close();
 import { PID_LIMIT, possibleCpus, type Tracer } from '@ebpf/core';
-import { defineEventTool, int, option, regex, user } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, defineEventTool, int, option, regex, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
 import { decodeEvent, EV_ARGS_FAULT, EV_ARGS_TRUNCATED, type Config } from './execsnoop.gen.js';
 
-export interface ExecsnoopOptions {
+export interface ExecsnoopOptions extends ContainerOptions {
   /** Only execs by this user id (in-kernel; 0 works). */
   uid?: number;
   /** Only processes whose parent has this PID (in-kernel). */
@@ -80,6 +80,7 @@ export const options = {
   failed: option('-x, --fails', 'include failed exec()s'),
   name: option('-n, --name <NAME>', 'only print commands matching this name (regex), any arg', regex),
   line: option('-l, --line <LINE>', 'only print commands where arg contains this line (regex)', regex),
+  ...containerOptions,
 };
 
 export const tool = defineEventTool({

@@ -24,6 +24,9 @@ export const flags = {
   label: option('--label <LABEL>', "label each line (an empty LABEL prints 'exit')", text(), { cliOnly: true }),
   failed: options.failed,
   perThread: options.perThread,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 await runCli('exitsnoop', (argv) =>

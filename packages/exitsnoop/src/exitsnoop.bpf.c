@@ -31,6 +31,7 @@
 //   sched:sched_process_exit   every task's exit, in do_exit()
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -113,6 +114,8 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 		return 0;
 	if (!per_thread && !dead)
 		return 0; /* a thread ended, its process lives on */
+	if (!ebpf_container_allowed())
+		return 0; /* the exiting task is current: its cgroup, its mount namespace */
 
 	/* do_exit() stored the task's own status in task->exit_code before
 	 * this tracepoint, so it can be read here (BCC and libbpf-tools rely on

@@ -5,11 +5,11 @@
 //   for await (const ev of trace) console.log(ev.pid, ev.comm, ev.exitCode ?? ev.signalName);
 //   trace.close();
 import { UsageError, readProcStatus, type Tracer } from '@ebpf/core';
-import { custom, defineEventTool, option, pid } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, custom, defineEventTool, option, pid } from '@ebpf/core/kit';
 import { signalName } from '@ebpf/core/signals';
 import { decodeEvent, type Config } from './exitsnoop.gen.js';
 
-export interface ExitsnoopOptions {
+export interface ExitsnoopOptions extends ContainerOptions {
   /** Only this process (thread-group id), in-kernel. */
   pid?: number;
   /** Only exits with a non-zero status: a non-zero exit code, or a fatal signal (in-kernel). */
@@ -92,6 +92,7 @@ export const options = {
   pid: option('-p, --pid <PID>', 'trace this PID only, and end once it has exited', tgid),
   failed: option('-x, --failed', 'trace only fails, exclude exit(0)'),
   perThread: option('--per-thread', 'trace per thread termination'),
+  ...containerOptions,
 };
 
 export const tool = defineEventTool({

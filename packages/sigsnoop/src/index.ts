@@ -11,7 +11,7 @@
 // kill() is reported once: the signal it generated is folded into its event
 // (see sigsnoop.bpf.c).
 import { UsageError, type Tracer } from '@ebpf/core';
-import { anyPid, custom, defineEventTool, int, option, pid } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, anyPid, custom, defineEventTool, int, option, pid } from '@ebpf/core/kit';
 import { parseSignal } from '@ebpf/core/signals';
 import {
   decodeEvent,
@@ -45,7 +45,7 @@ export const SYSCALLS: readonly (SignalSyscall | null)[] = Object.assign(new Arr
   [SYS_PIDFD_SEND_SIGNAL]: 'pidfd_send_signal',
 } satisfies Record<number, SignalSyscall | null>);
 
-export interface SigsnoopOptions {
+export interface SigsnoopOptions extends ContainerOptions {
   /** Only signals sent by this process (its PID, the thread-group id; in-kernel). */
   pid?: number;
   /**
@@ -181,6 +181,7 @@ export const options = {
   targetPid: option('-T, --tpid <PID>', 'Target process ID to trace.', target),
   comm: option('-c, --comm <COMM>', 'Sender command name to trace.', comm),
   failed: option('-x, --failed', 'Trace failed signals only.', failed),
+  ...containerOptions,
 };
 
 export const tool = defineEventTool({

@@ -40,6 +40,9 @@ export const sigsnoopFlags = {
   targetPid: options.targetPid,
   comm: options.comm,
   failed: options.failed,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 export const sigsnoop: EventCliDef<typeof sigsnoopFlags, SignalEvent> = {
@@ -65,6 +68,9 @@ export const killsnoopFlags = {
   pid: { ...options.pid, help: 'trace this PID only which is the sender of signal' },
   targetPid: { ...options.targetPid, help: 'trace this target PID only which is the receiver of signal' },
   signal: { ...options.signal, help: 'trace this signal only' },
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
+  cgroup: options.cgroup,
 };
 
 export const killsnoop: EventCliDef<typeof killsnoopFlags, SignalEvent> = {

@@ -64,6 +64,7 @@
 //   syscalls:sys_exit_*                 send the call's one record
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -160,6 +161,8 @@ static __always_inline bool sender_wanted(__u32 tgid)
 {
 	if (filter_pid && tgid != targ_pid)
 		return false;
+	if (!ebpf_container_allowed())
+		return false; /* the sender's container, as BCC's killsnoop */
 	if (filter_comm) {
 		char comm[16];
 		int i;

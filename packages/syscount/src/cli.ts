@@ -34,6 +34,9 @@ const flags = {
   perProcess: options.perProcess,
   list: option('-l, --list', 'print list of recognized syscalls and exit', undefined, { cliOnly: true }),
   syscall: options.syscall,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 type Flags = { top?: number; latency?: boolean; milliseconds?: boolean; perProcess?: boolean };

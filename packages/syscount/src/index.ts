@@ -7,13 +7,13 @@
 //   // sc.snapshot() on demand, sc.close() to stop (returns the last, partial period)
 import { constants } from 'node:os';
 import { CumulativeMap, DoubleBufferedMap, UsageError, type BpfObject } from '@ebpf/core';
-import { custom, definePeriodicTool, option, pid, type Periodic } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, custom, definePeriodicTool, option, pid, type Periodic } from '@ebpf/core/kit';
 import { decodeProcTotals, decodeTotals, NR_NONE, PROC_TOTALS_SIZE, TOTALS_SIZE, type Config } from './syscount.gen.js';
 import { SYSCALL_NAMES } from './syscalls.gen.js';
 
 export { SYSCALL_NAMES };
 
-export interface SyscountOptions {
+export interface SyscountOptions extends ContainerOptions {
   /** -p: only this process. */
   pid?: number;
   /** -t: only this thread. */
@@ -107,6 +107,7 @@ export const options = {
   latency: option('-L, --latency', 'collect syscall latency'),
   perProcess: option('-P, --process', 'count by process and not by syscall'),
   syscall: option('--syscall <SYSCALL>', 'trace this syscall only (use option -l to get all recognized syscalls)', syscallType),
+  ...containerOptions,
 };
 
 /** Per-CPU slices summed: [count, total_ns] of a per-CPU value. */

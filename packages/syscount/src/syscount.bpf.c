@@ -36,6 +36,7 @@
 //   tp_btf/sys_enter   only with -L: note the time the call began
 //   tp_btf/sys_exit    count the call (and its time) under its number or PID
 #include "ebpf/common.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* Syscall numbers are below this (x86_64 has about 470). Some exits carry
  * no number: -1 in orig_ax. rt_sigreturn sets it so (restoring the signal
@@ -121,6 +122,8 @@ static __always_inline bool wanted(void)
 	if (filter_tgid && (id >> 32) != filter_tgid)
 		return false;
 	if (filter_tid && (__u32)id != filter_tid)
+		return false;
+	if (!ebpf_container_allowed())
 		return false;
 	return true;
 }
