@@ -89,6 +89,7 @@
 #include "ebpf/common.h"
 #include "ebpf/block.h" /* ebpf_rq_dev(), ebpf_rq_flags(): shared with biosnoop */
 #include "ebpf/histogram.h" /* ebpf_log2_slot(): the bucket, bounded for every verifier */
+#include "ebpf/container.h"   /* -c/--cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* ---- Load-time config (const volatile: constants to the verifier) ---- */
 const volatile bool targ_queued = false;    /* -Q: clock starts at block_io_start / insert */
@@ -97,7 +98,8 @@ const volatile bool targ_per_disk = false;  /* -D: one histogram per disk */
 const volatile bool targ_per_flags = false; /* -F: one histogram per operation and flags */
 const volatile bool filter_dev = false;     /* -d DISK */
 const volatile __u32 targ_dev = 0;          /* the disk, as the kernel's dev_t: major << 20 | minor */
-const volatile bool filter_cgroup = false;  /* -c CGROUP: I/O submitted by tasks in it */
+const volatile bool filter_cgroup = false;  /* a container filter (-c, --cgroupmap, --mntnsmap) is on:
+                                              * only I/O submitted by its tasks (ebpf/container.h) */
 
 #define MAX_SLOTS 64 /* floor(log2(u64)) is at most 63: no value is clamped */
 #define E2BIG 7      /* errno values are macros, not in the kernel's BTF */
@@ -170,14 +172,6 @@ struct {
 	__type(value, struct hist);
 } zero SEC(".maps");
 
-/* -c: slot 0 holds the cgroup (v2 directory fd, set by user space). */
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cgroup_filter SEC(".maps");
-
 /* ---- Helpers ---- */
 
 static __always_inline bool dev_wanted(struct request *rq)
@@ -234,7 +228,7 @@ int BPF_PROG(block_io_start, struct request *rq)
 {
 	if (!dev_wanted(rq))
 		return 0;
-	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1) {
+	if (filter_cgroup && !ebpf_container_allowed()) {
 		/* Not ours. Remove a stale entry a recycled request may carry, so
 		 * block_rq_issue does not time this I/O. */
 		bpf_map_delete_elem(&start, &rq);

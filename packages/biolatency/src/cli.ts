@@ -30,6 +30,8 @@ export const flags = {
   json: option('-j, --json', 'print one JSON object per histogram', undefined, { cliOnly: true }),
   disk: options.disk,
   cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 const seconds = int(1, 99999999);

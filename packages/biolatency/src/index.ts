@@ -6,7 +6,6 @@
 //     for (const h of snap.histograms) console.log(h.disk?.name, h.count, h.buckets);
 //   }
 //   // elsewhere: bio.snapshot() on demand, bio.close() to stop (returns what is left)
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import {
   DoubleBufferedMap,
   PreflightError,
@@ -18,10 +17,9 @@ import {
   kernelDevName,
   log2Buckets,
   resolveWholeDisk,
-  u32Key,
   type RequestFlags,
 } from '@ebpf/core';
-import { apiOption, custom, definePeriodicTool, int, option, type Periodic } from '@ebpf/core/kit';
+import { apiOption, containerOptions, custom, definePeriodicTool, type ContainerOptions, int, option, type Periodic } from '@ebpf/core/kit';
 import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
 
 /** A -F key's operation and flags, named (core's decodeRequestFlags; the codes come from ebpf/block.h). */
@@ -29,7 +27,7 @@ export type FlagSet = RequestFlags;
 /** Names a -F code. */
 export const decodeFlags: (code: number) => FlagSet = decodeRequestFlags;
 
-export interface BiolatencyOptions {
+export interface BiolatencyOptions extends ContainerOptions {
   /** -Q: include the time requests wait in the OS queue (from block_io_start, else block_rq_insert). */
   queued?: boolean;
   /** -m: buckets in milliseconds (default microseconds). */
@@ -40,7 +38,7 @@ export interface BiolatencyOptions {
   perFlags?: boolean;
   /** -d: only this disk ("vda", "/dev/nvme0n1"). A partition is refused: requests belong to whole disks. */
   disk?: string;
-  /** -c: only I/O submitted by tasks in this cgroup (v2 directory path), or below it. */
+  /** -c: only I/O submitted by tasks in this cgroup (v2 directory path), or below it (also cgroupmap, mntnsmap: kit/container.ts). */
   cgroup?: string;
   /** Take a snapshot every this many milliseconds and yield it to `for await`. */
   intervalMs?: number;
@@ -108,19 +106,6 @@ export type Biolatency = Periodic<Snapshot>;
 /** Resolves -d: the disk's kernel dev_t. Throws a UsageError naming the problem. */
 export const resolveDisk: (name: string) => number = resolveWholeDisk;
 
-function checkCgroup(path: string): string {
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    throw new UsageError(`no such cgroup '${path}'`);
-  }
-  if (!isDir || !existsSync(`${path}/cgroup.controllers`)) {
-    throw new UsageError(`'${path}' is not a cgroup v2 directory (e.g. /sys/fs/cgroup/unified/... or /sys/fs/cgroup/...)`);
-  }
-  return path;
-}
-
 /** A string option checked by `check` (which returns it), on the command line and in the API. */
 function checked(check: (v: string) => string) {
   return custom(
@@ -139,7 +124,9 @@ export const options = {
   perDisk: option('-D, --disks', 'print a histogram per disk device'),
   perFlags: option('-F, --flags', 'print a histogram per set of I/O flags'),
   disk: option('-d, --disk <DISK>', 'Trace this disk only', checked((d) => (resolveDisk(d), d))),
-  cgroup: option('-c, --cgroup <PATH>', 'trace I/O submitted by tasks in this cgroup v2 only', checked(checkCgroup)),
+  // The kit's container filters (kit/container.ts), -c as libbpf-tools' biolatency spells --cgroup.
+  ...containerOptions,
+  cgroup: { ...containerOptions.cgroup, flags: '-c, --cgroup <PATH>', help: 'trace I/O submitted by tasks in this cgroup v2 directory (or below it) only' },
   maxInFlight: apiOption('requests timed at once', int(1, 1 << 24)),
   insertHook: apiOption('-Q from block_rq_insert'),
 };
@@ -178,6 +165,9 @@ function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bi
   return { time: new Date(), startNs, endNs, unit, histograms: histograms.map(({ sortKey: _s, ...h }) => h), count, totalNs };
 }
 
+/** Whether a container filter is on: I/O is then timed from block_io_start, in the submitting task. */
+const containerFilter = (o: ContainerOptions): boolean => o.cgroup !== undefined || o.cgroupmap !== undefined || o.mntnsmap !== undefined;
+
 export const tool = definePeriodicTool({
   name: 'biolatency',
   object: new URL('./biolatency.bpf.o', import.meta.url),
@@ -186,10 +176,10 @@ export const tool = definePeriodicTool({
   optional: ['block_io_start', 'block_rq_insert', 'block_rq_merge'],
   target: (o) => {
     const haveIoStart = hasTracepoint('block_io_start');
-    if (o.cgroup !== undefined && !haveIoStart) {
-      throw new PreflightError('no-tracepoint', 'the cgroup filter needs the block:block_io_start tracepoint (Linux 6.5 or later)');
+    if (containerFilter(o) && !haveIoStart) {
+      throw new PreflightError('no-tracepoint', 'the container filters need the block:block_io_start tracepoint (Linux 6.5 or later)');
     }
-    const ioStart = haveIoStart && ((!!o.queued && !o.insertHook) || o.cgroup !== undefined);
+    const ioStart = haveIoStart && ((!!o.queued && !o.insertHook) || containerFilter(o));
     const insert = !!o.queued && !ioStart;
     if (insert) checkTracepoints(['block:block_rq_insert']);
     return { dev: o.disk !== undefined ? resolveDisk(o.disk) : 0, ioStart, insert };
@@ -202,27 +192,14 @@ export const tool = definePeriodicTool({
       targ_per_flags: !!o.perFlags,
       filter_dev: o.disk !== undefined,
       targ_dev: t.dev,
-      filter_cgroup: o.cgroup !== undefined,
+      filter_cgroup: containerFilter(o),
     }) satisfies Config,
   maps: (o) => ({ start: o.maxInFlight ?? 10240 }),
   configure: (spec, o, t) => {
     spec.setAutoload('block_io_start', t.ioStart);
     spec.setAutoload('block_rq_insert', t.insert);
     // Only -Q and -c start clocks before a merge can happen.
-    spec.setAutoload('block_rq_merge', !!o.queued || o.cgroup !== undefined);
-  },
-  attach: (obj, o) => {
-    if (o.cgroup !== undefined) {
-      const fd = openSync(o.cgroup, 'r');
-      try {
-        const v = Buffer.alloc(4);
-        v.writeUInt32LE(fd);
-        obj.map('cgroup_filter').update(u32Key(0), v);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    obj.attach();
+    spec.setAutoload('block_rq_merge', !!o.queued || containerFilter(o));
   },
   reader: (obj, o) => {
     const maps = new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']);

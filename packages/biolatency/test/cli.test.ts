@@ -188,5 +188,5 @@ describe('usage errors: one line on stderr, exit 2', () => {
     await usage(['1', '2', '3'], /^biolatency: too many arguments/);
     await usage(['-x'], "biolatency: unknown option '-x'".replace('biolatency: ', ''));
   });
-  it('-c with a directory that is not a cgroup', () => usage(['-c', '/tmp'], /^biolatency: '\/tmp' is not a cgroup v2 directory/));
+  it('-c with a directory that is not a cgroup', () => usage(['-c', '/tmp'], /^biolatency: -c \/tmp: not a cgroup v2 directory \(cgroup v2 is mounted at /));
 });
