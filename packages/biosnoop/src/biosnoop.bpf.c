@@ -69,6 +69,7 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/block.h" /* ebpf_rq_dev(), ebpf_rq_flags(): shared with biolatency */
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
 /* ---- Load-time config (const volatile: constants to the verifier) ---- */
 const volatile bool targ_queued = false;    /* -Q: the QUE column */
@@ -168,6 +169,12 @@ static __always_inline void remember_issuer(struct request *rq)
 	in.dev = ebpf_rq_dev(rq);
 	if (!dev_wanted(in.dev))
 		return;
+	if (!ebpf_container_allowed()) {
+		/* Another container's I/O: forget any stale entry of a recycled
+		 * request, so block_rq_issue does not report this one. */
+		bpf_map_delete_elem(&reqs, &rq);
+		return;
+	}
 	in.created = bpf_ktime_get_ns();
 	in.pid = ebpf_current_tgid();
 	bpf_get_current_comm(in.comm, sizeof(in.comm));
@@ -224,6 +231,10 @@ int BPF_PROG(block_rq_issue, struct request *rq)
 		 * there the current task is the issuer. */
 		fresh.dev = ebpf_rq_dev(rq);
 		if (!dev_wanted(fresh.dev))
+			return 0;
+		/* With a container filter, an I/O whose issuer is unknown is not
+		 * known to be the container's: only the current task can say. */
+		if (ebpf_container_filtering() && !(issuer_at_issue && ebpf_container_allowed()))
 			return 0;
 		if (issuer_at_issue) {
 			fresh.pid = ebpf_current_tgid();

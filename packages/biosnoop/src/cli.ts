@@ -24,6 +24,9 @@ export const flags = {
   timestamp: option('-t, --timestamp', 'include timestamp on output', undefined, { cliOnly: true }),
   minLatencyMs: options.minLatencyMs,
   duration: option('--duration <SECONDS>', 'total duration of trace in seconds', int(1, Number.MAX_SAFE_INTEGER), { cliOnly: true }),
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 // One Rows for the run: the decoded and the byte-level rows count TIME(s) from the same first I/O.

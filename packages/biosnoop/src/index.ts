@@ -6,10 +6,10 @@
 //   for await (const io of trace) console.log(io.comm, io.pid, io.type, io.sector, io.bytes, io.latencyNs);
 //   trace.close();
 import { Tracer, decodeRequestFlags, diskOf, hasTracepoint, requestOpLetter, resolveWholeDisk, type BpfObject, type Disk } from '@ebpf/core';
-import { apiOption, defineEventTool, int, option, wholeDisk } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, apiOption, defineEventTool, int, option, wholeDisk } from '@ebpf/core/kit';
 import { PATTERN_RANDOM, PATTERN_SEQUENTIAL, decodeEvent, type Config } from './biosnoop.gen.js';
 
-export interface BiosnoopOptions {
+export interface BiosnoopOptions extends ContainerOptions {
   /** -Q: also measure the time each request waited in the OS before issue (queueNs). */
   queued?: boolean;
   /** -d: only this disk ("vda", "/dev/nvme0n1"). A partition is refused: requests belong to whole disks. */
@@ -59,6 +59,7 @@ export const options = {
   minLatencyMs: option('-m, --min <MIN>', 'min latency to trace, in ms', int(0, 1e9)),
   maxInFlight: apiOption('requests followed at once', int(1, 1 << 24)),
   insertHook: apiOption('the issuer from block_rq_insert/issue, as before 6.5'),
+  ...containerOptions,
 };
 
 const PATTERNS = { [PATTERN_SEQUENTIAL]: 'sequential', [PATTERN_RANDOM]: 'random' } as const;

@@ -6,10 +6,10 @@
 //   trace.close();
 import { readFileSync } from 'node:fs';
 import { PreflightError, tracefsRoot, type Tracer } from '@ebpf/core';
-import { defineEventTool } from '@ebpf/core/kit';
+import { containerOptions, defineEventTool, type ContainerOptions } from '@ebpf/core/kit';
 import { decodeEvent } from './oomkill.gen.js';
 
-export interface OomkillOptions {
+export interface OomkillOptions extends ContainerOptions {
   /** Ring buffer size in bytes, a power of two (default 16 KiB). */
   ringBytes?: number;
 }
@@ -88,8 +88,8 @@ function checkMarkVictim(): void {
   }
 }
 
-/** oomkill has no options of its own (BCC's has none); ringBytes is common to every tool. */
-export const options = {};
+/** oomkill has no options of its own (BCC's has none): the kit's container filters (on the victim); ringBytes is common to every tool. */
+export const options = { ...containerOptions };
 
 export const tool = defineEventTool({
   name: 'oomkill',

@@ -53,6 +53,7 @@
 // and compact_retry are not kills.
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
 /* No load-time knobs: BCC's oomkill has no options, and OOM kills are rare
  * enough that filtering them in the kernel would save nothing. */
@@ -132,6 +133,9 @@ int BPF_PROG(mark_victim, struct task_struct *victim, uid_t uid)
 	 * space refuses such kernels before loading us; this check keeps the
 	 * program safe regardless, and CO-RE resolves it at load time. */
 	if (!bpf_core_field_exists(((struct trace_event_raw_mark_victim *)0)->uid))
+		return 0;
+	/* The victim's container (the current task is whoever ran out of memory). */
+	if (!ebpf_task_container_allowed(victim))
 		return 0;
 
 	e = ebpf_reserve(events, sizeof(*e));
