@@ -25,6 +25,9 @@ async function recordMain(flags: Record<string, unknown>, target: string[], dash
   if (dashDash) opts.command = target;
   else if (target.length === 1 && /^\d+$/.test(target[0]!)) opts.pid = Number(target[0]);
   else throw new UsageError(target.length ? `not a PID: '${target.join(' ')}' (a command goes after --: record -- CMD)` : 'record needs a PID or a command (record -- CMD)');
+  const banner = (pid: number): string =>
+    json ? `${JSON.stringify({ event: 'recording', pid })}\n` : `Recording pid ${pid}${opts.command ? ` (${opts.command.join(' ')})` : ''}, keeping the last ${opts.windowSeconds} s. Ctrl-C to end, SIGUSR2 to save the window.\n`;
+  opts.onStart = (pid) => process.stdout.write(banner(pid)); // before the command runs: its output comes after
   const rec = await record(opts);
   const session = new Session({ tool: NAME, lost: () => rec.lost().ring, lostMessage: (n) => `Possibly lost ${n} events` });
   const out = (text: string, obj: object): void => {
@@ -32,10 +35,10 @@ async function recordMain(flags: Record<string, unknown>, target: string[], dash
     session.out.flush();
   };
   session.onStop(() => void rec.close());
-  out(`Recording pid ${rec.pid}${opts.command ? ` (${opts.command.join(' ')})` : ''}, keeping the last ${opts.windowSeconds} s. Ctrl-C to end, SIGUSR2 to save the window.\n`, { event: 'recording', pid: rec.pid, functions: rec.functions.length });
   let saves = 0;
   process.on('SIGUSR2', () => {
-    const file = rec.save(`timemachine-${rec.pid}-${++saves}.json`);
+    const base = opts.output ? opts.output.replace(/\.json$/, '') : `timemachine-${rec.pid}`;
+    const file = rec.save(`${base}-${++saves}.json`);
     out(`Window saved to ${file} (${rec.held} events)\n`, { event: 'saved', file, reason: 'request', events: rec.held, lost: rec.lost() });
   });
   rec.onCrash((c) => out(crashBanner(c), { event: 'crash', ...c }));

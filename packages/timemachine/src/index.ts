@@ -10,11 +10,11 @@
 // keeps the last seconds of them (window.ts), notices the crash as its record
 // arrives, and turns the window into a timeline on demand (model.ts).
 import { writeFileSync } from 'node:fs';
-import { UsageError, processAlive, uprobeMultiSupported, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
+import { UsageError, processAlive, processState, uprobeMultiSupported, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
 import { apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
 import { Demangler, ElfFile, ProcessSymbols, resolveStacks, uprobeOffset } from '@ebpf/core/symbolize';
 import { signalName } from '@ebpf/core/signals';
-import { findLibrary, startStopped, which, type StartedCommand } from './launch.js';
+import { entryOffset, findLibrary, startStopped, until, which, type StartedCommand } from './launch.js';
 import { crashFrames, timelineEvent, type Crash, type TimelineEvent, type Window } from './model.js';
 import { EBPF_USTACK_DEPTH, EV_CRASH, EV_EXIT, EV_FILE, EVENT_OFFSETS as OFF, decodeEvent, type Config } from './timemachine.gen.js';
 import { RecordWindow, recordNs } from './window.js';
@@ -42,6 +42,8 @@ export interface RecordOptions {
   ringBytes?: number;
   /** Where a crash's window is written (default timemachine-PID.json in the working directory; '' to keep it in memory only). */
   output?: string;
+  /** Called once recording has started, before a command is let go. */
+  onStart?: (pid: number) => void;
 }
 
 export const options = {
@@ -80,7 +82,7 @@ interface Target {
 
 /** Checks the options as record() does, before anything is loaded. */
 export function check(o: RecordOptions): void {
-  checkOptions(options, o, ['commandStdio']);
+  checkOptions(options, o, ['commandStdio', 'onStart']);
   if ((o.pid === undefined) === (o.command === undefined)) throw new UsageError('record needs a PID or a command (record -- CMD)');
   if (o.command && !which(o.command[0]!)) throw new UsageError(`cannot run '${o.command[0]}': command not found`);
   if (o.functions !== undefined) {
@@ -96,7 +98,7 @@ const program: AsyncProgramDef<RecordOptions, Target> = {
   name: 'timemachine',
   object: new URL('./timemachine.bpf.o', import.meta.url),
   check,
-  programs: (o) => ['sys_enter', 'sys_exit', 'signal_deliver', 'sched_process_exit', ...(o.functions ? ['func_entry'] : []), ...(o.allocs === false ? [] : [...ALLOC_PROBES.map((p) => p.enter), 'alloc_return'])],
+  programs: (o) => ['sys_enter', 'sys_exit', 'signal_deliver', 'sched_process_exit', ...(o.command ? ['gate'] : []), ...(o.functions ? ['func_entry'] : []), ...(o.allocs === false ? [] : [...ALLOC_PROBES.map((p) => p.enter), 'alloc_return'])],
   target: async (o) => {
     if (o.pid !== undefined) return { pid: o.pid, exe: `/proc/${o.pid}/exe` };
     const started = await startStopped(o.command!, o.commandStdio ?? 'inherit', 'timemachine');
@@ -104,6 +106,9 @@ const program: AsyncProgramDef<RecordOptions, Target> = {
   },
   knobs: (o, t) => ({ targ_tgid: t.pid, alloc_stacks: o.allocs !== false }) satisfies Config,
   maps: (o) => ({ events: o.ringBytes ?? 8 << 20 }),
+  configure: (spec, o) => {
+    if (o.functions) spec.setUprobeMulti('func_entry');
+  },
   attach: (obj) => obj.attach(['sys_enter', 'sys_exit', 'signal_deliver', 'sched_process_exit']),
   release: (t) => t.started?.child.kill('SIGKILL'),
 };
@@ -112,7 +117,10 @@ const program: AsyncProgramDef<RecordOptions, Target> = {
 export async function record(opts: RecordOptions): Promise<Recorder> {
   const { object, target } = await loadTargetAsync(program, opts);
   try {
-    return new Recorder(object, target, opts);
+    const rec = new Recorder(object, target, opts);
+    if (target.started) await rec._go(target);
+    else opts.onStart?.(target.pid);
+    return rec;
   } catch (err) {
     object.close();
     target.started?.child.kill('SIGKILL');
@@ -185,8 +193,27 @@ export class Recorder {
         this.#reader.flush();
         this.#batchEnd();
       });
-      process.kill(t.pid, 'SIGCONT');
     }
+  }
+
+  /** @internal Lets the command run: the shell execs it, it stops at its entry point (see gate in the .bpf.c), its mappings are read, it goes on. */
+  async _go(t: Target): Promise<void> {
+    const offset = entryOffset(t.exe);
+    let gone = false;
+    void t.started!.exited.then(() => (gone = true));
+    if (offset !== undefined) {
+      const before = this.#obj.readGlobalInt('gate_hits');
+      const gate = this.#obj.attachUprobe('gate', { binary: t.exe, offset, pid: t.pid });
+      try {
+        process.kill(t.pid, 'SIGCONT');
+        await until(() => this.#obj.readGlobalInt('gate_hits') > before && processState(t.pid) === 'T', 10_000, () => gone);
+      } finally {
+        gate.detach();
+      }
+      this.#symbols.snapshot();
+    }
+    this.#opts.onStart?.(t.pid);
+    if (!gone) process.kill(t.pid, 'SIGCONT');
   }
 
   #attachAllocator(t: Target): void {

@@ -5,6 +5,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { basename, delimiter, isAbsolute, join, resolve } from 'node:path';
 import { UsageError, findMappedFile, processState, type MappedFile } from '@ebpf/core';
 import { signalNumber } from '@ebpf/core/signals';
+import { ElfFile } from '@ebpf/core/symbolize';
 
 /** Where execvp() would find `name`. */
 export function which(name: string, path = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'): string | undefined {
@@ -53,4 +54,24 @@ export async function startStopped(argv: string[], stdio: StdioOptions, name: st
 /** The library `lib<name>.so*` process `pid` maps. */
 export function findLibrary(pid: number, name: string): MappedFile | undefined {
   return findMappedFile(pid, (p) => basename(p).startsWith(`lib${name}.so`));
+}
+
+/** The file offset of an ELF program's entry point (undefined for a script or an unreadable file). */
+export function entryOffset(path: string): number | undefined {
+  try {
+    const elf = ElfFile.open(path);
+    return elf.vaddrToFileOffset(elf.entry);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls `cond` (1 ms, doubling to 20 ms) for up to `ms`; false when `giveUp` says so first or time runs out. */
+export async function until(cond: () => boolean, ms: number, giveUp: () => boolean): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (let step = 1; !cond(); step = Math.min(step * 2, 20)) {
+    if (giveUp() || Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, step));
+  }
+  return true;
 }

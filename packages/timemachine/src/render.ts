@@ -22,7 +22,7 @@ export const HEADER = `${pad('TIME', 15)} ${padStart('PID', 7)} ${padStart('TID'
 
 export function row(e: TimelineEvent): string {
   const what = e.type === 'ALLOC' || e.type === 'FREE' ? `${e.name} ${e.address}` : e.address && e.type !== 'FUNC_ENTRY' ? `${e.name} ${e.address}` : e.name;
-  return `${clock(e.time)} ${padStart(String(e.pid), 7)} ${padStart(String(e.tid), 7)} ${pad(e.type, 10)} ${pad(escapeControl(what), 20)} ${escapeControl(e.details)}\n`;
+  return `${`${clock(e.time)} ${padStart(String(e.pid), 7)} ${padStart(String(e.tid), 7)} ${pad(e.type, 10)} ${pad(escapeControl(what), 20)} ${escapeControl(e.details)}`.trimEnd()}\n`;
 }
 
 const stackLines = (w: Window, id: string | undefined, indent: string): string =>

@@ -29,7 +29,7 @@
 //   tp_btf sched_process_exit        → EXIT of the process, with its exit code
 #include "ebpf/common.h"
 #include "ebpf/output.h"
-#define EBPF_USTACK_DEPTH 32
+#define EBPF_USTACK_DEPTH 48
 #include "ebpf/ustack.h"
 
 /* ---- Load-time config ---- */
@@ -39,7 +39,7 @@ const volatile bool alloc_stacks = true; /* walk the user stack of each alloc an
 /* ---- Records ---- */
 
 #define PATH_MAX_BYTES 256 /* FILE: the path, truncated to this */
-#define CRASH_FRAMES 64    /* CRASH: user frames of the faulting thread */
+#define CRASH_FRAMES EBPF_USTACK_DEPTH /* CRASH: user frames of the faulting thread */
 
 enum ev_type {
 	EV_SYSCALL = 1,
@@ -384,7 +384,7 @@ int BPF_KPROBE(munmap_enter, void *addr, size_t length)
  *
  * One program attached to many functions with a uprobe_multi link; the
  * attach cookie, set per function by user space, says which one fired. */
-SEC("uprobe.multi")
+SEC("uprobe") /* loaded as a uprobe_multi program: user space says so (setUprobeMulti) */
 int func_entry(struct pt_regs *ctx)
 {
 	struct event *e;
@@ -397,6 +397,25 @@ int func_entry(struct pt_regs *ctx)
 	fill(e, EV_FUNC, (__s32)bpf_get_attach_cookie(ctx));
 	e->a0 = PT_REGS_IP(ctx);
 	ebpf_submit(events, e);
+	return 0;
+}
+
+/* ---- The start of a command (record -- CMD) ----
+ *
+ * A crash's stack is symbolized from the process's mappings, read from
+ * /proc while it lives; a short program may crash and be gone before user
+ * space has read them. So the command is stopped once, at its ELF entry
+ * point (every library mapped, none of its code run), while user space reads
+ * them; then it goes on. */
+__u64 gate_hits = 0;
+
+SEC("uprobe")
+int gate(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	bpf_send_signal(19 /* SIGSTOP */);
+	__sync_fetch_and_add(&gate_hits, 1);
 	return 0;
 }
 
@@ -429,9 +448,9 @@ static __always_inline bool dumps_core(int sig)
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
-	bool fatal;
+	struct slot *s;
 	struct event *e;
-	long n;
+	bool fatal;
 
 	if (!is_target())
 		return 0;
@@ -448,9 +467,15 @@ int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_siga
 		e->a0 = (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr);
 	e->a2 = fatal;
 	e->stack_id = 0;
-	if (fatal) {
-		n = bpf_get_stack(ctx, e->tail, CRASH_FRAMES * sizeof(__u64), BPF_F_USER_STACK);
-		e->dur = n > 0 ? n / sizeof(__u64) : 0; /* CRASH: frames in the tail */
+	/* The faulting thread's user stack, from its saved user registers
+	 * (bpf_task_pt_regs). Walked by hand rather than with bpf_get_stack():
+	 * Debian's libc has no frame pointers, and the kernel's walk goes on
+	 * through whatever %rbp holds (abort() gave 60 frames of garbage);
+	 * ebpf_user_stack() stops at the first thing that cannot be a frame. */
+	if (fatal && (s = my_slot())) {
+		ebpf_user_stack((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()), &s->stack);
+		bpf_probe_read_kernel(e->tail, sizeof(s->stack.ips), s->stack.ips);
+		e->dur = s->stack.nr; /* CRASH: frames in the tail */
 	}
 	ebpf_submit(events, e);
 	return 0;
