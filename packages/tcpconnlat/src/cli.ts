@@ -32,6 +32,8 @@ export const flags = {
   lport: option('-L, --lport', 'include LPORT on output', undefined, display),
   ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
   ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
 };
 type Flags = FlagsOf<typeof flags>;
 

@@ -7,11 +7,11 @@
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
 import { UsageError } from '@ebpf/core';
-import { apiOption, custom, defineEventTool, ipFamily, option, pid } from '@ebpf/core/kit';
+import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, ipFamily, option, pid } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatAddress } from '@ebpf/core/inet';
 import { decodeEvent, type Config } from './tcpconnlat.gen.js';
 
-export interface TcpconnlatOptions {
+export interface TcpconnlatOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only connects by this process (in-kernel). */
   pid?: number;
   /** Only connects that took at least this many milliseconds (in-kernel; fractions work, to the µs as BCC). */
@@ -75,6 +75,7 @@ export const options = {
   // The CLI's positional min_ms sets it, -4 and -6 set `family` (cli.ts).
   minMs: apiOption('minimum duration to trace (ms)', millis),
   family: apiOption('trace this address family only', ipFamily),
+  ...socketContainerOptions,
 };
 
 export const tool = defineEventTool({

@@ -42,6 +42,7 @@
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
 #include "ebpf/inet_addr.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_tgid = 0;   /* -p: only connects by this process (0: all) */
@@ -148,6 +149,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 			return 0;
 		tcp_owner_current(&np.who, TCP_OWNER_TASK);
 		if (targ_tgid && np.who.pid != targ_tgid)
+			return 0;
+		if (!ebpf_sock_container_allowed(sk))
 			return 0;
 		np.ts = bpf_ktime_get_ns();
 		bpf_map_update_elem(&start, &key, &np, BPF_ANY);

@@ -5,11 +5,11 @@
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
-import { apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
+import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
 import { decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
 
-export interface TcplifeOptions {
+export interface TcplifeOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only sessions owned by this process (in-kernel). */
   pid?: number;
   /** Only sessions whose local port is one of these (in-kernel). */
@@ -111,6 +111,7 @@ export const options = {
   remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
   // The CLI's -4 and -6 set it (cli.ts).
   family: apiOption('trace this address family only', ipFamily),
+  ...socketContainerOptions,
 };
 
 export const tool = defineEventTool({

@@ -62,6 +62,7 @@
 #include "ebpf/tcp_owner.h"
 #include "ebpf/inet_addr.h"
 #include "ebpf/port_filter.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_pid = 0;     /* only sessions owned by this process (0: all) */
@@ -194,6 +195,10 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 		goto out;
 	tcp_owner_get(sk, &owner);
 	if (targ_pid && owner.pid != targ_pid)
+		goto out;
+	/* The socket's own cgroup: this often runs in softirq context, where
+	 * the current task is a bystander. */
+	if (!ebpf_sock_container_allowed(sk))
 		goto out;
 
 	/* Payload bytes: the counters minus the sequence numbers SYN and FIN use (see 3.). */

@@ -11,7 +11,7 @@
 import { UsageError } from '@ebpf/core';
 import { pad, padStart } from '@ebpf/core/format';
 import { option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
-import { FlowCounter, tool, type FlowCount, type Retransmit } from './index.js';
+import { FlowCounter, options, tool, type FlowCount, type Retransmit } from './index.js';
 
 const examples = `examples:
     tcpretrans             # trace TCP retransmits
@@ -26,6 +26,8 @@ export const flags = {
   count: option('-c, --count', 'count occurred retransmits per flow', undefined, { cliOnly: true }),
   ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
   ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
 };
 type Flags = FlagsOf<typeof flags>;
 

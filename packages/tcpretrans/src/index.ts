@@ -5,11 +5,11 @@
 //   for await (const r of trace) console.log(r.laddr, r.lport, '->', r.raddr, r.rport, r.state);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { apiOption, defineEventTool, ipFamily } from '@ebpf/core/kit';
+import { socketContainerOptions, type ContainerOptions, apiOption, defineEventTool, ipFamily } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatAddress, tcpStateName } from '@ebpf/core/inet';
 import { decodeEvent, TLP, type Config } from './tcpretrans.gen.js';
 
-export interface TcpretransOptions {
+export interface TcpretransOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only IPv4 (4) or IPv6 (6) sockets (in-kernel). Default: both. */
   family?: 4 | 6;
   /** Ring buffer size in bytes, a power of two (default 256 KiB: ~3 600 retransmits). */
@@ -54,6 +54,7 @@ export function decodeRetransmit(view: DataView, offset: number, length: number)
 /** tcpretrans' options: the API's keys (the CLI's -4 and -6 set `family`). */
 export const options = {
   family: apiOption('trace this address family only', ipFamily),
+  ...socketContainerOptions,
 };
 
 export const tool = defineEventTool({

@@ -32,6 +32,7 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/inet_addr.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
@@ -86,6 +87,10 @@ int tcp_retransmit_skb(struct retransmit_ctx *ctx)
 	struct event *e;
 
 	if (targ_family && family != targ_family)
+		return 0;
+	/* Retransmits run from timers and softirqs: the socket's cgroup, not
+	 * the current task's, says whose connection it is. */
+	if (!ebpf_sock_container_allowed((struct sock *)ctx->skaddr))
 		return 0;
 	e = ebpf_reserve(events, sizeof(*e));
 	if (!e)
