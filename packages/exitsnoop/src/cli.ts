@@ -51,7 +51,7 @@ await runCli('exitsnoop', (argv) =>
       },
       header,
       row: (f, clock) => (ev) => formatRow(ev, f, clock.wall),
-      json: (f, clock) => (ev) => jsonObject(ev, f, clock.wall),
+      json: (f, clock) => (ev) => jsonObject(ev, f, clock),
     },
     argv,
   ),

@@ -1,6 +1,7 @@
 // How exitsnoop prints an event: BCC's columns, or one JSON object per line.
 import { existsSync, readFileSync } from 'node:fs';
-import { cell, escapeControl, fmtFixed, jsonLine, pad } from '@ebpf/core/format';
+import { cell, escapeControl, fmtFixed, pad } from '@ebpf/core/format';
+import { eventJson, type BatchClock } from '@ebpf/core/kit';
 import type { FlagsOf } from '@ebpf/core/kit';
 import { signalShortName } from '@ebpf/core/signals';
 import type { flags } from './cli.js';
@@ -108,25 +109,7 @@ export function formatRow(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): 
   );
 }
 
-export function jsonObject(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): object {
-  const obj: Record<string, unknown> = {
-    time: wall(ev.timestamp).toISOString(),
-    pid: ev.pid,
-    ppid: ev.ppid,
-    tid: ev.tid,
-    comm: ev.comm,
-    age: ev.ageSeconds,
-    status: ev.status,
-    code: ev.exitCode,
-    signal: ev.signal,
-    signalName: ev.signalName,
-    coreDumped: ev.coreDumped,
-  };
-  if (f.perThread) obj.groupDead = ev.groupDead;
-  if (f.label !== undefined) obj.label = labelText(f.label);
-  return obj;
-}
-
-export function formatJson(ev: ExitEvent, f: Flags, wall: (ts: bigint) => Date): string {
-  return jsonLine(jsonObject(ev, f, wall));
+/** The --json object: the API event by the kit's convention (time, elapsed first), and `label` with --label. */
+export function jsonObject(ev: ExitEvent, f: Flags, clock: BatchClock): object {
+  return eventJson(ev, clock, f.label !== undefined ? { label: labelText(f.label) } : undefined);
 }

@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { HEADER, cSource, corePattern, sh } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { sleep } from '../../../test/support/wait.js';
@@ -120,23 +121,28 @@ describe('output', () => {
     const r = await sh('kill -USR2 $$');
     await cli.waitOutput((out) => out.includes(`"pid":${r.pid},`));
     const line = cli.lines().find((l) => l.includes(`"pid":${r.pid},`))!;
-    const ev = JSON.parse(line);
+    const ev = expectJsonLine(line) as any;
     expect(ev).toEqual({
       time: ev.time,
+      elapsed: ev.elapsed,
+      timestamp: ev.timestamp,
       pid: r.pid,
-      ppid: process.pid,
       tid: r.pid,
+      ppid: process.pid,
       comm: 'sh',
-      age: ev.age,
+      ageNs: ev.ageNs,
+      ageSeconds: ev.ageSeconds,
       status: 12,
-      code: null,
+      exitCode: null,
       signal: 12,
       signalName: 'SIGUSR2',
       coreDumped: false,
+      groupDead: true,
     });
     expect(Math.abs(Date.parse(ev.time) - t0)).toBeLessThan(5000);
-    expect(ev.age).toBeGreaterThanOrEqual(0);
-    expect(ev.age).toBeLessThan(5);
+    expect(ev.ageNs).toMatch(/^\d+$/);
+    expect(ev.ageSeconds).toBeGreaterThanOrEqual(0);
+    expect(ev.ageSeconds).toBeLessThan(5);
     const e = await cli.stop();
     expectCleanExit(e);
     for (const l of cli.lines()) expect(() => JSON.parse(l), l).not.toThrow();

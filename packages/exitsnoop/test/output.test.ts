@@ -5,7 +5,8 @@ import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import type { ExitEvent } from '../src/index.js';
 import { decodeStatus } from '../src/index.js';
-import { clock, exitReason, formatJson, formatRow, header, zoneName } from '../src/output.js';
+import { BatchClock } from '@ebpf/core/kit';
+import { clock, exitReason, formatRow, header, jsonObject, zoneName } from '../src/output.js';
 import { hasCommand } from '../../../test/support/workload.js';
 
 function event(status: number, over: Partial<ExitEvent> = {}): ExitEvent {
@@ -103,31 +104,38 @@ describe('columns', () => {
     expect(clock(new Date(Date.UTC(2024, 0, 1, 0, 0, 0, 5)), true)).toBe('00:00:00.005');
   });
 
-  it('--json: one object per line', () => {
-    const line = formatJson(event(0x80 | 6, { ageSeconds: 1.5, ageNs: 1_500_000_000n }), { label: '' }, wall);
-    expect(line.endsWith('}\n')).toBe(true);
-    expect(JSON.parse(line)).toEqual({
-      time: '2024-01-02T03:04:05.006Z',
+  it('--json: the API event by the convention (time, elapsed first), the label last', () => {
+    const c = new BatchClock();
+    const ts = c.startNs + 1_500_000_000n;
+    const o = JSON.parse(JSON.stringify(jsonObject(event(0x80 | 6, { timestamp: ts, ageSeconds: 1.5, ageNs: 1_500_000_000n }), { label: '' }, c)));
+    expect(o).toEqual({
+      time: c.wall(ts).toISOString(),
+      elapsed: 1.5,
+      timestamp: String(ts),
       pid: 10506,
-      ppid: 10493,
       tid: 10506,
+      ppid: 10493,
       comm: 'bash',
-      age: 1.5,
+      ageNs: '1500000000',
+      ageSeconds: 1.5,
       status: 0x86,
-      code: null,
+      exitCode: null,
       signal: 6,
       signalName: 'SIGABRT',
       coreDumped: true,
+      groupDead: true,
       label: 'exit',
     });
-    expect(JSON.parse(formatJson(event(7 << 8, { groupDead: false }), { perThread: true }, wall))).toMatchObject({
-      code: 7,
+    expect(Object.keys(o).slice(0, 3)).toEqual(['time', 'elapsed', 'timestamp']);
+    expect(JSON.parse(JSON.stringify(jsonObject(event(7 << 8, { groupDead: false }), { perThread: true }, c)))).toMatchObject({
+      exitCode: 7,
       signal: null,
       signalName: null,
       coreDumped: false,
       groupDead: false,
     });
   });
+
 });
 
 describe('zone name in the -t header', () => {
