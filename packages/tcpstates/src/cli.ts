@@ -33,6 +33,8 @@ export const flags = {
   journal: option('-Y, --journal', 'log session state changes to the systemd journal', undefined, display),
   ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
   ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
 };
 
 // The rows of one run, text or byte-level, count -t from the same first change.

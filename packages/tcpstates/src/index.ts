@@ -6,11 +6,11 @@
 //   for await (const c of trace) console.log(c.pid, c.comm, c.oldState, '->', c.newState, c.spanNs);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { apiOption, defineEventTool, ipFamily, option, ports } from '@ebpf/core/kit';
+import { socketContainerOptions, type ContainerOptions, apiOption, defineEventTool, ipFamily, option, ports } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
 import { decodeEvent, F_SPAN, type Config } from './tcpstates.gen.js';
 
-export interface TcpstatesOptions {
+export interface TcpstatesOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only sockets whose local port is one of these (in-kernel). */
   localPorts?: number[];
   /** Only sockets whose remote port is one of these (in-kernel). */
@@ -74,6 +74,7 @@ export const options = {
   remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
   // The CLI's -4 and -6 set it (cli.ts).
   family: apiOption('trace this address family only', ipFamily),
+  ...socketContainerOptions,
 };
 
 export const tool = defineEventTool({

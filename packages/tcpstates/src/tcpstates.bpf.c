@@ -58,6 +58,7 @@
 #include "ebpf/tcp_owner.h"
 #include "ebpf/inet_addr.h"
 #include "ebpf/port_filter.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
@@ -193,7 +194,9 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	now = bpf_ktime_get_ns();
 	since = bpf_map_lookup_elem(&entered, &key);
-	if (wanted)
+	/* The container filters read the socket's cgroup, not the current
+	 * task's: most changes happen in softirq context. */
+	if (wanted && ebpf_sock_container_allowed(sk))
 		report(ctx, sk, now, since);
 
 	if (new == TCP_CLOSE) {
