@@ -3,7 +3,7 @@
 // TIME is local HH:MM:SS when the row is printed, as both references do.
 import { escapeControl, pad } from '@ebpf/core/format';
 import { pidMax } from '@ebpf/core';
-import type { BatchClock, FastRow } from '@ebpf/core/kit';
+import { eventJson, type BatchClock, type FastRow } from '@ebpf/core/kit';
 import { signalName } from '@ebpf/core/signals';
 import { resultOf, type SignalEvent } from './index.js';
 import { EVENT_OFFSETS as O } from './sigsnoop.gen.js';
@@ -77,21 +77,7 @@ export function killsnoopRow(ev: SignalEvent, w: number, clock: BatchClock): str
 // ---------------------------------------------------------------------------
 // --json: one object per event, the same for both tools.
 
+/** The API event by the kit's convention (time, elapsed first), and the signal's name (`signalName`, null for 0). */
 export function jsonObject(ev: SignalEvent, clock: BatchClock): object {
-  return {
-    time: clock.iso(),
-    timestamp: clock.since(ev.timestamp),
-    pid: ev.pid,
-    tid: ev.tid,
-    comm: ev.comm,
-    sig: ev.sig,
-    signal: signalName(ev.sig) ?? null,
-    tpid: ev.tpid,
-    syscall: ev.syscall,
-    ret: ev.ret,
-    generated: ev.generated,
-    delivery: ev.delivery,
-    code: ev.code,
-    result: ev.result,
-  };
+  return eventJson(ev, clock, { signalName: signalName(ev.sig) ?? null });
 }
