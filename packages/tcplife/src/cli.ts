@@ -3,7 +3,7 @@
 // tcplife; --json prints one JSON object per session instead.
 import { option, runCli, runEventCli, type BatchClock } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
-import { Formatter, formatJson, header, type Flags } from './output.js';
+import { Formatter, header, type Flags } from './output.js';
 
 const examples = `examples:
     tcplife           # trace all TCP connect()s
@@ -52,7 +52,6 @@ await runCli('tcplife', (argv) =>
       header,
       row: (f, clock) => ((r) => (s) => r.row(s))(rows(f, clock)),
       fastRow: (f, clock) => ((r) => r.fast.bind(r))(rows(f, clock)),
-      json: (_f, clock) => (s) => formatJson(s, clock),
       // Sessions the kernel side could not follow (its table was full) are lost too.
       lost: untracked,
     },

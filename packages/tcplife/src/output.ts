@@ -188,21 +188,3 @@ export class Formatter {
   }
 }
 
-export function formatJson(s: TcpSession, clock: BatchClock): object {
-  return {
-    time: clock.iso(),
-    timestamp: clock.since(s.timestamp),
-    pid: s.pid,
-    comm: s.comm,
-    owner: s.owner,
-    active: s.active,
-    ip: s.family,
-    laddr: s.laddr,
-    lport: s.lport,
-    raddr: s.raddr,
-    rport: s.rport,
-    tx_bytes: s.txBytes,
-    rx_bytes: s.rxBytes,
-    ms: s.durationNs / 1e6,
-  };
-}

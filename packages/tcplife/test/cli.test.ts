@@ -6,6 +6,7 @@ import {
   CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, runRefused, runSession, runStorm, startClient, startServer,
   type Bins, type Family, type SessionRun,
 } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
 import { DEADLINE, sleep } from '../../../test/support/wait.js';
 import { killChildren } from '../../../test/support/workload.js';
@@ -142,26 +143,27 @@ describe('output format', () => {
       expect(row.slice(9).startsWith(bccWide(s))).toBe(true);
 
       const line = await json.row((x) => x.includes(`"lport":${s.lport},`) && x.includes(`"rport":${s.rport},`));
-      const ev = JSON.parse(line);
+      const ev = expectJsonLine(line) as any;
       expect(ev).toEqual({
         time: ev.time,
+        elapsed: ev.elapsed,
         timestamp: ev.timestamp,
         pid: s.pid,
         comm: s.comm,
         owner: 'task',
         active: s.comm === CLIENT_COMM,
-        ip: s.family,
+        family: s.family,
         laddr: LOOPBACK[s.family],
         lport: s.lport,
         raddr: LOOPBACK[s.family],
         rport: s.rport,
-        tx_bytes: s.tx,
-        rx_bytes: s.rx,
-        ms: ev.ms,
+        txBytes: s.tx,
+        rxBytes: s.rx,
+        durationNs: ev.durationNs,
       });
       expect(Math.abs(Date.parse(ev.time) - t0)).toBeLessThan(10_000);
-      expect(ev.ms).toBeGreaterThanOrEqual(200);
-      expect(ev.ms).toBeLessThan(10_000);
+      expect(ev.durationNs).toBeGreaterThanOrEqual(200e6);
+      expect(ev.durationNs).toBeLessThan(10_000e6);
     }
 
     // -t counts from the first session printed: 0.000000 there, then growing, bounded by the run
@@ -188,7 +190,7 @@ describe('output format', () => {
     const run = await runSession(bins, { family: 6, send: 3071, reply: 1023, closer: 'reset', sleepMs: 0 });
     const [line] = await json.waitRows((x) => x.includes(`"lport":${run.server.port},`), 1);
     const ev = JSON.parse(line);
-    expect([ev.pid, ev.comm, ev.owner, ev.active, ev.ip, ev.laddr, ev.raddr, ev.tx_bytes, ev.rx_bytes]).toEqual([
+    expect([ev.pid, ev.comm, ev.owner, ev.active, ev.family, ev.laddr, ev.raddr, ev.txBytes, ev.rxBytes]).toEqual([
       run.server.pid, SERVER_COMM, 'accept', false, 6, '::1', '::1', 1023, 3071,
     ]);
     expectCleanExit(await json.stop());
