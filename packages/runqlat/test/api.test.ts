@@ -38,15 +38,14 @@ function expectConsistent(h: Histogram): void {
 }
 
 /**
- * `count` waits where the kernel says `expected` happened: never more; fewer
- * by at most the waits the tracer reports it could not count (the task
- * storage busy on a CPU in another tool's BPF program) and one in a
- * thousand: a shortfall of 1 to 3 in 3000 shows up in about one run in ten
- * on this kernel, cause not yet found (see the README's known issues).
+ * `count` waits where the kernel says `expected` happened: exactly, less
+ * only the waits the tracer reports it could not count (the task storage
+ * busy on a CPU in another tool's BPF program). That includes switch-ins no
+ * tracer sees (see 4. in runqlat.bpf.c).
  */
 function expectWaits(count: number, expected: number, rq: Runqlat): void {
   expect(count).toBeLessThanOrEqual(expected);
-  expect(count).toBeGreaterThanOrEqual(expected - rq.lost() - Math.ceil(expected / 1000));
+  expect(count).toBeGreaterThanOrEqual(expected - rq.lost());
 }
 
 /** Sum of counts over buckets from index `i` on. */
