@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { UsageError, processAlive, processState, uprobeMultiSupported, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
 import { apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
-import { Demangler, ElfFile, ProcessSymbols, resolveStacks, uprobeOffset } from '@ebpf/core/symbolize';
+import { Demangler, ElfFile, ProcessSymbols, resolveStacks } from '@ebpf/core/symbolize';
 import { signalName } from '@ebpf/core/signals';
 import { entryOffset, findLibrary, startStopped, until, which, type StartedCommand } from './launch.js';
 import { crashFrames, timelineEvent, type Crash, type TimelineEvent, type Window } from './model.js';
@@ -219,11 +219,17 @@ export class Recorder {
   #attachAllocator(t: Target): void {
     const lib = findLibrary(t.pid, 'c');
     if (!lib) throw new UsageError(`process ${t.pid} maps no libc.so (a static program?): run with --no-allocs`);
+    // Opened here, not through uprobeOffset(): core's ELF cache is keyed by
+    // inode and keeps the path it was first opened by, which may be the
+    // /proc/PID/root/... of a process gone since (a second record() in one
+    // process), and reads symbols from that path lazily.
+    const elf = ElfFile.open(lib.hostPath);
     for (const p of ALLOC_PROBES) {
-      const at = uprobeOffset(lib.hostPath, p.fn);
-      if (!at) continue;
-      this.#links.push(this.#obj.attachUprobe(p.enter, { binary: lib.hostPath, offset: at.offset, pid: t.pid }));
-      if (p.ret) this.#links.push(this.#obj.attachUprobe('alloc_return', { binary: lib.hostPath, offset: at.offset, pid: t.pid, retprobe: true }));
+      const sym = elf.findSymbol(p.fn);
+      const offset = sym && !sym.ifunc ? elf.vaddrToFileOffset(sym.address) : undefined;
+      if (offset === undefined) continue;
+      this.#links.push(this.#obj.attachUprobe(p.enter, { binary: lib.hostPath, offset, pid: t.pid }));
+      if (p.ret) this.#links.push(this.#obj.attachUprobe('alloc_return', { binary: lib.hostPath, offset, pid: t.pid, retprobe: true }));
     }
   }
 

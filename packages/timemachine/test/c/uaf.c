@@ -4,8 +4,10 @@
 // after freeing it. The buffers are above the mmap threshold, so free()
 // unmaps them and the write faults at an address inside the freed block.
 // Prints "uaf <address>" just before the write. argv[1] = 0: never crashes.
+// argv[2] = "wait": prints "waiting" and starts on SIGUSR1 (to be recorded by PID).
 #include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,12 @@
 #define BLOCK (256 * 1024)
 
 static int out;
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	go = 1;
+}
 
 __attribute__((noinline)) char *handle_request(int id)
 {
@@ -38,6 +46,13 @@ int main(int argc, char **argv)
 	int crash_at = argc > 1 ? atoi(argv[1]) : 42;
 	char *prev = NULL;
 
+	if (argc > 2 && !strcmp(argv[2], "wait")) {
+		signal(SIGUSR1, on_usr1);
+		printf("waiting\n");
+		fflush(stdout);
+		while (!go)
+			pause();
+	}
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024); /* fixed: no dynamic threshold */
 	out = open("/dev/null", O_WRONLY);
 	for (int id = 1; id <= 60; id++) {
