@@ -4,7 +4,7 @@
 // and --duration are additions; --json prints one JSON object per I/O.
 import { int, option, runCli, runEventCli, type BatchClock } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
-import { Rows, header, jsonFormatter, type Flags } from './output.js';
+import { Rows, header, type Flags } from './output.js';
 
 const examples = `examples:
     biosnoop               # trace all block I/O
@@ -45,7 +45,6 @@ await runCli('biosnoop', (argv) =>
       header,
       row: (f, clock) => ((r) => r.row.bind(r))(rows(f, clock)),
       fastRow: (f, clock) => ((r) => r.fast.bind(r))(rows(f, clock)),
-      json: jsonFormatter,
       // I/Os the in-kernel request table could not follow count as lost too.
       lost: untracked,
     },

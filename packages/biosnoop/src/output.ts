@@ -111,26 +111,3 @@ export class Rows {
   }
 }
 
-/** --json: one object per I/O; the issuer's pid and comm are null when unknown. */
-export function jsonFormatter(f: Flags, clock: BatchClock): (io: BlockIo) => object {
-  let first: bigint | undefined;
-  return (io) => {
-    first ??= io.timestamp;
-    const o: Record<string, unknown> = {
-      time: clock.wall(io.timestamp).toISOString(),
-      timestamp: Number(io.timestamp - first) / 1e9,
-      comm: io.comm ?? null,
-      pid: io.pid ?? null,
-      disk: io.disk.name,
-      type: io.type,
-      op: io.op,
-      flags: io.flags,
-      sector: io.sector,
-      bytes: io.bytes,
-    };
-    if (f.pattern) o.pattern = io.pattern;
-    if (f.queued) o.queue_ms = io.queueNs === undefined ? null : io.queueNs / 1e6;
-    o.lat_ms = io.latencyNs / 1e6;
-    return o;
-  };
-}

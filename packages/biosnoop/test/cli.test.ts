@@ -4,6 +4,7 @@
 // workload's by their PID column; under -d LOOP every row is the loop's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMM, dio, loopDevice, seqReads, type Io, type Loop } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, pidAt, throughHead, tool, type Cli } from '../../../test/support/cli.js';
 
 // BCC: "%-11s %-14s %-7s %-9s %-1s %-10s %-7s" then [P ] [QUE(ms) ] LAT(ms)
@@ -121,22 +122,23 @@ describe('output format', () => {
     const { pid, ios } = await dio(loop, 10, 10);
     await cli.waitOutput(() => cli.lines().filter((l) => JSON.parse(l).pid === pid).length >= ios.length);
     expectCleanExit(await cli.stop());
-    const objs = cli.lines().map((l) => JSON.parse(l));
+    const objs = cli.lines().map((l) => expectJsonLine(l) as any);
     const mine = objs.filter((o) => o.pid === pid);
     expect(mine).toHaveLength(ios.length);
     expect(objs).toEqual(mine); // -d: nothing but the loop device, which only this test uses
     mine.forEach((o, i) => {
       const io = ios[i]!;
-      expect(Object.keys(o)).toEqual(['time', 'timestamp', 'comm', 'pid', 'disk', 'type', 'op', 'flags', 'sector', 'bytes', 'pattern', 'queue_ms', 'lat_ms']);
-      expect(o).toMatchObject({ comm: COMM, pid, disk: loop.disk, type: io.type, sector: io.sector, bytes: io.bytes });
+      expect(Object.keys(o).sort()).toEqual(['bytes', 'comm', 'disk', 'elapsed', 'flags', 'latencyNs', 'op', 'pattern', 'pid', 'queueNs', 'sector', 'time', 'timestamp', 'type']);
+      expect(o).toMatchObject({ comm: COMM, pid, disk: { name: loop.disk }, type: io.type, sector: io.sector, bytes: io.bytes });
+      expect(typeof o.disk.major).toBe('number');
       expect([o.op, o.flags]).toEqual(io.type === 'W' ? ['Write', ['Idle', 'Sync']] : ['Read', ['Sync']]);
       expect(o.pattern).toBe(i === 0 ? 'unknown' : 'random');
-      expect(o.lat_ms).toBeGreaterThan(0);
-      expect(o.queue_ms).toBeGreaterThanOrEqual(0);
+      expect(o.latencyNs).toBeGreaterThan(0);
+      expect(o.queueNs).toBeGreaterThanOrEqual(0);
       expect(Date.parse(o.time)).toBeGreaterThanOrEqual(t0 - 1000);
-      expect(o.timestamp).toBeGreaterThanOrEqual(0);
+      expect(o.elapsed).toBeGreaterThan(0);
     });
-    expect(objs[0].timestamp).toBe(0);
+    for (let i = 1; i < mine.length; i++) expect(BigInt(mine[i].timestamp)).toBeGreaterThanOrEqual(BigInt(mine[i - 1].timestamp));
   });
 });
 
