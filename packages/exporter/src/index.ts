@@ -31,6 +31,8 @@ export { metricProducer, registerMeterProvider, startOtlp, type MeterProviderLik
 
 export const TOOLS = ['biolatency', 'runqlat', 'execsnoop', 'exitsnoop', 'sigsnoop', 'tcplife', 'opensnoop', 'oomkill'] as const;
 export type ToolName = (typeof TOOLS)[number];
+/** Tools whose load makes libbpf parse the full kernel BTF (tp_btf programs). */
+const FULL_BTF: readonly ToolName[] = ['runqlat'];
 
 export interface ExporterOptions {
   /** Tools to run (default: all). With the default, a tool this machine cannot run is skipped (see `skipped`); named tools must start. */
@@ -96,7 +98,11 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const metrics: Metric[] = Object.values(m);
   const pushFailures = new Counter('ebpf_exporter_otlp_push_failures_total', 'OTLP pushes that failed (collector unreachable or refusing).', []);
   if (opts.otlpUrl !== undefined) metrics.push(pushFailures);
-  const wanted = opts.tools ?? [...TOOLS];
+  // Tools whose programs attach through BTF (tp_btf) start first: libbpf
+  // reads and parses the whole kernel BTF for them (5.5 MB here, copied once:
+  // about 10 MB for a moment), and the peak is lowest while little else is
+  // resident.
+  const wanted = [...(opts.tools ?? TOOLS)].sort((a, b) => Number(FULL_BTF.includes(b)) - Number(FULL_BTF.includes(a)));
   const strict = opts.tools !== undefined;
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`ebpf-exporter: ${l}\n`));
   const running: Running[] = [];
@@ -140,7 +146,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
     registry,
     producer,
     metrics,
-    running: running.map((r) => r.name),
+    running: running.map((r) => r.name).sort((a, b) => (opts.tools ?? TOOLS).indexOf(a) - (opts.tools ?? TOOLS).indexOf(b)),
     skipped,
     refresh,
     async close() {
@@ -171,19 +177,28 @@ type M = {
 /**
  * The streaming tools' rings: an exporter reads at each scrape or push, not
  * for a terminal, so the rings are drained every 250 ms (and when a quarter
- * full, the kit's wake-up) instead of every 20 ms, and at each read (flush),
- * from 256 KiB rings. Each drain is one batch: one call per batch here.
+ * full, the kit's wake-up) instead of every 20 ms, and at each read (flush).
+ * Each drain is one batch: one call per batch here.
+ *
+ * Ring sizes are the exporter's, not the tools' CLI defaults (sigsnoop's 8 MiB
+ * is for printing a kill storm): the kernel maps a ring's data pages twice
+ * and all of them count in the exporter's resident memory, so 2 x size each.
+ * Sized from the records each tool sends (execsnoop's hold the arguments,
+ * opensnoop's the path; the others are fixed and under 128 bytes); a burst
+ * bigger than a ring is counted in ebpf_exporter_lost_events_total.
  */
 const DRAIN_MS = 250;
-const RING_BYTES = 256 * 1024;
+const RING_BYTES: Record<string, number> = { execsnoop: 128 << 10, opensnoop: 128 << 10, exitsnoop: 64 << 10, sigsnoop: 64 << 10, tcplife: 64 << 10, oomkill: 16 << 10 };
+/** The most bytes handed to JavaScript per call (the reader's buffer is this plus 64 KiB). */
+const BATCH_BYTES = 64 << 10;
 
-/** Starts an event tool through its typed API with the exporter's drain interval. */
+/** Starts an event tool through its typed API with the exporter's ring, batch and drain interval. */
 function startTool<E, R extends Tracer<E> = Tracer<E>>(
-  tool: { start(o: any, make: (l: any) => R): R },
+  tool: { def: { name: string }; start(o: any, make: (l: any) => R): R },
   opts: object = {},
   make: (l: any) => R = (l) => new Tracer<E>(l) as R,
 ): R {
-  return tool.start({ ...opts, ringBytes: RING_BYTES }, (l) => make({ ...l, intervalMs: DRAIN_MS }));
+  return tool.start({ ...opts, ringBytes: RING_BYTES[tool.def.name] }, (l) => make({ ...l, intervalMs: DRAIN_MS, batchBytes: BATCH_BYTES }));
 }
 
 /** A streaming tool: every batch updates the counters; lost = the ring's drops (+ extra). */

@@ -1,8 +1,7 @@
-#!/usr/bin/env node
-// ebpf-exporter: serves the tools' metrics on --listen (Prometheus text) and
-// pushes them to --otlp (OTLP/HTTP protobuf). Flags win over the --config file.
+// ebpf-exporter (dist/cli.js sets V8's flags, then loads this): serves the
+// tools' metrics on --listen (Prometheus text) and pushes them to --otlp
+// (OTLP/HTTP protobuf). Flags win over the --config file.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { Command } from 'commander';
 import { UsageError } from '@ebpf/core';
 import { commanderExit, commanderOutput, runMain } from '@ebpf/core/cli';
@@ -90,8 +89,10 @@ await runMain('ebpf-exporter', async () => {
     throw new Error(`no tool could start: ${[...new Set(exp.skipped.map((s) => s.reason))].join('; ')}`);
   }
   for (const s of exp.skipped) process.stderr.write(`ebpf-exporter: ${s.tool} skipped: ${s.reason}\n`);
-  let server: ReturnType<typeof createServer> | undefined;
+  let server: import('node:http').Server | undefined;
   if (listen) {
+    // Loaded once the tools run: what is resident while they load sets the peak (see index.ts).
+    const { createServer } = await import('node:http');
     server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/metrics') {
