@@ -3,7 +3,7 @@
 // has no options); --json prints one JSON object per kill instead.
 import { runCli, runEventCli } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
-import { HEADER, formatRow, jsonObject } from './output.js';
+import { HEADER, formatRow } from './output.js';
 
 const examples = `examples:
     oomkill                  # trace OOM kills
@@ -19,7 +19,6 @@ await runCli('oomkill', (argv) =>
       tool,
       header: () => HEADER,
       row: (_f, clock) => (k) => formatRow(k, clock.wall),
-      json: (_f, clock) => (k) => jsonObject(k, clock.wall),
     },
     argv,
   ),

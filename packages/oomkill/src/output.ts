@@ -18,8 +18,3 @@ export function formatRow(k: OomKill, wall: (ts: bigint) => Date): string {
   );
 }
 
-/** The --json object: every field, the time as ISO 8601 (UTC). */
-export function jsonObject(k: OomKill, wall: (ts: bigint) => Date): object {
-  const { timestamp, ...rest } = k;
-  return { time: wall(timestamp).toISOString(), ...rest };
-}

@@ -3,6 +3,7 @@
 // endings and the errors.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOADAVG, MemCgroup, PAGE, buildHog, kernelKill, startHog } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
 import { killChildren } from '../../../test/support/workload.js';
 
@@ -44,9 +45,9 @@ describe('oomkill', () => {
     const cli = await CLI.start(['--json'], { links: 1 });
     const h = await startHog(hog, new MemCgroup(), 0);
     const [line] = await cli.waitRows((l) => l.includes(`"pid":${h.pid},`), 1);
-    const o = JSON.parse(line!);
+    const o = expectJsonLine(line!) as any;
     expect(Object.keys(o)).toEqual([
-      'time', 'triggerPid', 'triggerComm', 'pid', 'tid', 'comm', 'uid', 'oomScoreAdj', 'rssPages', 'totalVmPages',
+      'time', 'elapsed', 'timestamp', 'triggerPid', 'triggerComm', 'pid', 'tid', 'comm', 'uid', 'oomScoreAdj', 'rssPages', 'totalVmPages',
       'anonRssPages', 'fileRssPages', 'shmemRssPages', 'swapPages', 'pgtablesBytes', 'loadavg',
     ]);
     expect(o).toMatchObject({ triggerPid: h.pid, triggerComm: 'oomhog', pid: h.pid, tid: h.pid, comm: 'oomhog', uid: 0, oomScoreAdj: 0, swapPages: 0 });
