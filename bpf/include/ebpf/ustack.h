@@ -1,31 +1,45 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * User stacks walked by hand, for probes that fire often (allocator uprobes).
+ * Stacks stored once each, under a 64-bit hash of their frames, and user
+ * stacks walked by hand, for the stack tools (memleak, offcputime, profile,
+ * timemachine).
  *
- * bpf_get_stack(BPF_F_USER_STACK) follows the frame-pointer chain in the
- * kernel and only stops when a read fails: the outermost frame's saved %rbp
- * is 0, or garbage under code built without frame pointers, and reading there
- * takes a page fault the kernel recovers from (~0.4 µs here, on every call).
- * Here the chain is followed with bpf_probe_read_user(), and the walk stops
+ * A stack's id is the FNV-1a hash of its frames and depth, in a hash map the
+ * tool declares: a million samples or calls from one place cost one stack.
+ * BCC's stack trace map (BPF_MAP_TYPE_STACK_TRACE) keeps one stack per
+ * bucket and loses a stack whose bucket is taken, even with room to spare; a
+ * 64-bit hash does not collide in practice, so a stack is missed only when
+ * the map is full.
+ *
+ * User stacks: bpf_get_stack(BPF_F_USER_STACK) follows the frame-pointer
+ * chain in the kernel and only stops when a read fails: the outermost frame's
+ * saved %rbp is 0, or garbage under code built without frame pointers
+ * (Debian's libc), and reading there takes a page fault the kernel recovers
+ * from (~0.4 µs here, on every call: more than the rest of the walk). Here
+ * the chain is followed with bpf_probe_read_user(), and the walk stops
  * *before* reading anything that cannot be a frame: a frame pointer must be
  * non-zero, 8-byte aligned, above the previous frame (stacks grow down, so a
  * caller's frame is at a higher address) and within EBPF_USTACK_SPAN of the
- * stack pointer. x86-64 frame layout: [fp] = the caller's saved %rbp,
- * [fp + 8] = the return address.
+ * stack pointer. That also drops the garbage frames a stray %rbp produces.
+ * x86-64 frame layout: [fp] = the caller's saved %rbp, [fp + 8] = the return
+ * address.
  *
- * The walk runs through bpf_loop(): the verifier checks the callback once
- * instead of once per step of an unrolled loop.
- *
- * Each stack is stored once, under a 64-bit FNV-1a hash of its frames (its
- * "stack id"), in a hash map the tool declares with EBPF_USTACK_MAP(): a
- * million calls from one place cost one stack. 0 means "no stack".
+ * Loops run through bpf_loop(): the verifier checks the callback once
+ * instead of once per step of an unrolled 127-step loop (which made loading
+ * take a second).
  *
  * Usage:
  *   #define EBPF_USTACK_DEPTH 32            // before the include (default 127)
  *   #include "ebpf/ustack.h"
- *   EBPF_USTACK_MAP(stacks, 10240);
- *   struct ebpf_ustack *s = ...;            // per-thread scratch (too big for the BPF stack)
- *   __u64 id = ebpf_ustack_id(&stacks, s, ebpf_user_stack(ctx, s), &stacks_dropped);
+ *   EBPF_USTACK_MAP(stacks, 10240);         // or a map of your own with value struct ebpf_ustack
+ *   struct ebpf_ustack *s = ...;            // per-CPU or per-thread scratch (too big for the BPF stack)
+ *
+ *   __u64 hash = ebpf_user_stack(ctx, s);                    // a uprobe's registers
+ *   __u64 hash = ebpf_user_stack_at_entry(ctx, s);           // a uprobe on a function's first instruction
+ *   __u64 hash = ebpf_user_stack_at(s, ip, sp, fp);          // any user registers
+ *   long n = ebpf_get_stack(ctx, s, flags, &hash);           // the kernel's unwinder (n <= 0: none)
+ *   __u64 id = ebpf_stack_store(&stacks, s, hash, first);    // stored once: an id >= first, 0 when full
+ *   __u64 id = ebpf_ustack_id(&stacks, s, hash, &dropped);   // the same with first = 1, misses counted
  */
 #ifndef __EBPF_USTACK_H
 #define __EBPF_USTACK_H
@@ -101,23 +115,35 @@ static long ebpf__walk_frame_shifted(__u64 i, void *data)
 	return 0;
 }
 
+static long ebpf__hash_frame(__u64 i, void *data)
+{
+	struct ebpf__walk *w = data;
+
+	if (i >= EBPF_USTACK_DEPTH || i >= w->s->nr)
+		return 1;
+	w->hash = (w->hash ^ w->s->ips[i]) * EBPF_FNV_PRIME;
+	return 0;
+}
+
+/* Fills `s` with the user stack whose innermost frame is at `ip`, with the
+ * stack pointer `sp` and frame pointer `fp`; returns the FNV-1a hash of its
+ * frames (the depth is mixed in by ebpf_stack_store()). */
+static __always_inline __u64 ebpf_user_stack_at(struct ebpf_ustack *s, __u64 ip, __u64 sp, __u64 fp)
+{
+	struct ebpf__walk w = { .s = s, .sp = sp, .fp = fp, .low = sp, .hash = EBPF_FNV_OFFSET };
+
+	s->ips[0] = ip;
+	s->nr = 1;
+	w.hash = (w.hash ^ ip) * EBPF_FNV_PRIME;
+	bpf_loop(EBPF_USTACK_DEPTH - 1, ebpf__walk_frame, &w, 0);
+	return w.hash;
+}
+
 /* Fills `s` with the user stack at the probe (a uprobe's registers); returns
  * the FNV-1a hash of its frames. */
 static __always_inline __u64 ebpf_user_stack(struct pt_regs *ctx, struct ebpf_ustack *s)
 {
-	struct ebpf__walk w = {
-		.s = s,
-		.sp = PT_REGS_SP(ctx),
-		.fp = PT_REGS_FP(ctx),
-		.low = PT_REGS_SP(ctx),
-		.hash = EBPF_FNV_OFFSET,
-	};
-
-	s->ips[0] = PT_REGS_IP(ctx);
-	s->nr = 1;
-	w.hash = (w.hash ^ s->ips[0]) * EBPF_FNV_PRIME;
-	bpf_loop(EBPF_USTACK_DEPTH - 1, ebpf__walk_frame, &w, 0);
-	return w.hash;
+	return ebpf_user_stack_at(s, PT_REGS_IP(ctx), PT_REGS_SP(ctx), PT_REGS_FP(ctx));
 }
 
 /* The same, for a probe on a function's first instruction: the function has
@@ -148,20 +174,49 @@ static __always_inline __u64 ebpf_user_stack_at_entry(struct pt_regs *ctx, struc
 	return w.hash;
 }
 
+/* bpf_get_stack(ctx, ..., flags) into `s` (flags 0: the kernel stack,
+ * BPF_F_USER_STACK: the kernel's walk of the user stack). Returns what
+ * bpf_get_stack() returned: above 0, `s` and *hash hold the stack and the
+ * FNV-1a hash of its frames; otherwise there is none (0, or an error). */
+static __always_inline long ebpf_get_stack(void *ctx, struct ebpf_ustack *s, __u64 flags, __u64 *hash)
+{
+	struct ebpf__walk w = { .s = s, .hash = EBPF_FNV_OFFSET };
+	long n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
+
+	if (n <= 0)
+		return n;
+	s->nr = n / sizeof(__u64);
+	bpf_loop(EBPF_USTACK_DEPTH, ebpf__hash_frame, &w, 0);
+	*hash = w.hash;
+	return n;
+}
+
 /* Stores the stack in `map` (once) and returns its id: the hash of its frames
- * and depth, never 0. 0 when the map is full (counted in *dropped). */
+ * and depth, moved up to `first` or above (ids below it mean what the tool
+ * says: "no stack", "skipped"...). 0 when the map is full. */
+static __always_inline __u64 ebpf_stack_store(void *map, struct ebpf_ustack *s, __u64 hash, __u64 first)
+{
+	__u64 id = (hash ^ s->nr) * EBPF_FNV_PRIME;
+
+	if (id < first)
+		id += first;
+	if (bpf_map_lookup_elem(map, &id))
+		return id;
+	/* New: another CPU may store the same one at this moment (EEXIST). */
+	if (bpf_map_update_elem(map, &id, s, BPF_NOEXIST) && !bpf_map_lookup_elem(map, &id))
+		return 0;
+	return id;
+}
+
+/* Stores the stack in `map` (once) and returns its id, never 0. 0 when the
+ * map is full (counted in *dropped). */
 static __always_inline __u64 ebpf_ustack_id(void *map, struct ebpf_ustack *s, __u64 hash, __u64 *dropped)
 {
-	__u64 h = (hash ^ s->nr) * EBPF_FNV_PRIME;
+	__u64 id = ebpf_stack_store(map, s, hash, 1);
 
-	if (!h)
-		h = 1;
-	if (!bpf_map_lookup_elem(map, &h) && bpf_map_update_elem(map, &h, s, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(map, &h)) {
+	if (!id)
 		__sync_fetch_and_add(dropped, 1);
-		return 0;
-	}
-	return h;
+	return id;
 }
 
 #endif /* __EBPF_USTACK_H */

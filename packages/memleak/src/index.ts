@@ -23,7 +23,7 @@ import {
   EV_ALLOC_ENTER,
   EV_ALLOC_EXIT,
   MAX_STACK_DEPTH,
-  STACK_OFFSETS,
+  EBPF_USTACK_OFFSETS as STACK_OFFSETS,
   decodeEvent,
   type Config,
 } from './memleak.gen.js';

@@ -55,6 +55,8 @@ const volatile bool stop_on_exec = false; /* -c: stop the command after an exec,
 /* ---- What the maps hold (EBPF_EXPORT: user space gets typed decoders) ---- */
 
 #define MAX_STACK_DEPTH 127 /* frames kept per stack (PERF_MAX_STACK_DEPTH) */
+#define EBPF_USTACK_DEPTH MAX_STACK_DEPTH
+#include "ebpf/ustack.h"    /* the user stack walk and the hashed stack store */
 
 /* A live allocation. */
 struct alloc_info {
@@ -66,12 +68,8 @@ struct alloc_info {
 };
 EBPF_EXPORT(alloc_info);
 
-/* One call stack: `nr` return addresses, innermost first. */
-struct stack {
-	__u64 nr;
-	__u64 ips[MAX_STACK_DEPTH];
-};
-EBPF_EXPORT(stack);
+/* One call stack: `nr` return addresses, innermost first (ebpf/ustack.h). */
+EBPF_EXPORT(ebpf_ustack);
 
 /* The outstanding total of one stack. */
 struct combined_info {
@@ -103,7 +101,7 @@ struct inflight {
 	struct alloc_info old;/* ... and its record, restored if realloc fails */
 	__u32 has_old;
 	__u32 skip;           /* not recorded (size filter or sampling): only tracked for nesting */
-	struct stack stack;   /* where the return probe walks the stack (too big for the BPF stack) */
+	struct ebpf_ustack stack; /* where the return probe walks the stack (too big for the BPF stack) */
 };
 
 /* ---- Maps ---- */
@@ -121,13 +119,13 @@ struct {
 
 /* Each distinct stack, stored once under a 64-bit hash of its frames (its
  * "stack id"): a million allocations from one place cost one stack. BCC uses
- * a BPF_MAP_TYPE_STACK_TRACE map here; see user_stack() for why not. */
+ * a BPF_MAP_TYPE_STACK_TRACE map here; see "Stacks" below for why not. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* 1 KiB a stack: only those seen */
 	__type(key, __u64);
-	__type(value, struct stack);
+	__type(value, struct ebpf_ustack);
 } stacks SEC(".maps");
 
 struct {
@@ -152,7 +150,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct stack);
+	__type(value, struct ebpf_ustack);
 } kstack SEC(".maps");
 
 EBPF_RINGBUF(events, 256 * 1024);     /* -t only; user space shrinks it otherwise */
@@ -271,109 +269,27 @@ static __always_inline void free_addr(__u64 addr)
  * outermost frame's saved %rbp is 0 (or, under code built without frame
  * pointers such as Debian's libc, whatever that code left in %rbp), and
  * reading there takes a page fault the kernel then recovers from. Here that
- * fault cost ~0.4 µs, on every allocation. So the chain is followed here,
- * with bpf_probe_read_user(), and the walk stops *before* reading anything
- * that cannot be a frame: a frame pointer must be non-zero, 8-byte aligned,
- * above the previous frame (stacks grow down, so callers' frames are at
- * higher addresses) and within STACK_SPAN of the stack pointer. That also
- * drops the garbage frames a stray %rbp produces. Frame layout on x86-64:
- * [fp] = the caller's saved %rbp, [fp + 8] = the return address. */
-#define STACK_SPAN (64ULL << 20)
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+ * fault cost ~0.4 µs, on every allocation. So the chain is followed by this
+ * program (ebpf_user_stack(), ebpf/ustack.h), which stops *before* reading
+ * anything that cannot be a frame. Each stack is stored once under a 64-bit
+ * hash of its frames; its id is never 0 (0 means "no stack"). */
 
-/* The loops below run through bpf_loop(): the verifier checks the callback
- * once, instead of once per iteration of an unrolled 127-step loop (which
- * made loading take a second). */
-struct walk {
-	struct stack *s;
-	__u64 sp;     /* the stack pointer at the probe */
-	__u64 fp;     /* the next frame to read */
-	__u64 low;    /* the lowest address the next frame may start at */
-	__u64 hash;
-};
-
-static long walk_frame(__u64 i, void *data)
+/* Stores the stack (once) and returns its id; 0 when `stacks` is full. */
+static __always_inline __u64 stack_id(struct ebpf_ustack *s, __u64 hash)
 {
-	struct walk *w = data;
-	struct { __u64 next, ret; } frame;
-	__u64 fp = w->fp;
-
-	if (i >= MAX_STACK_DEPTH - 1)
-		return 1;
-	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > STACK_SPAN)
-		return 1; /* not a frame: stop before reading it */
-	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
-		return 1;
-	w->s->ips[i + 1] = frame.ret;
-	w->s->nr = i + 2;
-	w->hash = (w->hash ^ frame.ret) * FNV_PRIME;
-	w->low = fp + sizeof(frame);
-	w->fp = frame.next;
-	return 0;
-}
-
-/* Fills `s` with the user stack at the probe; returns its FNV-1a hash (of
- * the frames; the depth is mixed in by stack_id()). */
-static __always_inline __u64 user_stack(struct pt_regs *ctx, struct stack *s)
-{
-	struct walk w = {
-		.s = s,
-		.sp = PT_REGS_SP(ctx),
-		.fp = PT_REGS_FP(ctx),
-		.low = PT_REGS_SP(ctx),
-		.hash = FNV_OFFSET,
-	};
-
-	s->ips[0] = PT_REGS_IP(ctx);
-	s->nr = 1;
-	w.hash = (w.hash ^ s->ips[0]) * FNV_PRIME;
-	bpf_loop(MAX_STACK_DEPTH - 1, walk_frame, &w, 0);
-	return w.hash;
-}
-
-static long hash_frame(__u64 i, void *data)
-{
-	struct walk *w = data;
-
-	if (i >= MAX_STACK_DEPTH || i >= w->s->nr)
-		return 1;
-	w->hash = (w->hash ^ w->s->ips[i]) * FNV_PRIME;
-	return 0;
-}
-
-/* Stores the stack (once) and returns its id: the hash of its frames and
- * depth, never 0 (0 means "no stack"). */
-static __always_inline __u64 stack_id(struct stack *s, __u64 hash)
-{
-	__u64 h = (hash ^ s->nr) * FNV_PRIME;
-
-	if (!h)
-		h = 1;
-	if (!bpf_map_lookup_elem(&stacks, &h) &&
-	    bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &h)) {
-		__sync_fetch_and_add(&stacks_dropped, 1);
-		return 0;
-	}
-	return h;
+	return ebpf_ustack_id(&stacks, s, hash, &stacks_dropped);
 }
 
 /* Kernel stacks: the kernel's own unwinder, into this CPU's buffer. */
 static __always_inline __u64 kernel_stack_id(void *ctx)
 {
 	__u32 zero = 0;
-	struct stack *s = bpf_map_lookup_elem(&kstack, &zero);
-	long n;
+	struct ebpf_ustack *s = bpf_map_lookup_elem(&kstack, &zero);
+	__u64 hash;
 
-	if (!s)
+	if (!s || ebpf_get_stack(ctx, s, 0, &hash) <= 0)
 		return 0;
-	struct walk w = { .s = s, .hash = FNV_OFFSET };
-	n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), 0);
-	if (n <= 0)
-		return 0;
-	s->nr = n / sizeof(__u64);
-	bpf_loop(MAX_STACK_DEPTH, hash_frame, &w, 0);
-	return stack_id(s, w.hash);
+	return stack_id(s, hash);
 }
 
 /* Records a new block at `addr`. If a row for that address still exists,
@@ -463,7 +379,7 @@ static __always_inline int alloc_done(struct pt_regs *ctx, struct inflight *in, 
 		return 0;
 	if (addr) {
 		/* The stack as it is now: the caller's frames. */
-		__u64 hash = user_stack(ctx, &in->stack);
+		__u64 hash = ebpf_user_stack(ctx, &in->stack);
 
 		record(addr, in->size, stack_id(&in->stack, hash), 0);
 	}

@@ -12,7 +12,7 @@
 import { UsageError, processAlive, u64Key, type BpfObject } from '@ebpf/core';
 import { Periodic, apiOption, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, resolveStacks, type Frame } from '@ebpf/core/symbolize';
-import { MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_OFFSETS, STACK_SKIPPED, decodeOffcpuKey, type Config } from './offcputime.gen.js';
+import { EBPF_USTACK_OFFSETS as STACK_OFFSETS, MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_SKIPPED, decodeOffcpuKey, type Config } from './offcputime.gen.js';
 
 export type { Frame } from '@ebpf/core/symbolize';
 

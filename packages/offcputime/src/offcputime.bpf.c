@@ -61,6 +61,8 @@ const volatile __u64 max_block_ns = ~0ULL;    /* -M, in ns (the last ns of the -
 /* ---- What the maps hold ---- */
 
 #define MAX_STACK_DEPTH 127     /* frames per stack (PERF_MAX_STACK_DEPTH) */
+#define EBPF_USTACK_DEPTH MAX_STACK_DEPTH
+#include "ebpf/ustack.h"        /* the user stack walk and the hashed stack store */
 #define TASK_COMM_LEN 16
 #define PF_KTHREAD 0x00200000   /* task_struct.flags: a kernel thread (include/linux/sched.h) */
 
@@ -80,12 +82,8 @@ struct offcpu_key {
 };
 EBPF_EXPORT(offcpu_key);
 
-/* One stack: `nr` instruction pointers, innermost first. */
-struct stack {
-	__u64 nr;
-	__u64 ips[MAX_STACK_DEPTH];
-};
-EBPF_EXPORT(stack);
+/* One stack: `nr` instruction pointers, innermost first (ebpf/ustack.h). */
+EBPF_EXPORT(ebpf_ustack);
 
 /* What a thread leaves behind as it goes off-CPU. */
 struct offcpu_start {
@@ -115,7 +113,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);        /* --stack-storage-size */
 	__type(key, __u64);
-	__type(value, struct stack);
+	__type(value, struct ebpf_ustack);
 } stacks SEC(".maps");
 
 /* One `struct offcpu_start` per thread, stored in the thread's task_struct. */
@@ -132,7 +130,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct stack);
+	__type(value, struct ebpf_ustack);
 } scratch SEC(".maps");
 
 /* Counters user space reads from .bss. */
@@ -177,75 +175,20 @@ static __always_inline bool wanted(struct task_struct *prev)
 
 /* ---- Stacks ----
  *
- * The FNV-1a hash of a stack's frames is its id. Loops run through
- * bpf_loop(): the verifier checks the callback once, instead of once per
- * iteration of an unrolled 127-step loop. */
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+ * Stored once each under the FNV-1a hash of their frames, and user stacks
+ * walked by this program, not by the kernel: both in ebpf/ustack.h.
+ * bpf_get_stackid(BPF_F_USER_STACK) follows the same frame-pointer chain,
+ * but stops only when a read fails, and reading there takes a page fault
+ * that the kernel then recovers from. That fault cost more than the rest of
+ * the walk, at every context switch. The walk in ebpf/ustack.h stops
+ * *before* reading what cannot be a frame. */
 
-/* User stacks follow the frame-pointer chain: [fp] is the caller's saved
- * %rbp, [fp + 8] the return address. bpf_get_stackid(BPF_F_USER_STACK)
- * does the same in the kernel, but stops only when a read fails: the
- * outermost frame's saved %rbp is 0, or under code built without frame
- * pointers (Debian's libc) whatever that code left in %rbp, and reading
- * there takes a page fault that the kernel then recovers from. That fault
- * cost more than the rest of the walk, at every context switch. Here the
- * walk stops *before* reading what cannot be a frame: a frame pointer must
- * be non-zero, 8-byte aligned, above the previous frame (stacks grow down)
- * and within STACK_SPAN of the stack pointer. */
-#define STACK_SPAN (64ULL << 20)
-
-struct walk {
-	struct stack *s;
-	__u64 sp;     /* the user stack pointer */
-	__u64 fp;     /* the next frame to read */
-	__u64 low;    /* the lowest address the next frame may start at */
-	__u64 hash;
-};
-
-static long walk_frame(__u64 i, void *data)
+/* Stores the stack in `stacks` (once) and returns its id. */
+static __always_inline __u64 store_stack(struct ebpf_ustack *s, __u64 hash)
 {
-	struct walk *w = data;
-	struct { __u64 next, ret; } frame;
-	__u64 fp = w->fp;
+	__u64 id = ebpf_stack_store(&stacks, s, hash, FIRST_STACK_ID);
 
-	if (i >= MAX_STACK_DEPTH - 1)
-		return 1;
-	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > STACK_SPAN)
-		return 1; /* not a frame: stop before reading it */
-	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
-		return 1;
-	w->s->ips[i + 1] = frame.ret;
-	w->s->nr = i + 2;
-	w->hash = (w->hash ^ frame.ret) * FNV_PRIME;
-	w->low = fp + sizeof(frame);
-	w->fp = frame.next;
-	return 0;
-}
-
-static long hash_frame(__u64 i, void *data)
-{
-	struct walk *w = data;
-
-	if (i >= MAX_STACK_DEPTH || i >= w->s->nr)
-		return 1;
-	w->hash = (w->hash ^ w->s->ips[i]) * FNV_PRIME;
-	return 0;
-}
-
-/* Stores the stack in `s` (once) and returns its id. */
-static __always_inline __u64 store_stack(struct stack *s, __u64 hash)
-{
-	__u64 id = (hash ^ s->nr) * FNV_PRIME;
-
-	if (id < FIRST_STACK_ID)
-		id += FIRST_STACK_ID;
-	if (bpf_map_lookup_elem(&stacks, &id))
-		return id;
-	/* New: another CPU may store the same one at this moment (EEXIST). */
-	if (bpf_map_update_elem(&stacks, &id, s, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &id))
-		return STACK_MISSED;
-	return id;
+	return id ? id : STACK_MISSED;
 }
 
 /* The user stack of `task`, the current task, from the registers it
@@ -253,25 +196,19 @@ static __always_inline __u64 store_stack(struct stack *s, __u64 hash)
 static __always_inline __u64 user_stack_id(struct task_struct *task)
 {
 	__u32 zero = 0;
-	struct stack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct ebpf_ustack *s = bpf_map_lookup_elem(&scratch, &zero);
 	struct pt_regs *regs;
-	struct walk w = { .hash = FNV_OFFSET };
+	__u64 ip;
 
 	if (!s)
 		return STACK_MISSED;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
 		return STACK_NONE;
-	s->ips[0] = BPF_CORE_READ(regs, ip);
-	if (!s->ips[0])
+	ip = BPF_CORE_READ(regs, ip);
+	if (!ip)
 		return STACK_NONE; /* never ran in user mode (an io_uring worker) */
-	s->nr = 1;
-	w.s = s;
-	w.sp = w.low = BPF_CORE_READ(regs, sp);
-	w.fp = BPF_CORE_READ(regs, bp);
-	w.hash = (w.hash ^ s->ips[0]) * FNV_PRIME;
-	bpf_loop(MAX_STACK_DEPTH - 1, walk_frame, &w, 0);
-	return store_stack(s, w.hash);
+	return store_stack(s, ebpf_user_stack_at(s, ip, BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp)));
 }
 
 /* The kernel stack of the current task: the kernel's own unwinder. It
@@ -283,19 +220,12 @@ static __always_inline __u64 user_stack_id(struct task_struct *task)
 static __always_inline __u64 kernel_stack_id(void *ctx)
 {
 	__u32 zero = 0;
-	struct stack *s = bpf_map_lookup_elem(&scratch, &zero);
-	struct walk w = { .hash = FNV_OFFSET };
-	long n;
+	struct ebpf_ustack *s = bpf_map_lookup_elem(&scratch, &zero);
+	__u64 hash;
 
-	if (!s)
+	if (!s || ebpf_get_stack(ctx, s, 0, &hash) <= 0)
 		return STACK_MISSED;
-	n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), 0);
-	if (n <= 0)
-		return STACK_MISSED;
-	s->nr = n / sizeof(__u64);
-	w.s = s;
-	bpf_loop(MAX_STACK_DEPTH, hash_frame, &w, 0);
-	return store_stack(s, w.hash);
+	return store_stack(s, hash);
 }
 
 /* ---- The two halves ---- */

@@ -11,7 +11,7 @@
 import { PerfSoftware, PerfType, UsageError, possibleCpus, processAlive, u64Key, type BpfObject } from '@ebpf/core';
 import { Periodic, apiOption, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, WithPerfMap, resolveStacks, type Frame } from '@ebpf/core/symbolize';
-import { MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_OFFSETS, STACK_SKIPPED, decodeProfileKey, type Config } from './profile.gen.js';
+import { EBPF_USTACK_OFFSETS as STACK_OFFSETS, MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_SKIPPED, decodeProfileKey, type Config } from './profile.gen.js';
 
 export type { Frame } from '@ebpf/core/symbolize';
 

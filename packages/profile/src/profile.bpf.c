@@ -28,6 +28,8 @@ const volatile bool user_stacks = true;  /* false with -K */
 const volatile bool kernel_stacks = true; /* false with -U */
 
 #define MAX_STACK_DEPTH 127
+#define EBPF_USTACK_DEPTH MAX_STACK_DEPTH
+#include "ebpf/ustack.h"        /* the hashed stack store (struct ebpf_ustack) */
 #define TASK_COMM_LEN 16
 
 /* Stack ids below 3 are not ids (hashes are moved above them). */
@@ -46,12 +48,8 @@ struct profile_key {
 };
 EBPF_EXPORT(profile_key);
 
-/* One stack: `nr` instruction pointers, innermost first. */
-struct stack {
-	__u64 nr;
-	__u64 ips[MAX_STACK_DEPTH];
-};
-EBPF_EXPORT(stack);
+/* One stack: `nr` instruction pointers, innermost first (ebpf/ustack.h). */
+EBPF_EXPORT(ebpf_ustack);
 
 /* ---- Maps ---- */
 
@@ -74,7 +72,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct stack);
+	__type(value, struct ebpf_ustack);
 } stacks SEC(".maps");
 
 /* Where a stack is walked before it is stored: one per CPU. */
@@ -82,64 +80,34 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct stack);
+	__type(value, struct ebpf_ustack);
 } scratch SEC(".maps");
 
 /* Counters user space reads from .bss. */
 __u64 samples = 0;         /* every sample counted */
 __u64 counts_full = 0;     /* samples not counted: `counts` had no room for a new key */
 
-/* ---- Stacks ----
- *
- * The FNV-1a hash of a stack's frames is its id; the loop runs through
- * bpf_loop() (the verifier checks the callback once). */
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-struct walk {
-	struct stack *s;
-	__u64 hash;
-};
-
-static long hash_frame(__u64 i, void *data)
-{
-	struct walk *w = data;
-
-	if (i >= MAX_STACK_DEPTH || i >= w->s->nr)
-		return 1;
-	w->hash = (w->hash ^ w->s->ips[i]) * FNV_PRIME;
-	return 0;
-}
+/* ---- Stacks ---- */
 
 /* Walks one stack of the interrupted code (ctx holds its registers; flags
- * 0: kernel, BPF_F_USER_STACK: user), stores it once, returns its id. */
+ * 0: kernel, BPF_F_USER_STACK: user), stores it once under the hash of its
+ * frames (ebpf/ustack.h), returns its id. */
 static __always_inline __u64 stack_id(void *ctx, __u64 flags)
 {
 	__u32 zero = 0;
-	struct stack *s = bpf_map_lookup_elem(&scratch, &zero);
-	struct walk w = { .hash = FNV_OFFSET };
-	__u64 id;
+	struct ebpf_ustack *s = bpf_map_lookup_elem(&scratch, &zero);
+	__u64 hash, id;
 	long n;
 
 	if (!s)
 		return STACK_MISSED;
-	n = bpf_get_stack(ctx, s->ips, sizeof(s->ips), flags);
+	n = ebpf_get_stack(ctx, s, flags, &hash);
 	/* A kernel thread, or a sample in the kernel with no user context,
 	 * has no user stack: that is not a miss. */
 	if (n <= 0)
 		return n == 0 || n == -14 /* EFAULT */ ? STACK_NONE : STACK_MISSED;
-	s->nr = n / sizeof(__u64);
-	w.s = s;
-	bpf_loop(MAX_STACK_DEPTH, hash_frame, &w, 0);
-	id = (w.hash ^ s->nr) * FNV_PRIME;
-	if (id < FIRST_STACK_ID)
-		id += FIRST_STACK_ID;
-	if (bpf_map_lookup_elem(&stacks, &id))
-		return id;
-	/* New: another CPU may store the same one at this moment (EEXIST). */
-	if (bpf_map_update_elem(&stacks, &id, s, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &id))
-		return STACK_MISSED;
-	return id;
+	id = ebpf_stack_store(&stacks, s, hash, FIRST_STACK_ID);
+	return id ? id : STACK_MISSED;
 }
 
 /* ---- Entry point ---- */
