@@ -63,19 +63,6 @@ await runCli('tcpconnlat', (argv) =>
         const lport = f.lport ? `${pad(String(c.lport), 6)} ` : '';
         return `${ts}${pad(String(c.pid), 7)} ${fitComm(c.comm, 12)} ${pad(String(c.family), 2)} ${pad(c.saddr, 16)} ${lport}${pad(c.daddr, 16)} ${pad(String(c.dport), 5)} ${latMs(c.latNs)}\n`;
       },
-      json: (_f, clock) => (c: TcpConnect) => ({
-        time: clock.iso(),
-        timestamp: clock.since(c.timestamp),
-        pid: c.pid,
-        comm: c.comm,
-        ip: c.family,
-        saddr: c.saddr,
-        lport: c.lport,
-        daddr: c.daddr,
-        dport: c.dport,
-        lat_ms: c.latNs / 1e6,
-        refused: c.refused,
-      }),
     },
     argv,
   ),

@@ -2,6 +2,7 @@
 // stopped by a signal; rows are found by the workload's PID (-p) or ports.
 import { describe, it, expect, beforeAll, afterEach } from 'vitest';
 import { CLIENT_COMM, buildBins, gatedConnect, type Bins } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
 import { killChildren } from '../../../test/support/workload.js';
 
@@ -51,9 +52,9 @@ describe('rows', () => {
     const cli = await CLI.start(['--json', '-p', String(conn.pid)], { links: 1 });
     const lport = await conn.go();
     await cli.waitOutput((o) => o.includes('\n'));
-    const o = JSON.parse(cli.lines()[0]!);
-    expect(o).toMatchObject({ pid: conn.pid, comm: CLIENT_COMM, ip: 4, saddr: '127.0.0.1', lport, daddr: '127.0.0.1', dport: conn.port, refused: false });
-    expect(o.lat_ms).toBeGreaterThan(0);
+    const o = expectJsonLine(cli.lines()[0]!) as any;
+    expect(o).toEqual({ time: o.time, elapsed: o.elapsed, timestamp: o.timestamp, pid: conn.pid, comm: CLIENT_COMM, family: 4, saddr: '127.0.0.1', lport, daddr: '127.0.0.1', dport: conn.port, latNs: o.latNs, refused: false });
+    expect(o.latNs).toBeGreaterThan(0);
     expectCleanExit(await cli.stop());
   });
 });
