@@ -10,7 +10,7 @@
 //           "%-20s <-> %-20s %10d" with endpoints "[%s]#%d", IPv4 then IPv6, fewest first.
 import { UsageError } from '@ebpf/core';
 import { pad, padStart } from '@ebpf/core/format';
-import { option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
+import { eventJson, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
 import { FlowCounter, options, tool, type FlowCount, type Retransmit } from './index.js';
 
 const examples = `examples:
@@ -71,12 +71,12 @@ await runCli('tcpretrans', (argv) =>
       json: (f, clock) =>
         f.count
           ? (r) => void count(r)
-          : (r) => ({ time: clock.iso(), timestamp: clock.since(r.timestamp), pid: r.pid, ip: r.family, laddr: r.laddr, lport: r.lport, raddr: r.raddr, rport: r.rport, type: r.type, state: r.state }),
+          : (r) => eventJson(r, clock),
       started: (f, run) => {
         if (!f.count) return;
         run.onStop(() => {
           const flows = counter.flows();
-          run.print(run.json ? flows.map((x) => `${JSON.stringify({ ip: x.family, laddr: x.laddr, lport: x.lport, raddr: x.raddr, rport: x.rport, retransmits: x.retransmits })}\n`).join('') : countTable(flows));
+          run.print(run.json ? flows.map((x) => run.jsonLine(x)).join('') : countTable(flows));
         });
       },
     },

@@ -2,6 +2,7 @@
 // stopped by a signal; the workload's flow is found by its ports.
 import { it, expect, beforeAll, afterEach } from 'vitest';
 import { buildSynflood, startFlood } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
 import { killChildren } from '../../../test/support/workload.js';
 
@@ -43,14 +44,15 @@ it('-c: the flow and its count at Ctrl-C (IPv6)', async () => {
   expect(line).toMatch(new RegExp(`^\\[::1\\]#${flood.lport} +<-> \\[::1\\]#${flood.port} +\\d+$`));
   expect(Number(line.split(/\s+/).at(-1))).toBeGreaterThan(0);
   expect(end.stdout).toContain('\nLADDR:LPORT               RADDR:RPORT               RETRANSMITS\n');
-  const o = JSON.parse(json.lines().find((l) => l.includes(`"lport":${flood.lport}`))!);
-  expect(o).toMatchObject({ ip: 6, laddr: '::1', lport: flood.lport, raddr: '::1', rport: flood.port, type: 'R', state: 'SYN_SENT' });
+  const o = expectJsonLine(json.lines().find((l) => l.includes(`"lport":${flood.lport}`))!) as any;
+  expect(o).toEqual({ time: o.time, elapsed: o.elapsed, timestamp: o.timestamp, skaddr: o.skaddr, pid: o.pid, family: 6, laddr: '::1', lport: flood.lport, raddr: '::1', rport: flood.port, state: 'SYN_SENT', type: 'R' });
+  expect(o.skaddr).toMatch(/^\d+$/); // a kernel address: 64 bits, a decimal string
   expectCleanExit(await json.stop());
   // -c --json: one object per flow, at the end
   const c = await counted.stop();
   expectCleanExit(c);
-  const flow = c.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((f) => f.lport === flood.lport && f.rport === flood.port);
-  expect(flow).toMatchObject({ ip: 6, laddr: '::1', raddr: '::1' });
+  const flow = c.stdout.split('\n').filter(Boolean).map((l) => expectJsonLine(l) as any).find((f) => f.lport === flood.lport && f.rport === flood.port);
+  expect(flow).toMatchObject({ family: 6, laddr: '::1', raddr: '::1' });
   expect(flow.retransmits).toBeGreaterThan(0);
 });
 
