@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // tcpstates: trace TCP state changes and the time spent in each state. Flags
 // and output follow BCC's tcpstates; --json prints one JSON object per change.
-import { option, runCli, runEventCli, type BatchClock, type EventRun } from '@ebpf/core/kit';
+import { eventJson, option, runCli, runEventCli, type BatchClock, type EventRun } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
 import { Journal } from './journal.js';
-import { Formatter, formatJson, header, journalMessage, type Flags } from './output.js';
+import { Formatter, header, journalMessage, type Flags } from './output.js';
 
 const examples = `examples:
     tcpstates           # trace all TCP state changes
@@ -67,7 +67,7 @@ await runCli('tcpstates', async (argv) => {
       },
       // -Y needs the decoded change: no byte-level rows then.
       fastRow: (f, clock) => (f.journal ? undefined : ((r) => r.fast.bind(r))(rows(f, clock))),
-      json: (_f, clock) => (c) => (journal?.send(journalMessage(c)), formatJson(c, clock)),
+      json: (_f, clock) => (c) => (journal?.send(journalMessage(c)), eventJson(c, clock)),
       started: (_f, r) => {
         run = r;
         if (journalError) r.fail(journalError.message);

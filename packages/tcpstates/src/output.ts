@@ -195,25 +195,6 @@ export class Formatter {
   }
 }
 
-export function formatJson(c: TcpStateChange, clock: BatchClock): object {
-  return {
-    time: clock.iso(),
-    timestamp: clock.since(c.timestamp),
-    skaddr: c.skaddr.toString(16),
-    pid: c.pid,
-    comm: c.comm,
-    owner: c.owner,
-    ip: c.family,
-    laddr: c.laddr,
-    lport: c.lport,
-    raddr: c.raddr,
-    rport: c.rport,
-    oldstate: c.oldState,
-    newstate: c.newState,
-    ms: c.spanNs === undefined ? null : c.spanNs / 1e6,
-  };
-}
-
 /** The journal message BCC's -Y logs: "COMM LADDR LPORT → RADDR RPORT OLD → NEW". */
 export function journalMessage(c: TcpStateChange): string {
   const comm = escapeControl(c.owner === 'unknown' ? '?' : c.comm);
