@@ -9,17 +9,16 @@
 import {
   DoubleBufferedMap,
   PreflightError,
-  UsageError,
   checkTracepoints,
   decodeRequestFlags,
-  fromKernelDev,
+  diskOf,
   hasTracepoint,
-  kernelDevName,
   log2Buckets,
   resolveWholeDisk,
+  type Disk,
   type RequestFlags,
 } from '@ebpf/core';
-import { apiOption, containerOptions, custom, definePeriodicTool, type ContainerOptions, int, option, type Periodic } from '@ebpf/core/kit';
+import { apiOption, containerOptions, definePeriodicTool, type ContainerOptions, int, option, wholeDisk, type Periodic } from '@ebpf/core/kit';
 import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
 
 /** A -F key's operation and flags, named (core's decodeRequestFlags; the codes come from ebpf/block.h). */
@@ -55,12 +54,8 @@ export interface BiolatencyOptions extends ContainerOptions {
 
 export type Unit = 'usecs' | 'msecs';
 
-export interface Disk {
-  /** Name under /dev (vda, nvme0n1); "MAJ:MIN" if the device is gone, "<unknown>" for none. */
-  name: string;
-  major: number;
-  minor: number;
-}
+/** A disk: its name under /dev and its numbers (core's blockdev). */
+export type { Disk };
 
 export interface Histogram {
   /** With perDisk. */
@@ -106,35 +101,19 @@ export type Biolatency = Periodic<Snapshot>;
 /** Resolves -d: the disk's kernel dev_t. Throws a UsageError naming the problem. */
 export const resolveDisk: (name: string) => number = resolveWholeDisk;
 
-/** A string option checked by `check` (which returns it), on the command line and in the API. */
-function checked(check: (v: string) => string) {
-  return custom(
-    (text) => check(text),
-    (v, key) => {
-      if (typeof v !== 'string') throw new UsageError(`${key} must be a string`);
-      return check(v);
-    },
-  );
-}
-
 /** biolatency's options: the API's keys, with their CLI flags. */
 export const options = {
   queued: option('-Q, --queued', 'include OS queued time in I/O time'),
   milliseconds: option('-m, --milliseconds', 'millisecond histogram'),
   perDisk: option('-D, --disks', 'print a histogram per disk device'),
   perFlags: option('-F, --flags', 'print a histogram per set of I/O flags'),
-  disk: option('-d, --disk <DISK>', 'Trace this disk only', checked((d) => (resolveDisk(d), d))),
+  disk: option('-d, --disk <DISK>', 'Trace this disk only', wholeDisk),
   // The kit's container filters (kit/container.ts), -c as libbpf-tools' biolatency spells --cgroup.
   ...containerOptions,
   cgroup: { ...containerOptions.cgroup, flags: '-c, --cgroup <PATH>', help: 'trace I/O submitted by tasks in this cgroup v2 directory (or below it) only' },
   maxInFlight: apiOption('requests timed at once', int(1, 1 << 24)),
   insertHook: apiOption('-Q from block_rq_insert'),
 };
-
-/** The disk for a kernel dev_t, named as /dev names it. */
-function diskOf(dev: number): Disk {
-  return { name: kernelDevName(dev), ...fromKernelDev(dev) };
-}
 
 /** One period's histograms, from the retired map's entries. */
 function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bigint, o: BiolatencyOptions): Snapshot {
