@@ -5,12 +5,15 @@
 //            (default 60) of a moderate mixed workload: ~20 execs/s, ~50 loopback
 //            TCP sessions/s of 4 KiB each way, ~200 O_DIRECT 4 KiB reads/s on a
 //            loop device, ~100 failed opens/s (from this process). Its CPU time / wall time, in % of one core.
-//   RSS      its peak resident memory (VmHWM) over that run
+//   RSS      its peak resident memory (VmHWM) over that run, its resident memory
+//            at the end, and where that goes (/proc/PID/smaps: the node binary's
+//            pages, anonymous memory: V8's heap and malloc, the rings' pages)
 //   /metrics the embedding API's registry.metrics() with 10 000 sample lines
 //            (7 000 counter series + 100 histogram series of 30 lines each),
-//            median and max of 30 scrapes, in this process
+//            median and max of 30 scrapes, in a child process running under the
+//            CLI's V8 flags (v8flags.ts); and that process's peak RSS
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, open, rmSync } from 'node:fs';
+import { mkdtempSync, open, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { fmt, mb, median, printTable, procStats, sleep, stopChild } from './lib.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/exporter/dist/cli.js', import.meta.url));
+const DIST = new URL('../packages/exporter/dist/', import.meta.url);
 const SECONDS = Number(process.env.BENCH_EXPORTER_SECONDS ?? 60);
 
 /** Runs `fn` every `ms` until stop() (a steady rate, not a burst). */
@@ -71,17 +75,39 @@ async function cpuAndRss() {
   }
   const after = procStats(child.pid);
   const wall = (Date.now() - t0) / 1000;
+  const parts = residentParts(child.pid);
   for (const s of stops) s();
   await sleep(500);
   await stopChild(child, 'SIGTERM');
   server.close();
   execFileSync('losetup', ['-d', loop]);
   rmSync(dir, { recursive: true, force: true });
-  return { cpuPct: (100 * (after.cpu - before.cpu)) / wall, peakRss: after.peakRss, scrapes, bytes, wall };
+  return { cpuPct: (100 * (after.cpu - before.cpu)) / wall, peakRss: after.peakRss, parts, scrapes, bytes, wall };
 }
 
+/** Resident memory by kind (bytes), from /proc/PID/smaps. */
+function residentParts(pid) {
+  const parts = { total: 0, node: 0, anon: 0, rings: 0, other: 0 };
+  let kind = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const name = m[1];
+      kind = name === process.execPath ? 'node' : name === '' || name === '[heap]' || name === '[stack]' ? 'anon' : name === 'anon_inode:bpf-map' ? 'rings' : 'other';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r) {
+      parts[kind] += Number(r[1]) * 1024;
+      parts.total += Number(r[1]) * 1024;
+    }
+  }
+  return parts;
+}
+
+/** /metrics with 10 000 samples, in this process (run as a child under the CLI's V8 flags). */
 async function scrapeLatency() {
-  const { startExporter } = await import('../packages/exporter/dist/index.js');
+  const { startExporter } = await import(new URL('index.js', DIST).href);
   const exp = await startExporter({ tools: ['execsnoop'], commLimit: 100000 });
   const exits = exp.metrics.find((m) => m.name === 'ebpf_exits_total');
   const bio = exp.metrics.find((m) => m.name === 'ebpf_block_io_latency_seconds');
@@ -97,20 +123,39 @@ async function scrapeLatency() {
     ms.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   await exp.close();
-  return { lines, median: median(ms), max: Math.max(...ms), bytes: text.length };
+  return { lines, median: median(ms), max: Math.max(...ms), bytes: text.length, peakRss: procStats(process.pid).peakRss };
+}
+
+/** scrapeLatency() in a child that sets the CLI's V8 flags first, as dist/cli.js does. */
+async function scrapeLatencyUnderCliFlags() {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--scrape-latency'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  const code = await new Promise((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`scrape latency child exited ${code}`);
+  return JSON.parse(out);
 }
 
 export async function run() {
-  const lat = await scrapeLatency();
+  const lat = await scrapeLatencyUnderCliFlags();
   const c = await cpuAndRss();
+  const p = c.parts;
   console.log(`\nexporter: every tool, ${SECONDS} s of mixed workload, scraped every 15 s (${c.scrapes} scrapes, last ${fmt(c.bytes / 1024, 0)} KiB)`);
   printTable([
     ['measure', 'value', 'target'],
     ['CPU, % of one core', fmt(c.cpuPct, 2), '≤ 1'],
     ['peak RSS, MB', mb(c.peakRss), '≤ 60 (plan: 50)'],
+    [`RSS at the end, MB: node binary ${mb(p.node)}, anonymous ${mb(p.anon)}, rings ${mb(p.rings)}, other ${mb(p.other)}`, mb(p.total), ''],
     [`/metrics, ${lat.lines} samples: median ms`, fmt(lat.median, 1), '≤ 50'],
     [`/metrics, ${lat.lines} samples: max ms (30 scrapes)`, fmt(lat.max, 1), ''],
+    [`/metrics, ${lat.lines} samples: peak RSS of that process, MB`, mb(lat.peakRss), ''],
   ]);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await run();
+if (process.argv[2] === '--scrape-latency') {
+  const { setFlagsFromString } = await import('node:v8');
+  const { V8_FLAGS } = await import(new URL('v8flags.js', DIST).href);
+  for (const f of V8_FLAGS) setFlagsFromString(f);
+  process.stdout.write(JSON.stringify(await scrapeLatency()));
+  process.exit(0);
+} else if (import.meta.url === `file://${process.argv[1]}`) await run();
