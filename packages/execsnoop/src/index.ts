@@ -7,7 +7,7 @@
 import { PID_LIMIT, possibleCpus, type Tracer } from '@ebpf/core';
 import { containerOptions, type ContainerOptions, defineEventTool, int, option, regex, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
-import { decodeEvent, EV_ARGS_FAULT, EV_ARGS_TRUNCATED, type Config } from './execsnoop.gen.js';
+import { EVENT_SIZE, decodeEvent, EV_ARGS_FAULT, EV_ARGS_TRUNCATED, type Config } from './execsnoop.gen.js';
 
 export interface ExecsnoopOptions extends ContainerOptions {
   /** Only execs by this user id (in-kernel; 0 works). */
@@ -96,7 +96,8 @@ export const tool = defineEventTool({
   } satisfies Config),
   maps: () => ({ scratch: possibleCpus() }),
   // An exec storm fills ~40 KiB per 20 ms drain.
-  ring: { defaultBytes: 256 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes); argv follows the struct; an exec takes ~0.2 ms of CPU.
+  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE + 256, ratePerCpu: 5_000 },
   decode: decodeExec,
   filter: ({ name, line }) => (name || line ? (ev) => (!name || name.test(ev.comm)) && (!line || line.test(commandLine(ev))) : undefined),
 });

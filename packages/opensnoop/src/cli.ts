@@ -50,9 +50,9 @@ export const flags = {
   fullPath: options.fullPath,
   bufferPages: option(
     '-b, --buffer-pages <BUFFER_PAGES>',
-    'size of the ring buffer, in pages per CPU (must be a power of two number of pages and defaults to 64)',
+    'size of the ring buffer, in pages per CPU (must be a power of two number of pages; default: sized for a 250 ms open() storm on every CPU, -v says how much)',
     bufferPages,
-    { ...cliOnly, default: 64 },
+    cliOnly,
   ),
 };
 
@@ -71,7 +71,7 @@ await runCli('opensnoop', (argv) =>
       options: flags,
       examples,
       tool,
-      toOptions: (f, parsed) => ({ ...parsed.options, ringBytes: ringBytes(f.bufferPages!) }),
+      toOptions: (f, parsed) => ({ ...parsed.options, ringBytes: f.bufferPages === undefined ? undefined : ringBytes(f.bufferPages) }),
       header,
       row: rowFormatter,
       fastRow,

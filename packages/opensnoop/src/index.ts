@@ -7,7 +7,7 @@
 import { OPEN_ACCESS_MODES, UsageError, openFlagValue, type Tracer } from '@ebpf/core';
 import { containerOptions, custom, defineEventTool, type ContainerOptions, option, pid, text, user } from '@ebpf/core/kit';
 import { decodeUtf8, splitCStrings } from '@ebpf/core/decode';
-import { EV_DIR, EV_DIR_TRUNCATED, EV_FULL_PATH, EV_PATH_TRUNCATED, SYS_OPEN, SYS_OPENAT, SYS_OPENAT2 } from './opensnoop.gen.js';
+import { EVENT_SIZE, EV_DIR, EV_DIR_TRUNCATED, EV_FULL_PATH, EV_PATH_TRUNCATED, SYS_OPEN, SYS_OPENAT, SYS_OPENAT2 } from './opensnoop.gen.js';
 import { decodeEvent, type Config } from './opensnoop.gen.js';
 
 export interface OpensnoopOptions extends ContainerOptions {
@@ -158,7 +158,8 @@ export const tool = defineEventTool({
       full_path: !!o.fullPath,
     } satisfies Omit<Config, 'filter_all'> & { filter_all: Uint8Array };
   },
-  ring: { defaultBytes: 512 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes); a path of ~64 bytes follows the struct.
+  ring: { defaultBytes: 512 * 1024, recordBytes: EVENT_SIZE + 64 },
   // open() does not exist on every architecture (arm64), openat2() before 5.6.
   optional: ['sys_enter_open', 'sys_exit_open', 'sys_enter_openat2', 'sys_exit_openat2'],
   decode: decodeOpen,

@@ -14,6 +14,7 @@ import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
 import type { BpfObject } from '../bpf/object.js';
 import type { EventTool } from './event.js';
+import { describeRing } from './program.js';
 import { commanderOptions, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
 
 /** A positional argument ([interval] [count]). */
@@ -244,6 +245,7 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
   const opts = def.toOptions ? def.toOptions(f, parsed) : parsed.options;
   const clock = new BatchClock(); // before attaching: no event is older than the start
   const loaded = def.tool.load(opts as never);
+  if (parsed.verbose && def.tool.def.ring) process.stderr.write(`${def.name}: ${describeRing(def.tool.def.ring, opts)}\n`);
   let lostMore = 0;
   session.onStop(() => {
     if (def.lost) lostMore = def.lost(loaded.object); // readable until close

@@ -11,7 +11,7 @@
 // Periodic (snapshots), runPeriodicCli prints them (biolatency).
 export { option, apiOption, int, id32, pid, anyPid, user, regex, text, custom, ports, ipFamily, wholeDisk, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
-export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes } from './program.js';
+export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes, defaultRingBytes, describeRing, ringBytesFor, onlineCpus, RING_STORM_RATE, RING_HICCUP_MS, RING_MAX_DEFAULT } from './program.js';
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
 export { containerOptions, socketContainerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions } from './container.js';
 export type { ContainerOptions, CgroupTarget } from './container.js';

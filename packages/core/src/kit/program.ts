@@ -3,6 +3,7 @@
 // preflight checks, set the knobs and map sizes, load, attach, and close
 // everything again if any step fails.
 import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, ObjectSpec, type GlobalValue, type ProgramInfo } from '../bpf/object.js';
@@ -13,8 +14,61 @@ import { applyContainerOptions } from './container.js';
 export interface RingDef {
   /** The ring buffer map (default 'events'). */
   map?: string;
-  /** Default size in bytes, a power of two. */
+  /** The smallest default size in bytes, a power of two (with no `recordBytes`: the default). */
   defaultBytes: number;
+  /**
+   * Bytes of one typical record (the event struct and its usual variable
+   * part): the default ring is then sized to hold a storm's worth of them,
+   * see defaultRingBytes().
+   */
+  recordBytes?: number;
+  /** Records per second per CPU the default is sized for (default RING_STORM_RATE). */
+  ratePerCpu?: number;
+}
+
+/** Records per second per CPU a default ring is sized to absorb (an open() or exec storm on every CPU). */
+export const RING_STORM_RATE = 50_000;
+/** How long the reader may fall behind (a scheduler hiccup, a GC pause on a loaded machine) without a loss. */
+export const RING_HICCUP_MS = 250;
+/** The largest default ring (a larger one is the user's choice: ringBytes, -b). */
+export const RING_MAX_DEFAULT = 256 << 20;
+
+/**
+ * A tool's default ring size: room for RING_HICCUP_MS of records arriving at
+ * `ratePerCpu` on each of `cpus` CPUs (each record also takes the ring's
+ * 8-byte header, and is 8-byte aligned), rounded up to a power of two,
+ * between `defaultBytes` and RING_MAX_DEFAULT. Without `recordBytes`,
+ * `defaultBytes`.
+ */
+export function defaultRingBytes(ring: RingDef, cpus: number = onlineCpus()): number {
+  if (ring.recordBytes === undefined) return ring.defaultBytes;
+  const record = Math.ceil((ring.recordBytes + 8) / 8) * 8;
+  const want = (record * (ring.ratePerCpu ?? RING_STORM_RATE) * cpus * RING_HICCUP_MS) / 1000;
+  let bytes = ring.defaultBytes;
+  while (bytes < want && bytes < RING_MAX_DEFAULT) bytes *= 2;
+  return bytes;
+}
+
+/** CPUs that can run tracers' events now (online; a VM's possible-but-absent CPUs send none). */
+export function onlineCpus(): number {
+  return cpus().length || 1;
+}
+
+const size = (n: number) => (n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${n / 1024} KiB`);
+
+/** One line on the ring a run uses and why (what --verbose prints): its memory is locked kernel memory. */
+export function describeRing(ring: RingDef, opts: object): string {
+  const given = ringBytesOf(opts);
+  if (given !== undefined) return `ring buffer ${size(given)} (as asked)`;
+  const bytes = defaultRingBytes(ring);
+  if (ring.recordBytes === undefined) return `ring buffer ${size(bytes)} (the default)`;
+  const rate = ring.ratePerCpu ?? RING_STORM_RATE;
+  return `ring buffer ${size(bytes)}: ${RING_HICCUP_MS} ms of ${rate} records/s per CPU on ${onlineCpus()} CPUs, ~${ring.recordBytes} bytes each${bytes === RING_MAX_DEFAULT ? ' (the largest default)' : ''}`;
+}
+
+/** The ring size a run uses: the `ringBytes` option, or the tool's default. */
+export function ringBytesFor(ring: RingDef, opts: object): number {
+  return ringBytesOf(opts) ?? defaultRingBytes(ring);
 }
 
 export interface ProgramDef<O, T = undefined> {
@@ -128,7 +182,7 @@ const ringBytesOf = (opts: object): number | undefined => (opts as { ringBytes?:
 /** Checks the options, opens the object and runs preflight for the tracepoints it will attach. */
 function openChecked<O extends object>(def: Omit<ProgramDef<O, any>, 'target'>, opts: O): ObjectSpec {
   def.check?.(opts);
-  if (def.ring) checkRingBytes(ringBytesOf(opts) ?? def.ring.defaultBytes);
+  if (def.ring) checkRingBytes(ringBytesFor(def.ring, opts));
   const spec = ObjectSpec.fromFile(objectFile(def.object), def.name);
   try {
     const optional = new Set(def.optional ?? []);
@@ -159,7 +213,7 @@ function finish<O extends object, T>(def: Omit<ProgramDef<O, T>, 'target'>, opts
     if (def.knobs) spec.setConfig(def.knobs(opts, target));
     applyContainerOptions(spec, def.name, opts); // --cgroup, --cgroupmap, --mntnsmap (kit/container.ts)
     for (const [map, n] of Object.entries(def.maps?.(opts) ?? {})) spec.setMaxEntries(map, n);
-    if (def.ring) spec.setMaxEntries(def.ring.map ?? 'events', ringBytesOf(opts) ?? def.ring.defaultBytes);
+    if (def.ring) spec.setMaxEntries(def.ring.map ?? 'events', ringBytesFor(def.ring, opts));
     def.configure?.(spec, opts, target);
     obj = spec.load();
     if (def.attach) def.attach(obj, opts, target);
