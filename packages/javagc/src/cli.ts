@@ -4,9 +4,9 @@
 // both work; the output is libbpf-tools' javagc's; --json, -H and --pools are
 // ours.
 import { UsageError, readProcStat } from '@ebpf/core';
-import { int, option, pid, runCli, runEventCli, text } from '@ebpf/core/kit';
+import { eventJson, int, option, pid, runCli, runEventCli, text } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
-import { BANNER, HEADER, HEADER_MS, PauseHistogram, formatJson, formatRow, poolDescription } from './output.js';
+import { BANNER, HEADER, HEADER_MS, PauseHistogram, formatRow, poolDescription } from './output.js';
 
 const examples = `examples:
     javagc 185                  # trace the GC pauses of the JVM with PID 185
@@ -86,7 +86,7 @@ await runCli('javagc', (argv) =>
         f.histogram !== undefined
           ? (ev) => (histOf(f).add(ev), '')
           : (ev) => formatRow(ev, { pools: f.pools ? true : f.filter, ms: !!f.milliseconds }, clock),
-      json: (f, clock) => (f.histogram !== undefined ? (ev) => void histOf(f).add(ev) : (ev) => formatJson(ev, !!f.pools || f.filter !== undefined, clock)),
+      json: (f, clock) => (f.histogram !== undefined ? (ev) => void histOf(f).add(ev) : (ev) => eventJson(ev, clock)),
       started: (f, run) => {
         // Nothing more can come once the JVM is gone: stop then, as after Ctrl-C.
         const pid = target;
@@ -98,7 +98,7 @@ await runCli('javagc', (argv) =>
         if (f.histogram === undefined) return;
         const hist = histOf(f);
         const print = () => {
-          run.print(run.json ? hist.json() : hist.text());
+          run.print(run.json ? run.jsonLine(hist.json()) : hist.text());
           hist.clear();
         };
         const every = f.histogram as number | true;

@@ -1,8 +1,8 @@
 // How javagc prints: libbpf-tools' columns (TIME CPU PID GC TIME, the pause
 // in microseconds), a log2 histogram of pauses (-H), or JSON lines (--json).
-import { escapeControl, fmtFixed, hhmmss, jsonLine, log2Histogram, log2HistogramRows, log2Slot, pad } from '@ebpf/core/format';
+import { escapeControl, fmtFixed, hhmmss, log2Histogram, log2HistogramRows, log2Slot, pad } from '@ebpf/core/format';
 import type { BatchClock } from '@ebpf/core/kit';
-import type { GcEvent, MemoryUsage, PoolUsage } from './index.js';
+import type { GcEvent, PoolUsage } from './index.js';
 
 /** libbpf javagc's first line, before the header. */
 export const BANNER = 'Tracing javagc time... Hit Ctrl-C to end.';
@@ -57,30 +57,6 @@ export function formatRow(ev: GcEvent, style: RowStyle, clock: BatchClock): stri
   return row;
 }
 
-function usageJson(u: MemoryUsage | undefined): MemoryUsage | null {
-  return u ? { init: u.init, used: u.used, committed: u.committed, max: u.max } : null;
-}
-
-/** One JSON object per collection. */
-export function formatJson(ev: GcEvent, withPools: boolean, clock: BatchClock): object {
-  const obj: Record<string, unknown> = {
-    time: clock.wall(ev.timestamp).toISOString(),
-    timestamp: ev.timestamp,
-    kind: ev.kind,
-    pid: ev.pid,
-    tid: ev.tid,
-    cpu: ev.cpu,
-    full: ev.full,
-    duration_us: ev.durationUs,
-    duration_ns: ev.durationNs,
-  };
-  if (withPools) {
-    obj.pools = ev.pools.map((p) => ({ manager: p.manager, pool: p.pool, before: usageJson(p.before), after: usageJson(p.after) }));
-    if (ev.poolsDropped) obj.pools_dropped = ev.poolsDropped;
-  }
-  return obj;
-}
-
 /** Pause times in µs (ms with -m), bucketed by log2 (libbpf-tools' convention, see log2Slot). */
 export class PauseHistogram {
   buckets: number[] = [];
@@ -109,12 +85,12 @@ export class PauseHistogram {
     return `\n${hhmmss(now)}\n${log2Histogram(this.buckets, this.unit)}`;
   }
 
-  json(now: Date = new Date()): string {
-    return jsonLine({
-      time: now.toISOString(),
+  /** --json's object (the CLI puts `time` and `elapsed` first). */
+  json(): object {
+    return {
       unit: this.unit,
       pauses: this.count,
       histogram: log2HistogramRows(this.buckets).map((r) => ({ low: r.low, high: r.high, count: r.count })),
-    });
+    };
   }
 }

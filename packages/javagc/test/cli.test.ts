@@ -6,6 +6,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pad } from '@ebpf/core/format';
 import { GCS, Jvm, gcLoopClasses, javaHome, jdkWithoutProbes } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { errorLine, tool } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { sleep } from '../../../test/support/wait.js';
@@ -90,20 +91,21 @@ describe('javagc CLI', () => {
       expect(e.stderr).toBe('');
     }
 
-    const objs = j.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const objs = j.stdout.trimEnd().split('\n').map((l) => expectJsonLine(l) as any);
     expect(objs.length).toBeGreaterThanOrEqual(GCS);
     for (const o of objs) {
-      expect(Object.keys(o)).toEqual(['time', 'timestamp', 'kind', 'pid', 'tid', 'cpu', 'full', 'duration_us', 'duration_ns']);
+      expect(Object.keys(o).sort()).toEqual(['cpu', 'durationNs', 'durationUs', 'elapsed', 'full', 'kind', 'pid', 'pools', 'poolsDropped', 'tid', 'time', 'timestamp']);
       expect(o.kind).toBe('pause');
       expect(o.pid).toBe(jvm.pid);
       expect(o.tid).toBe(jvm.thread('VM Thread').tid);
-      expect(o.duration_us).toBe(Math.floor(o.duration_ns / 1000));
-      expect(o.duration_ns).toBeGreaterThan(0);
+      expect(o.pools).toEqual([]);
+      expect(o.durationUs).toBe(Number(BigInt(o.durationNs) / 1000n));
+      expect(BigInt(o.durationNs)).toBeGreaterThan(0n);
       expect(Number.isNaN(Date.parse(o.time))).toBe(false);
     }
     expect(objs.filter((o) => o.full).length).toBeGreaterThanOrEqual(GCS);
 
-    const withPools = jp.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const withPools = jp.stdout.trimEnd().split('\n').map((l) => expectJsonLine(l) as any);
     const full = withPools.filter((o) => o.full);
     expect(full.length).toBeGreaterThanOrEqual(GCS);
     for (const o of full) {
@@ -179,8 +181,8 @@ describe('javagc CLI', () => {
     const e = await every.stop();
     expect(e.code).toBe(0);
     for (const l of e.stdout.trimEnd().split('\n')) {
-      const o = JSON.parse(l);
-      expect(Object.keys(o)).toEqual(['time', 'unit', 'pauses', 'histogram']);
+      const o = expectJsonLine(l) as any;
+      expect(Object.keys(o)).toEqual(['time', 'elapsed', 'unit', 'pauses', 'histogram']);
       expect(o.unit).toBe('usecs');
       expect(o.histogram.reduce((n: number, r: { count: number }) => n + r.count, 0)).toBe(o.pauses);
       for (const r of o.histogram) expect(r.high).toBe(r.low === 0 ? 1 : 2 * r.low - 1);
