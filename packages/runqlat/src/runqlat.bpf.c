@@ -82,6 +82,7 @@
 //   tp_btf/sched_switch      prev may be queued again; next's wait ends
 #include "ebpf/common.h"
 #include "ebpf/histogram.h"
+#include "ebpf/double_buffer.h" /* `current`: the map of maps user space swaps */
 
 /* What a histogram is per (the key of the keyed histograms). */
 enum per {
@@ -152,12 +153,7 @@ struct hist_map {
 	__type(value, struct keyed_hist);
 } hist_a SEC(".maps"), hist_b SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, struct hist_map);
-} current SEC(".maps");
+EBPF_CURRENT_MAP(current, hist_map);
 
 /* A new key's first value (.bss: 544 bytes do not fit the 512-byte stack). */
 struct keyed_hist zero_hist = {};
@@ -238,12 +234,12 @@ static __always_inline __u32 pidns_of(struct task_struct *t)
 /* Counts one wait of `t` into its keyed histogram (-P, -L, --pidnss). */
 static __always_inline void count_keyed(struct task_struct *t, __u32 slot, __u64 delta_ns)
 {
-	__u32 zero = 0, key;
+	__u32 key;
 	struct keyed_hist *kh;
 	void *hists;
 
 	key = targ_per == PER_PID ? t->tgid : targ_per == PER_TID ? t->pid : pidns_of(t);
-	hists = bpf_map_lookup_elem(&current, &zero);
+	hists = ebpf_current_map(&current);
 	if (!hists)
 		return; /* user space has not set `current` yet */
 	kh = bpf_map_lookup_elem(hists, &key);
@@ -336,18 +332,14 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		}
 	}
 
-	/* next leaves the queue: its wait ends. The lookup creates the slot if
-	 * the task has none (it was queued before we attached), so that NULL
-	 * means only one thing: the kernel could not give the storage, and a
-	 * wait may go uncounted: that is counted too. */
+	/* next leaves the queue: its wait ends. A plain lookup, which never
+	 * fails for want of memory: no slot means the task was not queued since
+	 * we attached (or its slot could not be made then, which enqueue()
+	 * counted). Creating one here would only make another way to fail. */
 	if (!wanted(next))
 		return 0;
-	q = bpf_task_storage_get(&start, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!q) {
-		__sync_fetch_and_add(&storage_failed, 1);
-		return 0;
-	}
-	if (!q->ts)
+	q = bpf_task_storage_get(&start, next, 0, 0);
+	if (!q || !q->ts)
 		return 0; /* queued before we attached: its start is unknown */
 	if (!now)
 		now = bpf_ktime_get_ns();
