@@ -89,6 +89,7 @@
 #include "ebpf/common.h"
 #include "ebpf/block.h" /* ebpf_rq_dev(), ebpf_rq_flags(): shared with biosnoop */
 #include "ebpf/histogram.h" /* ebpf_log2_slot(): the bucket, bounded for every verifier */
+#include "ebpf/double_buffer.h" /* `current`: the map of maps user space swaps */
 #include "ebpf/container.h"   /* -c/--cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* ---- Load-time config (const volatile: constants to the verifier) ---- */
@@ -156,12 +157,7 @@ struct hist_map {
 
 /* Slot 0 holds the histogram map completions count into now; user space
  * fills it after load and swaps it every interval. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, struct hist_map);
-} current SEC(".maps");
+EBPF_CURRENT_MAP(current, hist_map);
 
 /* A zeroed `struct hist`: the initial value of a new key. At 528 bytes it
  * does not fit the 512-byte BPF stack, so it lives in a map of one entry. */
@@ -197,7 +193,7 @@ static __always_inline void count_latency(struct hist_key *key, __u64 delta_ns)
 	void *hists;
 	__u64 v;
 
-	hists = bpf_map_lookup_elem(&current, &zero_idx);
+	hists = ebpf_current_map(&current);
 	if (!hists)
 		return; /* user space has not set `current` yet */
 	h = bpf_map_lookup_elem(hists, key);

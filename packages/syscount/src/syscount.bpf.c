@@ -36,6 +36,7 @@
 //   tp_btf/sys_enter   only with -L: note the time the call began
 //   tp_btf/sys_exit    count the call (and its time) under its number or PID
 #include "ebpf/common.h"
+#include "ebpf/double_buffer.h" /* `current`: the map of maps user space swaps */
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 
 /* Syscall numbers are below this (x86_64 has about 470). Some exits carry
@@ -96,12 +97,7 @@ struct proc_map {
 	__type(value, struct proc_totals);
 } procs_a SEC(".maps"), procs_b SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__array(values, struct proc_map);
-} current_procs SEC(".maps");
+EBPF_CURRENT_MAP(current_procs, proc_map);
 
 /* -L: when the current system call began, kept in the task (thread) itself:
  * no hash to fill up, and the kernel frees it when the thread exits. */
@@ -131,11 +127,11 @@ static __always_inline bool wanted(void)
 /* Adds one call to its process's totals (-P). */
 static __always_inline void count_process(__u64 ns)
 {
-	__u32 zero = 0, tgid = ebpf_current_tgid();
+	__u32 tgid = ebpf_current_tgid();
 	struct proc_totals *p, init = {};
 	void *procs;
 
-	procs = bpf_map_lookup_elem(&current_procs, &zero);
+	procs = ebpf_current_map(&current_procs);
 	if (!procs)
 		return;
 	p = bpf_map_lookup_elem(procs, &tgid);
