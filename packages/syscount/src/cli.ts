@@ -54,12 +54,7 @@ function print(s: Snapshot, f: Flags): string {
 }
 
 const json = (s: Snapshot, f: Flags) =>
-  s.rows.slice(0, f.top).map((r) => ({
-    time: s.time.toISOString(),
-    ...(r.pid !== undefined ? { pid: r.pid, comm: r.comm } : { syscall: r.name, nr: r.nr }),
-    count: r.count,
-    ...(r.totalNs !== undefined ? { total_ns: r.totalNs } : {}),
-  }));
+  s.rows.slice(0, f.top); // each the API's Row, by the kit's JSON convention
 
 await runCli('syscount', async (argv) => {
   // -l prints this build's table and exits, before anything is loaded.

@@ -1,6 +1,7 @@
 // The syscount CLI as users run it: BCC's output for a workload making known
 // system calls, filtered by its PID; --json; errors; every ending.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
 import { compileC, killChildren, start, type Child } from '../../../test/support/workload.js';
 
@@ -63,10 +64,11 @@ describe('output', () => {
   it('--json -e ENOENT: one object per row', async () => {
     const { e, lines } = await traced((w) => ['-p', String(w.pid), '--json', '-e', 'ENOENT', '-L'], ['enoent 9', 'ebadf 3'], { links: 2 });
     expectCleanExit(e);
-    const rows = lines.filter(Boolean).map((l) => JSON.parse(l));
+    const rows = lines.filter(Boolean).map((l) => expectJsonLine(l) as any);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ syscall: 'openat', nr: 257, count: 9 });
-    expect(rows[0].total_ns).toBeGreaterThan(0);
+    expect(rows[0]).toMatchObject({ name: 'openat', nr: 257, count: 9 });
+    expect(Object.keys(rows[0]).sort()).toEqual(['count', 'elapsed', 'name', 'nr', 'time', 'totalNs']);
+    expect(rows[0].totalNs).toBeGreaterThan(0);
     expect(Number.isNaN(Date.parse(rows[0].time))).toBe(false);
   });
 
