@@ -16,13 +16,13 @@
 // softirq context: the PID on the CPU there is whatever ran (often 0, the
 // idle task), not the socket's user. BCC prints that PID; so does this tool.
 //
-// The layout of the tracepoint's record is declared here rather than taken
-// from vmlinux.h: the kernel renamed its struct (tcp_event_sk_skb before
-// 6.x, tcp_retransmit_skb since, with an `err` field added at the end) but
-// kept the fields this tool reads at the same offsets once `family` joined
-// them (6.1's record is the same; older kernels may lack `family`: check the
-// record's format under tracefs,
-// events/tcp/tcp_retransmit_skb/format, before trusting this layout there).
+// Only the record's first fields are read (the socket's address): their
+// place never moved, while the rest did: the struct was renamed
+// (tcp_event_sk_skb before 6.x, tcp_retransmit_skb since), `family` joined it
+// in 5.11 and `err` at the end later. On 5.10, reading `family` from a 6.x
+// layout reads the first byte of the address (127 on loopback). So the flow
+// (family, ports, addresses, state) is read from the socket itself, through
+// CO-RE, which is right on every kernel.
 //
 // Tail loss probes (BCC's -l): BCC kprobes tcp_send_loss_probe(); there is no
 // tracepoint there, and this kernel has no kprobes. A probe that resends
@@ -30,6 +30,7 @@
 //
 // Hook: tracepoint tcp:tcp_retransmit_skb.
 #include "ebpf/common.h"
+#include <bpf/bpf_endian.h>
 #include "ebpf/output.h"
 #include "ebpf/inet_addr.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
@@ -44,19 +45,11 @@ const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
 #define RETRANSMIT 1 /* R */
 #define TLP 2        /* L */
 
-/* The tracepoint's record (see above; the first 8 bytes are the common header). */
+/* The tracepoint's record: the common header, then the two pointers (see above). */
 struct retransmit_ctx {
 	__u64 common;
 	const void *skbaddr;
 	const void *skaddr;
-	int state;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u8 saddr[4];
-	__u8 daddr[4];
-	__u8 saddr_v6[16];
-	__u8 daddr_v6[16];
 };
 
 /* What user space receives, once per retransmit. */
@@ -83,29 +76,31 @@ EBPF_RINGBUF(events, 256 * 1024); /* user space may resize it before load */
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tcp_retransmit_skb(struct retransmit_ctx *ctx)
 {
-	__u16 family = ctx->family;
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	struct event *e;
 
 	if (targ_family && family != targ_family)
 		return 0;
 	/* Retransmits run from timers and softirqs: the socket's cgroup, not
 	 * the current task's, says whose connection it is. */
-	if (!ebpf_sock_container_allowed((struct sock *)ctx->skaddr))
+	if (!ebpf_sock_container_allowed(sk))
 		return 0;
 	e = ebpf_reserve(events, sizeof(*e));
 	if (!e)
 		return 0; /* ring full: counted in events_drops */
 	e->ts = bpf_ktime_get_ns();
-	e->skaddr = (__u64)ctx->skaddr;
+	e->skaddr = (__u64)sk;
 	e->pid = ebpf_current_tgid();
 	e->family = family;
-	e->lport = ctx->sport;
-	e->rport = ctx->dport;
-	e->state = ctx->state;
+	/* skc_num is the local port in host order; skc_dport is in network order. */
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->type = RETRANSMIT;
-	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
-	 * with a helper, as the verifier wants for context fields). */
-	ebpf_inet_addrs(family, e->laddr, e->raddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
+	/* Addresses (ebpf/inet_addr.h copies them from these kernel pointers). */
+	ebpf_inet_addrs(family, e->laddr, e->raddr, &sk->__sk_common.skc_rcv_saddr, &sk->__sk_common.skc_daddr,
+			&sk->__sk_common.skc_v6_rcv_saddr, &sk->__sk_common.skc_v6_daddr);
 	ebpf_submit(events, e);
 	return 0;
 }
