@@ -61,8 +61,10 @@ async function watch({ argv, workload, seen, everyMs = 300, endsItself = false, 
   const timer = setTimeout(() => child.kill('SIGKILL'), endsItself && ok ? DEADLINE_MS : 30_000);
   const { code, signal } = await exited;
   clearTimeout(timer);
-  const tail = (s) => s.trim().split('\n').slice(-3).join(' | ');
-  if (!ok) return `not seen in ${Math.round(DEADLINE_MS / 1000)} s; stdout: ${tail(out) || '(none)'}; stderr: ${tail(err) || '(none)'}`;
+  const tail = (s, n = 3) => s.trim().split('\n').slice(-n).join(' | ');
+  // stderr's head: a crash's first lines say what it was.
+  const head = (s) => s.trim().split('\n').slice(0, 6).join(' | ');
+  if (!ok) return `not seen in ${Math.round(DEADLINE_MS / 1000)} s; stdout: ${tail(out) || '(none)'}; stderr: ${head(err) || '(none)'}`;
   if (code !== 0) return `exit ${code ?? signal}; stderr: ${tail(err)}`;
   return undefined;
 }

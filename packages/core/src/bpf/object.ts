@@ -3,6 +3,7 @@
 // load() turns it into a BpfObject whose programs run in the kernel, which you
 // attach, read and finally close. Every resource is closeable and close() is
 // idempotent; whatever is still open when the process exits is closed then.
+import { release } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -216,7 +217,7 @@ export class ObjectSpec implements Closeable {
       if (e.code === 'EPERM' && process.geteuid?.() !== 0) {
         throw new PreflightError('not-root', 'need root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
       }
-      throw new LoadError(e.message, e.code, e.log, err);
+      throw new LoadError(olderKernelReason(e.log) ?? e.message, e.code, e.log, err);
     }
     this.#native = undefined;
     untrack(this);
@@ -566,4 +567,20 @@ export class BpfObject implements Closeable {
     this.#native = undefined;
     untrack(this);
   }
+}
+
+/**
+ * What an older kernel lacks, read from libbpf's log, in one line; undefined
+ * when the log shows no missing feature. (Kernels before 5.13 cannot load a
+ * callback's subprogram, which bpf_loop() (5.17) needs: the verifier then says
+ * only that func_info does not match.)
+ */
+function olderKernelReason(log: string): string | undefined {
+  const kernel = `this kernel is ${release()}`;
+  const helper = /unknown func (bpf_\w+)/.exec(log)?.[1];
+  if (helper === 'bpf_loop' || /number of funcs in func_info doesn't match number of subprogs/.test(log)) {
+    return `this tool needs Linux 5.17 or newer (bpf_loop() callbacks); ${kernel}`;
+  }
+  if (helper) return `this tool needs a newer kernel: it lacks the BPF helper ${helper}(); ${kernel}`;
+  return undefined;
 }
