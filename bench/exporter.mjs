@@ -65,12 +65,14 @@ async function cpuAndRss() {
   const t0 = Date.now();
   let scrapes = 0;
   let bytes = 0;
+  let lost = [];
   while (Date.now() - t0 < SECONDS * 1000) {
     await sleep(Math.min(15_000, SECONDS * 1000 - (Date.now() - t0)));
     const res = await fetch(url);
     const body = await res.text();
     if (res.status !== 200) throw new Error(`scrape: ${res.status} ${body.slice(0, 200)}`);
     bytes = body.length;
+    lost = [...body.matchAll(/^ebpf_exporter_lost_events_total\{tool="(\w+)"\} (\d+)/gm)].filter((m) => m[2] !== '0').map((m) => `${m[1]} ${m[2]}`);
     scrapes++;
   }
   const after = procStats(child.pid);
@@ -82,7 +84,7 @@ async function cpuAndRss() {
   server.close();
   execFileSync('losetup', ['-d', loop]);
   rmSync(dir, { recursive: true, force: true });
-  return { cpuPct: (100 * (after.cpu - before.cpu)) / wall, peakRss: after.peakRss, parts, scrapes, bytes, wall };
+  return { cpuPct: (100 * (after.cpu - before.cpu)) / wall, peakRss: after.peakRss, parts, scrapes, bytes, lost, wall };
 }
 
 /** Resident memory by kind (bytes), from /proc/PID/smaps. */
@@ -146,6 +148,7 @@ export async function run() {
     ['CPU, % of one core', fmt(c.cpuPct, 2), '≤ 1'],
     ['peak RSS, MB', mb(c.peakRss), '≤ 60 (plan: 50)'],
     [`RSS at the end, MB: node binary ${mb(p.node)}, anonymous ${mb(p.anon)}, rings ${mb(p.rings)}, other ${mb(p.other)}`, mb(p.total), ''],
+    ['events lost (ebpf_exporter_lost_events_total, last scrape)', c.lost.length ? c.lost.join(', ') : '0', ''],
     [`/metrics, ${lat.lines} samples: median ms`, fmt(lat.median, 1), '≤ 50'],
     [`/metrics, ${lat.lines} samples: max ms (30 scrapes)`, fmt(lat.max, 1), ''],
     [`/metrics, ${lat.lines} samples: peak RSS of that process, MB`, mb(lat.peakRss), ''],
