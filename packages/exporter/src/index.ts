@@ -99,9 +99,8 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const pushFailures = new Counter('ebpf_exporter_otlp_push_failures_total', 'OTLP pushes that failed (collector unreachable or refusing).', []);
   if (opts.otlpUrl !== undefined) metrics.push(pushFailures);
   // Tools whose programs attach through BTF (tp_btf) start first: libbpf
-  // reads and parses the whole kernel BTF for them (5.5 MB here, copied once:
-  // about 10 MB for a moment), and the peak is lowest while little else is
-  // resident.
+  // reads the whole kernel BTF for them and copies it (libbpf 1.1: 2 x 5.2 MiB
+  // here, for a moment), and the peak is lowest while little else is resident.
   const wanted = [...(opts.tools ?? TOOLS)].sort((a, b) => Number(FULL_BTF.includes(b)) - Number(FULL_BTF.includes(a)));
   const strict = opts.tools !== undefined;
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`ebpf-exporter: ${l}\n`));
@@ -184,7 +183,7 @@ type M = {
  * is for printing a kill storm): the kernel maps a ring's data pages twice
  * and all of them count in the exporter's resident memory, so 2 x size each.
  * Sized from the records each tool sends (execsnoop's hold the arguments,
- * opensnoop's the path; the others are fixed and under 128 bytes); a burst
+ * opensnoop's the path; the others' are fixed and small); a burst
  * bigger than a ring is counted in ebpf_exporter_lost_events_total.
  */
 const DRAIN_MS = 250;
