@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { Tracer, UsageError, processAlive, processState, readComm, u64Key, uprobeMultiSupported, type BpfObject, type Link } from '@ebpf/core';
-import { Periodic, apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, Periodic, apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
 import { Demangler, ElfFile, KernelSymbolizer, ProcessSymbols, resolveStacks, uprobeOffset, type Frame, type Symbolizer } from '@ebpf/core/symbolize';
 import { Reg, findProbePoint, rel32Targets } from './attach-point.js';
 import {
@@ -32,7 +32,7 @@ import { entryPoint, findAllocator, sleep, splitCommand, startStopped, until, wh
 export type { Frame } from '@ebpf/core/symbolize';
 export type { AllocatorLibrary } from './target.js';
 
-export interface MemleakOptions {
+export interface MemleakOptions extends ContainerOptions {
   /** Trace the allocator of this process (user mode). */
   pid?: number;
   /** Start this command (argv, or a string split on whitespace as BCC does) and trace it from its first instruction. */
@@ -202,6 +202,7 @@ export const options = {
   maxAllocations: apiOption('live allocations tracked at most', int(1, 1 << 28)),
   stackStorageSize: apiOption('distinct stacks stored at most', int(1, 1 << 24)),
   uprobeMulti: apiOption('uprobe_multi links'),
+  ...containerOptions,
 };
 
 const isUser = (o: MemleakOptions): boolean => o.pid !== undefined || o.command !== undefined;

@@ -42,6 +42,7 @@
 //             percpu:percpu_alloc_percpu percpu:percpu_free_percpu (--percpu)
 #include "ebpf/common.h"
 #include "ebpf/output.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
 /* ---- Load-time config (.rodata: the verifier sees constants) ---- */
 const volatile __u32 targ_tgid = 0;       /* user mode: the traced process (0: any) */
@@ -338,6 +339,10 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size, __u64 me
 
 	if (!is_target())
 		return 0;
+	/* The container filters apply where an allocation starts (frees of
+	 * blocks never recorded just find nothing). */
+	if (!ebpf_container_allowed())
+		return 0;
 	in = bpf_map_lookup_elem(&inflight, &id);
 	if (in && in->sp && sp < in->sp)
 		return 0; /* nested: the outer call reports */
@@ -625,6 +630,8 @@ static __always_inline int kernel_alloc(void *ctx, __u64 addr, __u64 size)
 {
 	if (!addr || !wanted(size))
 		return 0;
+	if (!ebpf_container_allowed())
+		return 0; /* in process context, the allocating task's container */
 	emit(EV_ALLOC_ENTER, size, 0);
 	record(addr, size, kernel_stack_id(ctx), 0);
 	emit(EV_ALLOC_EXIT, size, addr);

@@ -36,6 +36,9 @@ const flags = {
   maxBlockUs: options.maxBlockUs,
   state: options.state,
   flamegraph: flameGraphOption,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 /** BCC's first line: what is traced, by which stacks, for how long. */

@@ -10,13 +10,13 @@
 // Totals are summed in the kernel on every context switch (sched_switch);
 // user space reads them, with their stacks, only when a report is taken.
 import { UsageError, processAlive, u64Key, type BpfObject } from '@ebpf/core';
-import { Periodic, apiOption, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
+import { Periodic, apiOption, containerOptions, type ContainerOptions, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, resolveStacks, type Frame } from '@ebpf/core/symbolize';
 import { EBPF_USTACK_OFFSETS as STACK_OFFSETS, MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_SKIPPED, decodeOffcpuKey, type Config } from './offcputime.gen.js';
 
 export type { Frame } from '@ebpf/core/symbolize';
 
-export interface OffcputimeOptions extends IntervalOptions {
+export interface OffcputimeOptions extends IntervalOptions, ContainerOptions {
   /** -p: this process only (in the kernel). */
   pid?: number;
   /** -t: this thread only. */
@@ -95,6 +95,7 @@ export const options = {
   maxBlockUs: option('-M, --max-block-time <MAX_BLOCK_TIME>', 'the amount of time in microseconds under which we store traces (default U64_MAX)', micros),
   state: option('--state <STATE>', 'filter on this thread state bitmask (eg, 2 == TASK_UNINTERRUPTIBLE) see include/linux/sched.h', int(0, 0xffffffff)),
   maxKeys: apiOption('totals kept at most', int(1, 1 << 24)),
+  ...containerOptions,
 };
 
 /** Checks the options as offcputime() does first: a UsageError naming what is wrong. */

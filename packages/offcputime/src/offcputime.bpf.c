@@ -44,6 +44,7 @@
 //   bpf_task_storage_get() accept; no tracefs event buffer is filled).
 //   Needs Linux 5.17 (task storage, bpf_task_pt_regs, bpf_loop).
 #include "ebpf/common.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
 /* ---- Load-time config (.rodata: the verifier sees constants and drops
  * the code of filters that are off) ---- */
@@ -159,6 +160,9 @@ static __always_inline bool wanted(struct task_struct *prev)
 	if (targ_tgid && BPF_CORE_READ(prev, tgid) != targ_tgid)
 		return false;
 	if (targ_tid && BPF_CORE_READ(prev, pid) != targ_tid)
+		return false;
+	/* At sched_switch the task leaving is still current. */
+	if (!ebpf_container_allowed())
 		return false;
 	if (user_threads_only && (BPF_CORE_READ(prev, flags) & PF_KTHREAD))
 		return false;

@@ -34,6 +34,9 @@ const flags = {
   stackStorageSize: options.stackStorageSize,
   cpu: options.cpu,
   flamegraph: flameGraphOption,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 
 function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string {

@@ -9,13 +9,13 @@
 //
 // JIT frames are named from /tmp/perf-PID.map (node --perf-basic-prof).
 import { PerfSoftware, PerfType, UsageError, possibleCpus, processAlive, u64Key, type BpfObject } from '@ebpf/core';
-import { Periodic, apiOption, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
+import { Periodic, apiOption, containerOptions, type ContainerOptions, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, WithPerfMap, resolveStacks, type Frame } from '@ebpf/core/symbolize';
 import { EBPF_USTACK_OFFSETS as STACK_OFFSETS, MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_SKIPPED, decodeProfileKey, type Config } from './profile.gen.js';
 
 export type { Frame } from '@ebpf/core/symbolize';
 
-export interface ProfileOptions extends IntervalOptions {
+export interface ProfileOptions extends IntervalOptions, ContainerOptions {
   /** -p: this process only. */
   pid?: number;
   /** -L: this thread only. */
@@ -86,6 +86,7 @@ export const options = {
   stackStorageSize: option('--stack-storage-size <STACK_STORAGE_SIZE>', 'the number of unique stack traces that can be stored and displayed', int(1, 1 << 24), { default: 16384 }),
   cpu: option('-C, --cpu <CPU>', 'cpu number to run profile on', int(0, 4095)),
   maxKeys: apiOption('counts kept at most', int(1, 1 << 24)),
+  ...containerOptions,
 };
 
 export function check(o: ProfileOptions): void {

@@ -19,6 +19,7 @@
 //
 // Hook: SEC("perf_event"): attached by user space to the perf events it opens.
 #include "ebpf/common.h"
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
 /* ---- Load-time config ---- */
 const volatile __u32 targ_tgid = 0;      /* -p: this process only (0: any) */
@@ -127,6 +128,8 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 		return 0;
 	if (targ_tid && tid != targ_tid)
 		return 0;
+	if (!ebpf_container_allowed())
+		return 0; /* the interrupted task is current */
 
 	key.pid = tgid;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
