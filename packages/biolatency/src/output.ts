@@ -40,7 +40,7 @@ export function formatSnapshot(s: Snapshot, f: Flags): string {
 }
 
 function histogramJson(h: Histogram, s: Snapshot): Record<string, unknown> {
-  const o: Record<string, unknown> = { timestamp: s.time.toISOString(), unit: s.unit };
+  const o: Record<string, unknown> = { unit: s.unit };
   if (h.disk) o.disk = h.disk.name;
   if (h.flags) o.flags = h.flags.text;
   o.count = h.count;

@@ -6,6 +6,7 @@
 // programs under load).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dio, parseHistograms, workload, type ParsedHistogram, type Workload } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { errorLine, expectCleanExit, tool, type Exit } from '../../../test/support/cli.js';
 
 const READS = 300;
@@ -119,7 +120,7 @@ describe('output format', () => {
     expect(parseHistograms(e.stdout)[0]!.total).toBeGreaterThanOrEqual(READS + WRITES);
   });
 
-  it('-j/--json: one JSON object per histogram, with buckets, disk and timestamp', RETRY, async () => {
+  it('-j/--json: one JSON object per histogram, with buckets, disk, time and elapsed', RETRY, async () => {
     const t0 = Date.now();
     // No banner in JSON mode: ready once it holds its links (block_rq_issue, _requeue, _complete).
     const cli = await CLI.start(['--json', '-D'], { links: 3 });
@@ -128,11 +129,12 @@ describe('output format', () => {
     expectCleanExit(e);
     const lines = e.stdout.split('\n').filter((l) => l !== '');
     expect(lines.length).toBeGreaterThan(0);
-    const objs = lines.map((l) => JSON.parse(l));
+    const objs = lines.map((l) => expectJsonLine(l) as any);
     for (const o of objs) {
-      expect(Object.keys(o)).toEqual(['timestamp', 'unit', 'disk', 'count', 'total', 'average', 'buckets']);
+      expect(Object.keys(o)).toEqual(['time', 'elapsed', 'unit', 'disk', 'count', 'total', 'average', 'buckets']);
       expect(o.unit).toBe('usecs');
-      expect(Date.parse(o.timestamp)).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(Date.parse(o.time)).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(o.elapsed).toBeGreaterThan(0);
       expect(o.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBe(o.count);
       o.buckets.forEach((b: { low: number; high: number }, i: number) => {
         expect([b.low, b.high]).toEqual([i === 0 ? 0 : 2 ** i, 2 ** (i + 1) - 1]);
