@@ -21,6 +21,9 @@ export const flags = {
   perPidns: options.perPidns,
   perThread: options.perThread,
   pid: options.pid,
+  cgroup: options.cgroup,
+  cgroupmap: options.cgroupmap,
+  mntnsmap: options.mntnsmap,
 };
 type Flags = FlagsOf<typeof flags>;
 
@@ -41,7 +44,7 @@ function print(s: Snapshot, f: Flags): string {
 function json(s: Snapshot): object[] {
   return s.histograms.map((h) => {
     const key = keyOf(h);
-    const fields: Record<string, unknown> = { timestamp: s.time.toISOString(), unit: s.unit };
+    const fields: Record<string, unknown> = { unit: s.unit };
     if (key) Object.assign(fields, { [key[0]]: key[1], comm: h.comm });
     return log2HistogramJson(fields, h, s.unit);
   });

@@ -3,6 +3,7 @@
 // workload's waits (the kernel's own switch counts say how many).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rqwork, buildRqwork, switches } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { countFrom, expectLog2Rows, parseLog2 } from '../../../test/support/histogram.js';
 import { errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
 
@@ -69,9 +70,9 @@ describe('output', () => {
     const tids = await w.pingpong(500);
     const e = await cli.stop();
     expectCleanExit(e);
-    const objs = e.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const objs = e.stdout.split('\n').filter(Boolean).map((l) => expectJsonLine(l) as any);
     for (const o of objs) {
-      expect(Object.keys(o)).toEqual(['timestamp', 'unit', 'tid', 'comm', 'count', 'total', 'average', 'buckets']);
+      expect(Object.keys(o)).toEqual(['time', 'elapsed', 'unit', 'tid', 'comm', 'count', 'total', 'average', 'buckets']);
       expect(o.unit).toBe('usecs');
       expect(o.buckets.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBe(o.count);
       expect(o.average).toBe(Math.floor(o.total / o.count));
