@@ -20,10 +20,8 @@
 
 #define IRQ_NAME_LEN 32
 
-/* ---- Load-time config ---- */
-const volatile bool targ_ns = false;    /* -N: histogram slots in ns, else us */
-const volatile bool filter_cpu = false; /* -c: one CPU only */
-const volatile __u32 targ_cpu = 0;
+/* Load-time config (targ_ns: -N, filter_cpu and targ_cpu: -c) and the
+ * per-CPU start time come with ebpf/irqstat.h. */
 
 struct irq_key {
 	char name[IRQ_NAME_LEN];
@@ -32,13 +30,6 @@ EBPF_EXPORT(irq_key);
 EBPF_EXPORT(irq_stat);
 
 /* ---- Maps ---- */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} start SEC(".maps");
 
 /* Per handler name, per CPU: only ever added to (names are few and last). */
 struct {
@@ -56,17 +47,10 @@ __u64 names_full = 0;
 
 /* ---- Entry points ---- */
 
-/* -c: the verifier drops this test when filter_cpu is false. */
-static __always_inline bool wanted_cpu(void)
-{
-	return !filter_cpu || bpf_get_smp_processor_id() == targ_cpu;
-}
-
 SEC("tp_btf/irq_handler_entry")
 int BPF_PROG(irq_handler_entry, int irq, struct irqaction *action)
 {
-	if (wanted_cpu())
-		ebpf_irq_enter(&start);
+	ebpf_irq_enter();
 	return 0;
 }
 
@@ -77,11 +61,9 @@ int BPF_PROG(irq_handler_exit, int irq, struct irqaction *action, int ret)
 	struct irq_stat *s;
 	__u64 delta;
 
-	if (!wanted_cpu())
-		return 0;
-	delta = ebpf_irq_exit(&start);
+	delta = ebpf_irq_exit();
 	if (!delta)
-		return 0; /* started before we attached */
+		return 0; /* started before we attached, or not a CPU -c wants */
 	/* action->name is a pointer to a string: typed access gets the
 	 * pointer, the bytes need a probe read. */
 	bpf_probe_read_kernel_str(key.name, sizeof(key.name), action->name);

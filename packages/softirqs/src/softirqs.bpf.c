@@ -21,22 +21,12 @@
 
 #define NR_SOFTIRQS 10 /* the kernel's enum: HI_SOFTIRQ .. RCU_SOFTIRQ */
 
-/* ---- Load-time config ---- */
-const volatile bool targ_ns = false;     /* -N: histogram slots in ns, else us */
-const volatile bool filter_cpu = false;  /* -c: one CPU only */
-const volatile __u32 targ_cpu = 0;
+/* Load-time config (targ_ns: -N, filter_cpu and targ_cpu: -c) and the
+ * per-CPU start time come with ebpf/irqstat.h. */
 
 EBPF_EXPORT(irq_stat);
 
 /* ---- Maps ---- */
-
-/* When this CPU's running softirq started (0: none we saw start). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} start SEC(".maps");
 
 /* Per vector, per CPU: only ever added to. */
 struct {
@@ -48,17 +38,10 @@ struct {
 
 /* ---- Entry points ---- */
 
-/* -c: the verifier drops this test when filter_cpu is false. */
-static __always_inline bool wanted_cpu(void)
-{
-	return !filter_cpu || bpf_get_smp_processor_id() == targ_cpu;
-}
-
 SEC("tp_btf/softirq_entry")
 int BPF_PROG(softirq_entry, unsigned int vec_nr)
 {
-	if (wanted_cpu())
-		ebpf_irq_enter(&start);
+	ebpf_irq_enter();
 	return 0;
 }
 
@@ -69,11 +52,9 @@ int BPF_PROG(softirq_exit, unsigned int vec_nr)
 	struct irq_stat *s;
 	__u64 delta;
 
-	if (!wanted_cpu())
-		return 0;
-	delta = ebpf_irq_exit(&start);
+	delta = ebpf_irq_exit();
 	if (!delta)
-		return 0; /* started before we attached */
+		return 0; /* started before we attached, or not a CPU -c wants */
 	s = bpf_map_lookup_elem(&stats, &vec); /* an array: NULL only past NR_SOFTIRQS */
 	if (s)
 		ebpf_irq_account(s, delta, targ_ns);
