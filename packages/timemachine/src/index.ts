@@ -10,11 +10,11 @@
 // keeps the last seconds of them (window.ts), notices the crash as its record
 // arrives, and turns the window into a timeline on demand (model.ts).
 import { writeFileSync } from 'node:fs';
-import { UsageError, processAlive, processState, uprobeMultiSupported, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
+import { UsageError, readProcStat, entryPoint, findMappedFile, processAlive, processState, startStopped, until, uprobeMultiSupported, which, type StartedCommand, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
 import { apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
-import { Demangler, ElfFile, ProcessSymbols, resolveStacks } from '@ebpf/core/symbolize';
+import { Demangler, ElfFile, ProcessSymbols, Reg, placeProbes, resolveStacks } from '@ebpf/core/symbolize';
 import { signalName } from '@ebpf/core/signals';
-import { entryOffset, findLibrary, startStopped, until, which, type StartedCommand } from './launch.js';
+import { basename } from 'node:path';
 import { crashFrames, timelineEvent, type Crash, type TimelineEvent, type Window } from './model.js';
 import { EBPF_USTACK_DEPTH, EV_CRASH, EV_EXIT, EV_FILE, EVENT_OFFSETS as OFF, decodeEvent, type Config } from './timemachine.gen.js';
 import { RecordWindow, recordNs } from './window.js';
@@ -64,13 +64,14 @@ export const options = {
   })),
 };
 
+/** The allocator's functions: their entry program, whether they return an address, the argument registers read at entry. */
 const ALLOC_PROBES = [
-  { fn: 'malloc', enter: 'malloc_enter', ret: true },
-  { fn: 'calloc', enter: 'calloc_enter', ret: true },
-  { fn: 'realloc', enter: 'realloc_enter', ret: true },
-  { fn: 'mmap', enter: 'mmap_enter', ret: true },
-  { fn: 'free', enter: 'free_enter', ret: false },
-  { fn: 'munmap', enter: 'munmap_enter', ret: false },
+  { name: 'malloc', enter: 'malloc_enter', retprobe: true, args: [Reg.rdi] },
+  { name: 'calloc', enter: 'calloc_enter', retprobe: true, args: [Reg.rdi, Reg.rsi] },
+  { name: 'realloc', enter: 'realloc_enter', retprobe: true, args: [Reg.rdi, Reg.rsi] },
+  { name: 'mmap', enter: 'mmap_enter', retprobe: true, args: [Reg.rsi] },
+  { name: 'free', enter: 'free_enter', retprobe: false, args: [Reg.rdi] },
+  { name: 'munmap', enter: 'munmap_enter', retprobe: false, args: [Reg.rdi, Reg.rsi] },
 ];
 
 interface Target {
@@ -179,7 +180,9 @@ export class Recorder {
     }, { onBatchEnd: () => this.#batchEnd() });
     // The symbols of the code it maps, kept fresh (dlopen) while it runs.
     this.#poll = setInterval(() => {
-      this.#symbols.snapshot();
+      // Not once it is ending: maps read while exit unmaps its memory are
+      // partial, and would replace the good ones.
+      if (this.#live()) this.#symbols.snapshot();
       if (this.#exitCode === undefined && !processAlive(this.pid)) {
         this.#reader.flush(); // its last records (the crash, the exit) first
         this.#exitCode ??= -1;
@@ -198,12 +201,12 @@ export class Recorder {
 
   /** @internal Lets the command run: the shell execs it, it stops at its entry point (see gate in the .bpf.c), its mappings are read, it goes on. */
   async _go(t: Target): Promise<void> {
-    const offset = entryOffset(t.exe);
+    const entry = entryPoint(t.exe);
     let gone = false;
     void t.started!.exited.then(() => (gone = true));
-    if (offset !== undefined) {
+    if (entry) {
       const before = this.#obj.readGlobalInt('gate_hits');
-      const gate = this.#obj.attachUprobe('gate', { binary: t.exe, offset, pid: t.pid });
+      const gate = this.#obj.attachUprobe('gate', { binary: entry.file, offset: entry.offset, pid: t.pid });
       try {
         process.kill(t.pid, 'SIGCONT');
         await until(() => this.#obj.readGlobalInt('gate_hits') > before && processState(t.pid) === 'T', 10_000, () => gone);
@@ -217,19 +220,15 @@ export class Recorder {
   }
 
   #attachAllocator(t: Target): void {
-    const lib = findLibrary(t.pid, 'c');
+    const lib = findMappedFile(t.pid, (p) => basename(p).startsWith('libc.so'));
     if (!lib) throw new UsageError(`process ${t.pid} maps no libc.so (a static program?): run with --no-allocs`);
-    // Opened here, not through uprobeOffset(): core's ELF cache is keyed by
-    // inode and keeps the path it was first opened by, which may be the
-    // /proc/PID/root/... of a process gone since (a second record() in one
-    // process), and reads symbols from that path lazily.
-    const elf = ElfFile.open(lib.hostPath);
-    for (const p of ALLOC_PROBES) {
-      const sym = elf.findSymbol(p.fn);
-      const offset = sym && !sym.ifunc ? elf.vaddrToFileOffset(sym.address) : undefined;
-      if (offset === undefined) continue;
-      this.#links.push(this.#obj.attachUprobe(p.enter, { binary: lib.hostPath, offset, pid: t.pid }));
-      if (p.ret) this.#links.push(this.#obj.attachUprobe('alloc_return', { binary: lib.hostPath, offset, pid: t.pid, retprobe: true }));
+    // Past a single-stepped first instruction where that is safe (free()'s
+    // `test %rdi,%rdi`): memleak's probe placement, in core.
+    for (const p of placeProbes(lib.hostPath, ALLOC_PROBES)) {
+      const probe = ALLOC_PROBES.find((x) => x.name === p.name)!;
+      this.#links.push(this.#obj.attachUprobe(probe.enter, { binary: lib.hostPath, offset: p.offset, pid: t.pid }));
+      // The return probe goes on the entry: the kernel finds the return address at [%rsp] there.
+      if (probe.retprobe) this.#links.push(this.#obj.attachUprobe('alloc_return', { binary: lib.hostPath, offset: p.start, pid: t.pid, retprobe: true }));
     }
   }
 
@@ -258,7 +257,7 @@ export class Recorder {
   #batchEnd(): void {
     if (this.#sawExec) {
       this.#sawExec = false;
-      this.#symbols.snapshot(); // the new program's code
+      if (this.#live()) this.#symbols.snapshot(); // the new program's code
     }
     this.#window.trim(Number(process.hrtime.bigint()));
     if (this.#crashRec && !this.crash) {
@@ -281,6 +280,11 @@ export class Recorder {
       }
       this.#resolveExit(code);
     }
+  }
+
+  /** Not crashed, not exiting: its mappings are whole. */
+  #live(): boolean {
+    return !this.#crashRec && this.#exitCode === undefined && !exiting(this.pid);
   }
 
   #setCrash(c: Crash): void {
@@ -353,6 +357,12 @@ export class Recorder {
     this.#obj.close();
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
+}
+
+/** PF_EXITING (0x4) in /proc/PID/stat's flags: the process has begun to exit (or is gone). */
+function exiting(pid: number): boolean {
+  const st = readProcStat(pid);
+  return !st || (Number(st.field(9)) & 0x4) !== 0;
 }
 
 function crashOf(e: TimelineEvent): Omit<Crash, 'frames'> {
