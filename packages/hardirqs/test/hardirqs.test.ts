@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { possibleCpus } from '@ebpf/core';
 import { hardirqs } from '../src/index.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { parseLog2 } from '../../../test/support/histogram.js';
 import { errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
@@ -93,8 +94,8 @@ describe('CLI', () => {
     for (const hh of parseLog2(ed.stdout)) expect(hh.section?.name).toBe('hardirq');
     const j = await CLI.start(['--json'], { links: 2 });
     io();
-    const objs = (await j.stop()).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    for (const o of objs) expect(Object.keys(o)).toEqual(['timestamp', 'unit', 'hardirq', 'count', 'total', 'average', 'buckets']);
+    const objs = (await j.stop()).stdout.split('\n').filter(Boolean).map((l) => expectJsonLine(l));
+    for (const o of objs) expect(Object.keys(o)).toEqual(['time', 'elapsed', 'unit', 'hardirq', 'count', 'total', 'average', 'buckets']);
   });
 
   it('usage errors: -C with -N', async () => {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { possibleCpus } from '@ebpf/core';
 import { softirqs, SOFTIRQ_NAMES } from '../src/index.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { parseLog2 } from '../../../test/support/histogram.js';
 import { errorLine, expectCleanExit, tool } from '../../../test/support/cli.js';
 
@@ -117,8 +118,8 @@ describe('CLI', () => {
     const j = await CLI.start(['--json'], { links: 2 });
     await traffic(50);
     const ej = await j.stop();
-    const objs = ej.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    expect(Object.keys(objs[0])).toEqual(['timestamp', 'unit', 'softirq', 'count', 'total', 'average', 'buckets']);
+    const objs = ej.stdout.split('\n').filter(Boolean).map((l) => expectJsonLine(l) as any);
+    expect(Object.keys(objs[0])).toEqual(['time', 'elapsed', 'unit', 'softirq', 'count', 'total', 'average', 'buckets']);
     expect(objs.map((o) => o.softirq)).toContain('net_rx');
   });
 
