@@ -38,6 +38,8 @@ export interface Containers {
   addKey(path: string, key: bigint): void;
   /** argv running `cmd args` inside cgroup `dir` (default `cgroup`). */
   inCgroup(cmd: string, args: string[], dir?: string): [string, string[]];
+  /** The same as a prefix: `[...wrap, cmd, ...args]` runs cmd inside cgroup `dir`. */
+  cgroupWrap(dir?: string): string[];
   /**
    * Starts `cmd args` in a new mount namespace, held before it runs until
    * go() (so its namespace can be put into a map first). mntns: its inode.
@@ -77,6 +79,7 @@ export function containers(): Containers {
       execFileSync('bpftool', ['map', 'update', 'pinned', path, 'key', 'hex', ...hexKey(key), 'value', 'hex', ...hexKey(1n)]);
     },
     inCgroup: (cmd, args, dir = cgroup) => ['sh', ['-c', enter, dir, cmd, ...args]],
+    cgroupWrap: (dir = cgroup) => ['sh', '-c', enter, dir],
     async inMountNs(cmd, args) {
       // unshare(1) enters the new namespace and execs sh, which waits for a line.
       const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'read go && exec "$@"', 'sh', cmd, ...args], {

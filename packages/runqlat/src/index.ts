@@ -8,10 +8,10 @@
 //   // elsewhere: rq.snapshot() on demand, rq.close() to stop (returns what is left)
 import { CumulativeMap, DoubleBufferedMap, UsageError, log2Buckets } from '@ebpf/core';
 import { cstring } from '@ebpf/core/decode';
-import { apiOption, definePeriodicTool, int, option, pid, type Periodic } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, apiOption, definePeriodicTool, int, option, pid, type Periodic } from '@ebpf/core/kit';
 import { HIST_OFFSETS, KEYED_HIST_OFFSETS, MAX_SLOTS, PER_ALL, PER_PID, PER_PIDNS, PER_TID, TASK_COMM_LEN, type Config } from './runqlat.gen.js';
 
-export interface RunqlatOptions {
+export interface RunqlatOptions extends ContainerOptions {
   /** -m: buckets in milliseconds (default microseconds). */
   milliseconds?: boolean;
   /** -P: one histogram per process. */
@@ -83,6 +83,7 @@ export const options = {
   perThread: option('-L, --tids', 'print a histogram per thread ID'),
   pid: option('-p, --pid <PID>', 'trace this PID only', pid),
   maxKeys: apiOption('keys per interval of -P/-L/--pidnss', int(1, 1 << 20)),
+  ...containerOptions,
 };
 
 /** What the histograms are per: the program's PER_* and the key's name. */

@@ -83,6 +83,7 @@
 #include "ebpf/common.h"
 #include "ebpf/histogram.h"
 #include "ebpf/double_buffer.h" /* `current`: the map of maps user space swaps */
+#include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
 /* What a histogram is per (the key of the keyed histograms). */
 enum per {
@@ -185,7 +186,11 @@ static __always_inline bool wanted(struct task_struct *t)
 {
 	if (t->pid == 0)
 		return false;
-	return !targ_tgid || t->tgid == targ_tgid;
+	if (targ_tgid && t->tgid != targ_tgid)
+		return false;
+	/* `t` is not always the current task (sched_wakeup runs in the waker):
+	 * its own cgroup and mount namespace, read through its task_struct. */
+	return ebpf_task_container_allowed(t);
 }
 
 /* The kernel's sum of `t`'s waits on run queues, in ns (0 without
