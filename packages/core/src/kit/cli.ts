@@ -345,7 +345,7 @@ export interface PeriodicCliDef<D extends OptionDefs, S> extends CommandDef<D> {
   json?: (s: S, flags: FlagsOf<D>) => object;
   /** Instead of `json`: one JSON line per element (a line per histogram; none when empty), each with `time` and `elapsed` first. */
   jsonLines?: (s: S, flags: FlagsOf<D>) => object[];
-  /** Runs once a snapshot is out (a warning on stderr after it). */
+  /** Runs once a snapshot is out (a warning on stderr after it); not when its write failed. */
   printed?: (s: S, flags: FlagsOf<D>) => void;
   /** A last snapshot at Ctrl-C (default true, as BCC's tools print one). */
   printLast?: boolean;
@@ -390,7 +390,10 @@ export async function runPeriodicCli<D extends OptionDefs, S>(def: PeriodicCliDe
   const print = (s: S) => {
     out.write(text(s));
     out.flush();
-    def.printed?.(s, f);
+    // After the write has settled: a failed one (a full disk, a closed pipe)
+    // is reported on the next tick, and then the snapshot is not out, and
+    // nothing is said about it (one error line; or a quiet end).
+    if (def.printed) setImmediate(() => out.broken || def.printed!(s, f));
   };
   const snapshots = def.snapshots?.(f) ?? true;
   // Without an interval nothing else keeps Node running until the signal.
