@@ -7,7 +7,7 @@
 //   trace.close();
 import { Tracer, decodeRequestFlags, diskOf, hasTracepoint, requestOpLetter, resolveWholeDisk, type BpfObject, type Disk } from '@ebpf/core';
 import { containerOptions, type ContainerOptions, apiOption, defineEventTool, int, option, wholeDisk } from '@ebpf/core/kit';
-import { PATTERN_RANDOM, PATTERN_SEQUENTIAL, decodeEvent, type Config } from './biosnoop.gen.js';
+import { EVENT_SIZE, PATTERN_RANDOM, PATTERN_SEQUENTIAL, decodeEvent, type Config } from './biosnoop.gen.js';
 
 export interface BiosnoopOptions extends ContainerOptions {
   /** -Q: also measure the time each request waited in the OS before issue (queueNs). */
@@ -117,7 +117,8 @@ export const tool = defineEventTool({
       issuer_at_issue: t.fallback,
     }) satisfies Config,
   maps: (o) => ({ reqs: o.maxInFlight ?? 10240 }),
-  ring: { defaultBytes: 1024 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE },
   configure: (spec, _o, t) => {
     spec.setAutoload('block_io_start', !t.fallback);
     spec.setAutoload('block_rq_insert', t.fallback);

@@ -7,7 +7,7 @@
 import { UsageError, readProcStatus, type Tracer } from '@ebpf/core';
 import { containerOptions, type ContainerOptions, custom, defineEventTool, option, pid } from '@ebpf/core/kit';
 import { signalName } from '@ebpf/core/signals';
-import { decodeEvent, type Config } from './exitsnoop.gen.js';
+import { EVENT_SIZE, decodeEvent, type Config } from './exitsnoop.gen.js';
 
 export interface ExitsnoopOptions extends ContainerOptions {
   /** Only this process (thread-group id), in-kernel. */
@@ -100,7 +100,8 @@ export const tool = defineEventTool({
   object: new URL('./exitsnoop.bpf.o', import.meta.url),
   options,
   knobs: (o) => ({ per_thread: !!o.perThread, failed_only: !!o.failed, targ_tgid: o.pid ?? 0 }) satisfies Config,
-  ring: { defaultBytes: 64 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 64 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
   decode: decodeExit,
 });
 

@@ -14,6 +14,7 @@ import { UsageError, type Tracer } from '@ebpf/core';
 import { containerOptions, type ContainerOptions, anyPid, custom, defineEventTool, int, option, pid } from '@ebpf/core/kit';
 import { parseSignal } from '@ebpf/core/signals';
 import {
+  EVENT_SIZE,
   decodeEvent,
   SYS_KILL,
   SYS_NONE,
@@ -204,7 +205,8 @@ export const tool = defineEventTool({
     targ_comm: o.comm === undefined ? undefined : commBytes(o.comm),
   }),
   // Over 100 ms of a million-signal-a-second storm.
-  ring: { defaultBytes: 8 * 1024 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 8 * 1024 * 1024, recordBytes: EVENT_SIZE },
   decode: decodeSignal,
 });
 

@@ -9,7 +9,7 @@ import type { Tracer } from '@ebpf/core';
 import { UsageError } from '@ebpf/core';
 import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, ipFamily, option, pid } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatAddress } from '@ebpf/core/inet';
-import { decodeEvent, type Config } from './tcpconnlat.gen.js';
+import { EVENT_SIZE, decodeEvent, type Config } from './tcpconnlat.gen.js';
 
 export interface TcpconnlatOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only connects by this process (in-kernel). */
@@ -89,7 +89,8 @@ export const tool = defineEventTool({
     min_ns: BigInt(Math.floor((o.minMs ?? 0) * 1000)) * 1000n,
   } satisfies Config),
   // ~2 900 connects (80-byte records, 8-byte ring headers).
-  ring: { defaultBytes: 256 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
   decode: decodeConnect,
 });
 

@@ -7,7 +7,7 @@
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
 import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
-import { decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
+import { EVENT_SIZE, decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only sessions owned by this process (in-kernel). */
@@ -127,7 +127,8 @@ export const tool = defineEventTool({
     rport_bits: portBits(o.remotePorts),
   } satisfies Config),
   // ~10 000 sessions.
-  ring: { defaultBytes: 1024 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
   decode: decodeSession,
 });
 

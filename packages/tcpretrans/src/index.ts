@@ -7,7 +7,7 @@
 import type { Tracer } from '@ebpf/core';
 import { socketContainerOptions, type ContainerOptions, apiOption, defineEventTool, ipFamily } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatAddress, tcpStateName } from '@ebpf/core/inet';
-import { decodeEvent, TLP, type Config } from './tcpretrans.gen.js';
+import { EVENT_SIZE, decodeEvent, TLP, type Config } from './tcpretrans.gen.js';
 
 export interface TcpretransOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only IPv4 (4) or IPv6 (6) sockets (in-kernel). Default: both. */
@@ -63,7 +63,8 @@ export const tool = defineEventTool({
   options,
   knobs: (o) => ({ targ_family: addressFamily(o.family) } satisfies Config),
   // ~3 600 retransmits (64-byte records, 8-byte ring headers).
-  ring: { defaultBytes: 256 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
   decode: decodeRetransmit,
 });
 

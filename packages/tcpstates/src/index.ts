@@ -8,7 +8,7 @@
 import type { Tracer } from '@ebpf/core';
 import { socketContainerOptions, type ContainerOptions, apiOption, defineEventTool, ipFamily, option, ports } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
-import { decodeEvent, F_SPAN, type Config } from './tcpstates.gen.js';
+import { EVENT_SIZE, decodeEvent, F_SPAN, type Config } from './tcpstates.gen.js';
 
 export interface TcpstatesOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only sockets whose local port is one of these (in-kernel). */
@@ -89,7 +89,8 @@ export const tool = defineEventTool({
     rport_bits: portBits(o.remotePorts),
   } satisfies Config),
   // ~10 000 changes (88-byte records, 8-byte ring headers).
-  ring: { defaultBytes: 1024 * 1024 },
+  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
   decode: decodeChange,
 });
 
