@@ -9,7 +9,7 @@
 //   -L      "%-7s %-12s %-2s %-16s %-6s %-16s %-5s %s" (LPORT after SADDR)
 // LAT(ms) is the latency in whole µs / 1000.
 import { fitComm, fmtFixed, pad } from '@ebpf/core/format';
-import { option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
+import { familyFlags, familyOf, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
 import { millis, options, tool, type TcpConnect } from './index.js';
 
 const examples = `examples:
@@ -30,8 +30,7 @@ export const flags = {
   timestamp: option('-t, --timestamp', 'include timestamp on output', undefined, display),
   pid: options.pid,
   lport: option('-L, --lport', 'include LPORT on output', undefined, display),
-  ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
-  ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  ...familyFlags,
   cgroup: options.cgroup,
   cgroupmap: options.cgroupmap,
 };
@@ -56,7 +55,7 @@ await runCli('tcpconnlat', (argv) =>
       jsonFlag: { flags: '--json', help: 'print one JSON object per connect' },
       verboseHelp: "print libbpf's debug messages (BCC: the BPF program)",
       tool,
-      toOptions: (f, parsed) => ({ ...parsed.options, minMs: parsed.args[0] || undefined, family: f.ipv4 ? 4 : f.ipv6 ? 6 : undefined }),
+      toOptions: (f, parsed) => ({ ...parsed.options, minMs: parsed.args[0] || undefined, family: familyOf(f) }),
       header,
       row: (f, clock) => (c: TcpConnect) => {
         const ts = f.timestamp ? pad(fmtFixed(clock.sinceFirst((c.timestamp / 1000n) * 1000n), 3), 9) : '';

@@ -7,7 +7,7 @@
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
 import { UsageError } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, ipFamily, option, pid } from '@ebpf/core/kit';
+import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, familyOption, option, pid } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatAddress } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, type Config } from './tcpconnlat.gen.js';
 
@@ -74,7 +74,7 @@ export const options = {
   pid: option('-p, --pid <PID>', 'trace this PID only', pid),
   // The CLI's positional min_ms sets it, -4 and -6 set `family` (cli.ts).
   minMs: apiOption('minimum duration to trace (ms)', millis),
-  family: apiOption('trace this address family only', ipFamily),
+  family: familyOption,
   ...socketContainerOptions,
 };
 

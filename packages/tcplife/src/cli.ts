@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcplife: trace the lifespan of TCP sessions. Flags and output follow BCC's
 // tcplife; --json prints one JSON object per session instead.
-import { option, runCli, runEventCli, type BatchClock } from '@ebpf/core/kit';
+import { familyFlags, familyOf, runCli, runEventCli, tcpDisplayFlags, type BatchClock } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
 import { Formatter, header, type Flags } from './output.js';
 
@@ -18,19 +18,13 @@ const examples = `examples:
     tcplife -6        # only trace IPv6 family
     tcplife --json    # one JSON object per session`;
 
-const display = { cliOnly: true } as const;
-
 /** Every flag, in BCC's order: tcplife's options (-4 and -6 set `family`) and the display flags. */
 export const flags = {
-  time: option('-T, --time', 'include time column on output (HH:MM:SS)', undefined, display),
-  timestamp: option('-t, --timestamp', 'include timestamp on output (seconds)', undefined, display),
-  wide: option('-w, --wide', 'wide column output (fits IPv6 addresses)', undefined, display),
-  csv: option('-s, --csv', 'comma separated values output', undefined, display),
+  ...tcpDisplayFlags,
   pid: options.pid,
   localPorts: options.localPorts,
   remotePorts: options.remotePorts,
-  ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
-  ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  ...familyFlags,
   cgroup: options.cgroup,
   cgroupmap: options.cgroupmap,
 };
@@ -48,7 +42,7 @@ await runCli('tcplife', (argv) =>
       examples,
       jsonFlag: { flags: '--json', help: 'print one JSON object per session' },
       tool,
-      toOptions: (f, parsed) => ({ ...parsed.options, family: f.ipv4 ? 4 : f.ipv6 ? 6 : undefined }),
+      toOptions: (f, parsed) => ({ ...parsed.options, family: familyOf(f) }),
       header,
       row: (f, clock) => ((r) => (s) => r.row(s))(rows(f, clock)),
       fastRow: (f, clock) => ((r) => r.fast.bind(r))(rows(f, clock)),

@@ -5,8 +5,8 @@
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, ipFamily, option, pid, ports } from '@ebpf/core/kit';
-import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
+import { socketContainerOptions, type ContainerOptions, custom, defineEventTool, familyOption, option, pid, portOptions, tcpFilterKnobs } from '@ebpf/core/kit';
+import { AF_INET6, formatIPv4, formatIPv6, tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -107,10 +107,9 @@ const ownerPid = custom(pid.parse, (v, key) => {
 /** tcplife's options: the API's keys, with their CLI flags. */
 export const options = {
   pid: option('-p, --pid <PID>', 'trace this PID only', ownerPid),
-  localPorts: option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.', ports),
-  remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
+  ...portOptions,
   // The CLI's -4 and -6 set it (cli.ts).
-  family: apiOption('trace this address family only', ipFamily),
+  family: familyOption,
   ...socketContainerOptions,
 };
 
@@ -120,11 +119,7 @@ export const tool = defineEventTool({
   options,
   knobs: (o) => ({
     targ_pid: o.pid ?? 0,
-    targ_family: addressFamily(o.family),
-    filter_lport: o.localPorts !== undefined,
-    filter_rport: o.remotePorts !== undefined,
-    lport_bits: portBits(o.localPorts),
-    rport_bits: portBits(o.remotePorts),
+    ...tcpFilterKnobs(o),
   } satisfies Config),
   // ~10 000 sessions.
   // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).

@@ -10,7 +10,7 @@
 //           "%-20s <-> %-20s %10d" with endpoints "[%s]#%d", IPv4 then IPv6, fewest first.
 import { UsageError } from '@ebpf/core';
 import { pad, padStart } from '@ebpf/core/format';
-import { eventJson, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
+import { eventJson, familyFlags, familyOf, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
 import { FlowCounter, options, tool, type FlowCount, type Retransmit } from './index.js';
 
 const examples = `examples:
@@ -24,8 +24,7 @@ const examples = `examples:
 export const flags = {
   lossprobe: option('-l, --lossprobe', 'include tail loss probe attempts (not on this kernel: no tracepoint)', undefined, { cliOnly: true }),
   count: option('-c, --count', 'count occurred retransmits per flow', undefined, { cliOnly: true }),
-  ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
-  ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  ...familyFlags,
   cgroup: options.cgroup,
   cgroupmap: options.cgroupmap,
 };
@@ -57,7 +56,7 @@ await runCli('tcpretrans', (argv) =>
       examples,
       jsonFlag: { flags: '--json', help: 'print one JSON object per retransmit (-c: per flow, at the end)' },
       tool,
-      toOptions: (f) => ({ family: f.ipv4 ? 4 : f.ipv6 ? 6 : undefined }),
+      toOptions: (f) => ({ family: familyOf(f) }),
       check: (f) => {
         if (f.lossprobe) {
           throw new UsageError('-l: this kernel has no tracepoint at tcp_send_loss_probe() and no kprobes; probes that resend data are shown as retransmits (R)');

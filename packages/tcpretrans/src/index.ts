@@ -5,7 +5,7 @@
 //   for await (const r of trace) console.log(r.laddr, r.lport, '->', r.raddr, r.rport, r.state);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, apiOption, defineEventTool, ipFamily } from '@ebpf/core/kit';
+import { socketContainerOptions, type ContainerOptions, defineEventTool, familyOption } from '@ebpf/core/kit';
 import { addressFamily, AF_INET6, formatAddress, tcpStateName } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, TLP, type Config } from './tcpretrans.gen.js';
 
@@ -53,7 +53,7 @@ export function decodeRetransmit(view: DataView, offset: number, length: number)
 
 /** tcpretrans' options: the API's keys (the CLI's -4 and -6 set `family`). */
 export const options = {
-  family: apiOption('trace this address family only', ipFamily),
+  family: familyOption,
   ...socketContainerOptions,
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcpstates: trace TCP state changes and the time spent in each state. Flags
 // and output follow BCC's tcpstates; --json prints one JSON object per change.
-import { eventJson, option, runCli, runEventCli, type BatchClock, type EventRun } from '@ebpf/core/kit';
+import { eventJson, familyFlags, familyOf, option, runCli, runEventCli, tcpDisplayFlags, type BatchClock, type EventRun } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
 import { Journal } from './journal.js';
 import { Formatter, header, journalMessage, type Flags } from './output.js';
@@ -24,15 +24,11 @@ const display = { cliOnly: true } as const;
 
 /** Every flag, in BCC's order: tcpstates' options (-4 and -6 set `family`) and the display flags. */
 export const flags = {
-  time: option('-T, --time', 'include time column on output (HH:MM:SS)', undefined, display),
-  timestamp: option('-t, --timestamp', 'include timestamp on output (seconds)', undefined, display),
-  wide: option('-w, --wide', 'wide column output (fits IPv6 addresses)', undefined, display),
-  csv: option('-s, --csv', 'comma separated values output', undefined, display),
+  ...tcpDisplayFlags,
   localPorts: options.localPorts,
   remotePorts: options.remotePorts,
   journal: option('-Y, --journal', 'log session state changes to the systemd journal', undefined, display),
-  ipv4: option('-4, --ipv4', 'trace IPv4 family only', undefined, { cliOnly: true, conflicts: ['ipv6'] }),
-  ipv6: option('-6, --ipv6', 'trace IPv6 family only', undefined, { cliOnly: true, conflicts: ['ipv4'] }),
+  ...familyFlags,
   cgroup: options.cgroup,
   cgroupmap: options.cgroupmap,
 };
@@ -56,7 +52,7 @@ await runCli('tcpstates', async (argv) => {
       examples,
       jsonFlag: { flags: '--json', help: 'print one JSON object per state change' },
       tool,
-      toOptions: (f, parsed) => ({ ...parsed.options, family: f.ipv4 ? 4 : f.ipv6 ? 6 : undefined }),
+      toOptions: (f, parsed) => ({ ...parsed.options, family: familyOf(f) }),
       check: (f) => {
         if (f.journal) journal = new Journal(failed);
       },

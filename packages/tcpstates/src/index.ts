@@ -6,8 +6,8 @@
 //   for await (const c of trace) console.log(c.pid, c.comm, c.oldState, '->', c.newState, c.spanNs);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, apiOption, defineEventTool, ipFamily, option, ports } from '@ebpf/core/kit';
-import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
+import { socketContainerOptions, type ContainerOptions, defineEventTool, familyOption, portOptions, tcpFilterKnobs } from '@ebpf/core/kit';
+import { AF_INET6, formatIPv4, formatIPv6, tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, F_SPAN, type Config } from './tcpstates.gen.js';
 
 export interface TcpstatesOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -70,10 +70,9 @@ export function decodeChange(view: DataView, offset: number, length: number): Tc
 
 /** tcpstates' options: the API's keys, with their CLI flags. */
 export const options = {
-  localPorts: option('-L, --localport <LPORTS>', 'comma-separated list of local ports to trace.', ports),
-  remotePorts: option('-D, --remoteport <RPORTS>', 'comma-separated list of remote ports to trace.', ports),
+  ...portOptions,
   // The CLI's -4 and -6 set it (cli.ts).
-  family: apiOption('trace this address family only', ipFamily),
+  family: familyOption,
   ...socketContainerOptions,
 };
 
@@ -82,11 +81,7 @@ export const tool = defineEventTool({
   object: new URL('./tcpstates.bpf.o', import.meta.url),
   options,
   knobs: (o) => ({
-    targ_family: addressFamily(o.family),
-    filter_lport: o.localPorts !== undefined,
-    filter_rport: o.remotePorts !== undefined,
-    lport_bits: portBits(o.localPorts),
-    rport_bits: portBits(o.remotePorts),
+    ...tcpFilterKnobs(o),
   } satisfies Config),
   // ~10 000 changes (88-byte records, 8-byte ring headers).
   // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).

@@ -135,14 +135,7 @@ export class Formatter {
     out.intLeft(view.getUint32(o + AT.pid, true), w(L, 5));
     out.byte(sep);
     if (view.getUint8(o + AT.owner) === TCP_OWNER.NONE) out.ascii('?', L.comm);
-    else if (csv) {
-      for (let i = o + AT.comm, end = i + 16; i < end; i++) {
-        const c = view.getUint8(i);
-        if (c === 0) break;
-        if (c === 0x2c || c === 0x22) return false; // , "
-      }
-      if (!out.cstring(view, o + AT.comm, 16)) return false;
-    } else if (!out.cstring(view, o + AT.comm, L.comm, L.comm)) return false;
+    else if (csv ? !out.csvCstring(view, o + AT.comm, 16) : !out.cstring(view, o + AT.comm, L.comm, L.comm)) return false;
     out.byte(sep);
     const v6 = view.getUint16(o + AT.family, true) === AF_INET6;
     if (L.ip >= 0) {

@@ -113,6 +113,19 @@ export class RowBuffer {
     return true;
   }
 
+  /**
+   * The same name as a CSV field (no padding): false as well when it holds a
+   * comma or a double quote (the field needs quoting: the slow path's business).
+   */
+  csvCstring(view: DataView, at: number, max: number): boolean {
+    for (let i = at, end = at + max; i < end; i++) {
+      const c = view.getUint8(i);
+      if (c === 0) break;
+      if (c === 0x2c || c === 0x22) return false; // , "
+    }
+    return this.cstring(view, at, max);
+  }
+
   /** Spaces up to column `end` (an absolute position). */
   spacesTo(end: number): void {
     while (this.pos < end) this.#buf[this.pos++] = SPACE;

@@ -15,6 +15,7 @@ export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, che
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
 export { containerOptions, socketContainerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions } from './container.js';
 export type { ContainerOptions, CgroupTarget } from './container.js';
+export { familyOption, familyFlags, familyOf, portOptions, tcpFilterKnobs, tcpDisplayFlags } from './tcp.js';
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
 export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';
