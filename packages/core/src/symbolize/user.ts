@@ -127,7 +127,12 @@ export class UserSymbolizer implements Symbolizer {
 
   private readMaps(): boolean {
     try {
-      this.maps = parseMaps(readFileSync(`/proc/${this.pid}/maps`, 'latin1'));
+      const maps = parseMaps(readFileSync(`/proc/${this.pid}/maps`, 'latin1'));
+      // An exited process (a zombie) reads as no mappings: a miss then (an
+      // address of code it no longer maps) must not throw away what was
+      // known, or every later address of a process gone is unknown.
+      if (maps.length === 0 && this.maps?.length) return false;
+      this.maps = maps;
       return true;
     } catch {
       this.maps ??= [];
