@@ -3,7 +3,7 @@
 // leak, a clean exit, and Node's process.abort(). Each is recorded from its
 // first instruction (record -- CMD), the crash is caught as it happens, the
 // window saved, and `rewind` reads it back.
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorLine, expectCleanExit, tool, type Exit } from '../../../test/support/cli.js';
@@ -171,6 +171,7 @@ print(len(crash), crash[0]["name"], crash[0]["args"]["address"], len(threads), s
     expect(dom).toContain('<tr class="CRASH">');
     const shot = await screenshot(`file://${page}`);
     expect(shot.bytes).toBeGreaterThan(10_000);
+    copyFileSync(shot.path, join(dir.dir, 'uaf.png')); // kept with the test's files
   });
 });
 
@@ -205,6 +206,23 @@ describe('other endings', () => {
     expect(rec.stdout).toMatch(/^Process \d+ exited with status 0: no crash\.$/m);
     expect(rec.stdout).not.toContain('CRASH');
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('record --json: one object per line, the crash as it happens', async () => {
+    const file = join(dir.dir, 'json.json');
+    const rec = await CLI.run(['record', '--json', '-o', file, '--', bin('uaf')]);
+    expectCleanExit(rec);
+    const objs = rec.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objs.map((o) => o.event)).toEqual(['recording', 'crash', 'saved']);
+    const fault = /^uaf (0x[0-9a-f]+)$/m.exec(rec.stdout)![1]!;
+    expect(objs[1]).toMatchObject({ signal: 'SIGSEGV', signalNumber: 11, address: fault, pid: objs[0]!.pid, seen: 'signal' });
+    expect(objs[2]).toMatchObject({ file, reason: 'crash', lost: { ring: 0, evicted: 0, stacks: 0 } });
+    const clean = await CLI.run(['record', '--json', '--', bin('clean')]);
+    expectCleanExit(clean);
+    expect(clean.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      { event: 'recording', pid: expect.any(Number) },
+      { event: 'exit', pid: expect.any(Number), crash: false, exitCode: 0 },
+    ]);
   });
 
   it('the same demo with no bug: no crash', async () => {
