@@ -4,9 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { bpfLinks } from './bpf.js';
 import { tempDir } from './tmp.js';
+import { killChildren } from './workload.js';
 import { DEADLINE, sleep } from './wait.js';
 
 export interface Exit {
@@ -286,4 +287,15 @@ export async function throughHead(
     }
     tmp.cleanup();
   }
+}
+
+/**
+ * For a CLI test file: after each test, a failed one too, stops every tracer
+ * (Cli) and every workload (killChildren) still alive, so none outlives it.
+ */
+export function stopAfterEach(): void {
+  afterEach(async () => {
+    await Cli.stopAll();
+    await killChildren();
+  });
 }

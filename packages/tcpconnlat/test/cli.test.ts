@@ -1,10 +1,9 @@
 // The tcpconnlat CLI as users run it: a child process writing into a pipe,
 // stopped by a signal; rows are found by the workload's PID (-p) or ports.
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import { CLIENT_COMM, buildBins, gatedConnect, type Bins } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
-import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
-import { killChildren } from '../../../test/support/workload.js';
+import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, tool, stopAfterEach } from '../../../test/support/cli.js';
 
 const HEADER = 'PID     COMM         IP SADDR            DADDR            DPORT LAT(ms)';
 const HEADER_TL = 'TIME(s)  PID     COMM         IP SADDR            LPORT  DADDR            DPORT LAT(ms)';
@@ -14,10 +13,7 @@ let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-afterEach(async () => {
-  await Cli.stopAll();
-  await killChildren();
-});
+stopAfterEach();
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);
 const LAT = /^\d+\.\d\d$/;

@@ -1,15 +1,14 @@
 // The tcplife CLI as users run it: a child process, output into a pipe,
 // stopped by a signal. Rows are matched by the workload's ports and PIDs (the
 // machine may carry other TCP traffic at the same time).
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import {
   CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, runRefused, runSession, runStorm, startClient, startServer,
   type Bins, type Family, type SessionRun,
 } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
-import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
+import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool, stopAfterEach } from '../../../test/support/cli.js';
 import { DEADLINE, sleep } from '../../../test/support/wait.js';
-import { killChildren } from '../../../test/support/workload.js';
 
 const HEADER = 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS';
 const HEADER_WIDE = 'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS';
@@ -20,11 +19,7 @@ let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-// A failed test must not leave tracers running: stop whatever is still alive.
-afterEach(async () => {
-  await Cli.stopAll();
-  await killChildren();
-});
+stopAfterEach();
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);
 const r = (v: string | number, w: number) => String(v).padStart(w);

@@ -3,11 +3,10 @@
 // accept()ed it, also when the client resets it (then no state change ever
 // happens in the worker's system call: before the accept hooks, tcplife named
 // the parent, the listener, for those). Sessions matched by the run's port.
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import { type TcpSession } from '../src/index.js';
 import { LOOPBACK, buildBins, capture, runPrefork, type Bins, type PreforkRun } from './helpers.js';
-import { Cli, expectCleanExit, tool } from '../../../test/support/cli.js';
-import { killChildren } from '../../../test/support/workload.js';
+import { expectCleanExit, tool, stopAfterEach } from '../../../test/support/cli.js';
 
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 const HEADER = 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS';
@@ -16,10 +15,7 @@ let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-afterEach(async () => {
-  await Cli.stopAll();
-  await killChildren();
-});
+stopAfterEach();
 
 const server = (r: PreforkRun) => (s: TcpSession) => s.lport === r.port;
 const client = (r: PreforkRun) => (s: TcpSession) => s.rport === r.port;

@@ -1,10 +1,9 @@
 // The tcpretrans CLI as users run it: a child process writing into a pipe,
 // stopped by a signal; the workload's flow is found by its ports.
-import { it, expect, beforeAll, afterEach } from 'vitest';
+import { it, expect, beforeAll } from 'vitest';
 import { buildSynflood, startFlood } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
-import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, tool } from '../../../test/support/cli.js';
-import { killChildren } from '../../../test/support/workload.js';
+import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, tool, stopAfterEach } from '../../../test/support/cli.js';
 
 const BANNER = 'Tracing retransmits ... Hit Ctrl-C to end';
 const HEADER = 'TIME     PID     IP LADDR:LPORT          T> RADDR:RPORT          STATE';
@@ -14,10 +13,7 @@ let bin: string;
 beforeAll(() => {
   bin = buildSynflood();
 });
-afterEach(async () => {
-  await Cli.stopAll();
-  await killChildren();
-});
+stopAfterEach();
 
 it("BCC's columns: a SYN_SENT retransmit", async () => {
   const cli = await CLI.start([], (o) => o.startsWith(`${BANNER}\n${HEADER}\n`));

@@ -2,16 +2,16 @@
 // stopped by a signal. Rows are matched by the workload's ports (the machine
 // may carry other TCP traffic at the same time).
 import { existsSync } from 'node:fs';
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import {
   CLIENT_COMM, LOOPBACK, SERVER_COMM, buildBins, runSession, runStorm, startClient, startServer,
   type Bins, type Family, type SessionRun,
 } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
-import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool } from '../../../test/support/cli.js';
+import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool, stopAfterEach } from '../../../test/support/cli.js';
 import { bpfLinks } from '../../../test/support/bpf.js';
 import { DEADLINE, sleep, waitFor } from '../../../test/support/wait.js';
-import { hasCommand, killChildren, run, start } from '../../../test/support/workload.js';
+import { hasCommand, run, start } from '../../../test/support/workload.js';
 
 const HEADER = 'SKADDR           C-PID C-COMM     LADDR           LPORT RADDR           RPORT OLDSTATE    -> NEWSTATE    MS';
 const HEADER_WIDE = 'SKADDR           C-PID C-COMM           IP LADDR                      LPORT RADDR                      RPORT OLDSTATE    -> NEWSTATE    MS';
@@ -22,10 +22,7 @@ let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-afterEach(async () => {
-  await Cli.stopAll();
-  await killChildren();
-});
+stopAfterEach();
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);
 

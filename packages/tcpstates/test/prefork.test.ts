@@ -3,11 +3,10 @@
 // (its listener) until a worker accept()s it, then that worker: also a reset
 // by the client (ESTABLISHED -> CLOSE in softirq context, where BCC's C-PID is
 // whatever task the CPU ran) and a FIN (ESTABLISHED -> CLOSE_WAIT).
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import { buildBins, capture, closed, expectChained, lifeOf, moves, runPrefork, type Bins, type Capture, type PreforkRun } from './helpers.js';
-import { Cli, expectCleanExit, tool } from '../../../test/support/cli.js';
+import { expectCleanExit, tool, stopAfterEach } from '../../../test/support/cli.js';
 import { waitFor } from '../../../test/support/wait.js';
-import { killChildren } from '../../../test/support/workload.js';
 
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 const HEADER = 'SKADDR           C-PID C-COMM     LADDR           LPORT RADDR           RPORT OLDSTATE    -> NEWSTATE    MS';
@@ -16,10 +15,7 @@ let bins: Bins;
 beforeAll(() => {
   bins = buildBins();
 });
-afterEach(async () => {
-  await Cli.stopAll();
-  await killChildren();
-});
+stopAfterEach();
 
 /** The server socket of each connection of `r`, once closed. */
 async function serverLives(c: Capture, r: PreforkRun) {
