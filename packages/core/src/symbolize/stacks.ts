@@ -112,11 +112,15 @@ export function resolveStacks(sym: Symbolizer, stacks: ReadonlyArray<readonly bi
   );
 }
 
-/** A frame as the stack tools' --json prints it: address in hex, then what is known. */
-export function frameJson(f: Frame): { address: string; symbol?: string; offset?: number; module?: string } {
+/**
+ * A frame as the stack tools' --json prints it, by the JSON convention (core
+ * README): the API's Frame under its own names, the 64-bit address a decimal
+ * string, then what is known (`text`, made of these, is left out).
+ */
+export function frameJson(f: Frame): { address: string; name?: string; offset?: number; module?: string } {
   return {
-    address: `0x${f.address.toString(16)}`,
-    ...(f.name !== undefined ? { symbol: f.name } : {}),
+    address: f.address.toString(),
+    ...(f.name !== undefined ? { name: f.name } : {}),
     ...(f.offset !== undefined ? { offset: f.offset } : {}),
     ...(f.module !== undefined ? { module: f.module } : {}),
   };
