@@ -2,8 +2,8 @@
 // memleak: outstanding allocations by stack. Flags and output follow BCC's
 // memleak; --json prints one JSON object per report (or per -t event).
 import { jsonLine } from '@ebpf/core/format';
-import { int, runCli, runPeriodicCli, type FlagsOf } from '@ebpf/core/kit';
-import { check, memleak, options, type Memleak, type MemleakOptions } from './index.js';
+import { BatchClock, int, runCli, runPeriodicCli, type FlagsOf } from '@ebpf/core/kit';
+import { check, memleak, options, type Memleak, type MemleakOptions, type TraceEvent } from './index.js';
 import { formatReport, formatTrace, formatTraceJson, reportJson } from './output.js';
 
 const description = `Trace outstanding memory allocations that weren't freed.
@@ -77,7 +77,7 @@ await runCli('memleak', (argv) =>
           count,
           onAttached: (pid) => {
             // --json: the first object says tracing has started (and where).
-            if (json) out.write(jsonLine({ type: 'attached', mode: pid === undefined ? 'kernel' : 'user', pid: pid ?? null }));
+            if (json) out.write(jsonLine({ time: new Date().toISOString(), elapsed: 0, type: 'attached', mode: pid === undefined ? 'kernel' : 'user', pid: pid ?? null }));
             else out.write(pid !== undefined ? `Attaching to pid ${pid}, Ctrl+C to quit.\n` : 'Attaching to kernel allocators, Ctrl+C to quit.\n');
             out.flush();
           },
@@ -87,7 +87,8 @@ await runCli('memleak', (argv) =>
           for (const p of ml.probes) process.stderr.write(`memleak:   ${p.function}+${p.delta}${p.retprobe ? ' (and its return)' : ''}: ${p.why}\n`);
         }
         if (ml.trace) {
-          const fmt = json ? formatTraceJson : formatTrace;
+          const clock = new BatchClock();
+          const fmt = json ? (e: TraceEvent) => formatTraceJson(e, clock) : formatTrace;
           ml.trace.subscribe((events) => {
             for (const e of events) out.write(fmt(e));
             out.endBatch();

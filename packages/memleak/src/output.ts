@@ -2,6 +2,7 @@
 // one JSON object per line.
 import { rawBytes } from '@ebpf/core/decode';
 import { hhmmss, jsonLine } from '@ebpf/core/format';
+import { eventJson, type BatchClock } from '@ebpf/core/kit';
 import type { Report, TraceEvent } from './index.js';
 
 const hex16 = (a: bigint): string => `0x${a.toString(16).padStart(16, '0')}`;
@@ -31,32 +32,14 @@ export function formatReport(r: Report): string {
   return lines.join('\n') + '\n';
 }
 
-/** One report as JSON; addresses and stack ids as hex strings. */
+/**
+ * One report as JSON: the API's Report under its own names, by the JSON
+ * convention (core README): 64-bit ids and addresses as decimal strings,
+ * frames innermost first with their `text`; the kit puts `time` and
+ * `elapsed` first.
+ */
 export function reportJson(r: Report): object {
-  return {
-    time: r.time.toISOString(),
-    type: 'report',
-    combined: r.combined,
-    totalBytes: r.totalBytes,
-    totalAllocations: r.totalAllocations,
-    totalStacks: r.totalStacks,
-    stacks: r.stacks.map((s) => ({
-      bytes: s.bytes,
-      allocations: s.allocations,
-      stackId: `0x${s.stackId.toString(16)}`,
-      lost: s.lost,
-      frames: s.frames.map((f) => ({
-        address: `0x${f.address.toString(16)}`,
-        ...(f.name !== undefined ? { symbol: f.name } : {}),
-        ...(f.offset !== undefined ? { offset: f.offset } : {}),
-        ...(f.module !== undefined ? { module: f.module } : {}),
-        text: f.text,
-      })),
-    })),
-    ...(r.allocations
-      ? { allocations: r.allocations.map((a) => ({ address: `0x${a.address.toString(16)}`, size: a.size, ageMs: Math.round(a.ageMs), stackId: `0x${a.stackId.toString(16)}` })) }
-      : {}),
-  };
+  return { type: 'report', ...r };
 }
 
 /** Python's repr() of a bytes object: b'...' with its escapes (of the exact bytes: a comm need not be UTF-8). */
@@ -104,15 +87,7 @@ export function formatTrace(e: TraceEvent): string {
   return `(${pyBytes(e.comm)}, ${e.tid}, ${e.cpu}, b'....', ${pyFloat(ts)}, ${pyBytes(traceMessage(e))})\n`;
 }
 
-export function formatTraceJson(e: TraceEvent): string {
-  return jsonLine({
-    type: e.kind,
-    timestamp: Number(e.timestamp) / 1e9,
-    pid: e.pid,
-    tid: e.tid,
-    cpu: e.cpu,
-    comm: e.comm,
-    size: e.size,
-    address: `0x${e.address.toString(16)}`,
-  });
+/** -t --json: the API's TraceEvent by the kit's convention (`time`, `elapsed`, then its fields; `address` a decimal string). */
+export function formatTraceJson(e: TraceEvent, clock: BatchClock): string {
+  return jsonLine(eventJson(e, clock));
 }
