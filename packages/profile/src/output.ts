@@ -1,7 +1,6 @@
 // How profile prints: BCC's stack text, its folded lines, its warning, or
 // one JSON object per report.
 import { escapeControl, pad } from '@ebpf/core/format';
-import { frameJson } from '@ebpf/core/symbolize';
 import type { Frame, ProfileStack, Report } from './index.js';
 
 export interface PrintFlags {
@@ -64,20 +63,12 @@ export function warnings(r: Report): string {
   return out;
 }
 
+/**
+ * One report as JSON: the API's Report under its own names, by the JSON
+ * convention (core README): 64-bit ids and addresses as decimal strings,
+ * frames innermost first with their `text`; the kit puts `time` and
+ * `elapsed` first.
+ */
 export function reportJson(r: Report): object {
-  return {
-    type: 'report',
-    time: r.time.toISOString(),
-    samples: r.samples,
-    missedStacks: r.missedStacks,
-    dropped: r.dropped,
-    unnamed: Object.fromEntries(r.unnamed),
-    stacks: r.stacks.map((s) => ({
-      pid: s.pid,
-      comm: s.comm,
-      count: s.count,
-      ...(s.kernelFrames ? { kernelMissed: s.kernelMissed, kernelStack: s.kernelFrames.map(frameJson) } : {}),
-      ...(s.userFrames ? { userMissed: s.userMissed, userStack: s.userFrames.map(frameJson) } : {}),
-    })),
-  };
+  return { type: 'report', ...r };
 }

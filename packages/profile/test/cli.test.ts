@@ -6,6 +6,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOT_C, HOT_JS, buildSpinner, cpuTicks, startNode, startSpinner } from './helpers.js';
+import { expectJsonLine } from '../../../test/support/json.js';
 import { errorLine, tool, type Exit } from '../../../test/support/cli.js';
 import { dumpDom, screenshot } from '../../../test/support/browser.js';
 import { tempDir } from '../../../test/support/tmp.js';
@@ -70,9 +71,11 @@ describe('output', () => {
     const c = await startSpinner(bin);
     const e = await profileWhile(c.pid, ['--json'], 30, { links: 2 });
     expectDone(e);
-    const r = JSON.parse(e.stdout);
+    const r = expectJsonLine(e.stdout, { keyed: ['unnamed'] }) as any;
     expect(r.type).toBe('report');
-    const mine = r.stacks.filter((s: { userStack?: Array<{ symbol?: string }> }) => s.userStack?.[0]?.symbol === HOT_C);
+    expect(r.startNs).toMatch(/^\d+$/);
+    const mine = r.stacks.filter((s: { userFrames?: Array<{ name?: string }> }) => s.userFrames?.[0]?.name === HOT_C);
+    expect(mine[0]?.userFrames[0].address).toMatch(/^\d+$/); // 64 bits: a decimal string
     expect(mine.length).toBeGreaterThan(0);
     expect(mine[0]).toMatchObject({ pid: c.pid, comm: 'spinner', userMissed: false });
     expect(r.samples).toBeGreaterThanOrEqual(mine.reduce((t: number, s: { count: number }) => t + s.count, 0));
