@@ -1,7 +1,6 @@
 // How offcputime prints: BCC's stack text, its folded lines, its warnings,
 // or one JSON object per report.
 import { escapeControl, pad } from '@ebpf/core/format';
-import { frameJson } from '@ebpf/core/symbolize';
 import type { Frame, OffcpuStack, Report } from './index.js';
 
 export interface PrintFlags {
@@ -74,24 +73,12 @@ export function warnings(r: Report): string {
   return out;
 }
 
-/** One report as JSON: totals in microseconds (and nanoseconds), frames innermost first. */
+/**
+ * One report as JSON: the API's Report under its own names, by the JSON
+ * convention (core README): 64-bit ids and addresses as decimal strings,
+ * frames innermost first with their `text`; the kit puts `time` and
+ * `elapsed` first.
+ */
 export function reportJson(r: Report): object {
-  return {
-    type: 'report',
-    time: r.time.toISOString(),
-    totalUs: us(r.totalNs),
-    missedStacks: r.missedStacks,
-    dropped: r.dropped,
-    stacks: r.stacks.map((s) => ({
-      pid: s.pid,
-      tgid: s.tgid,
-      comm: s.comm,
-      us: us(s.totalNs),
-      ns: s.totalNs,
-      kernelStackId: `0x${s.kernelStackId.toString(16)}`,
-      userStackId: `0x${s.userStackId.toString(16)}`,
-      ...(s.kernelFrames ? { kernelMissed: s.kernelMissed, kernelStack: s.kernelFrames.map(frameJson) } : {}),
-      ...(s.userFrames ? { userMissed: s.userMissed, userStack: s.userFrames.map(frameJson) } : {}),
-    })),
-  };
+  return { type: 'report', ...r };
 }
