@@ -45,8 +45,8 @@ function loopSeconds(bin, args, wrap = []) {
 /** Records the target (a command) with `opts`; returns loop seconds, recorder CPU seconds, records, lost. */
 async function recorded(record, bin, args, opts = {}) {
   let out = '';
-  const c0 = process.cpuUsage();
   const rec = await record({ command: [bin, ...args], commandStdio: 'pipe', output: '', allocs: false, ...opts });
+  const c0 = process.cpuUsage(); // from here on: the recording, not the start (load, attach, ELF reading)
   rec.child.stdout.on('data', (d) => (out += d));
   await rec.exited;
   const cpu = process.cpuUsage(c0);

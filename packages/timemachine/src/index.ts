@@ -177,7 +177,7 @@ export class Recorder {
       if (type === EV_CRASH && !this.#crashRec) this.#crashRec = Buffer.from(new Uint8Array(view.buffer, view.byteOffset + offset, length));
       else if (type === EV_EXIT) this.#exitCode = view.getInt32(offset + OFF.nr, true);
       else if (type === EV_FILE && view.getInt32(offset + OFF.nr, true) === 59 && view.getBigInt64(offset + OFF.ret, true) === 0n) this.#sawExec = true;
-    }, { onBatchEnd: () => this.#batchEnd() });
+    }, { onBatchEnd: () => this.#batchEnd(), intervalMs: 50 }); // drained at least every 50 ms: the crash is said within that
     // The symbols of the code it maps, kept fresh (dlopen) while it runs.
     this.#poll = setInterval(() => {
       // Not once it is ending: maps read while exit unmaps its memory are
@@ -188,7 +188,7 @@ export class Recorder {
         this.#exitCode ??= -1;
       }
       this.#batchEnd();
-    }, 250);
+    }, 500);
     this.#poll.unref();
     if (t.started) {
       void t.started.exited.then(() => {
@@ -263,8 +263,12 @@ export class Recorder {
     if (this.#crashRec && !this.crash) {
       const view = new DataView(this.#crashRec.buffer, this.#crashRec.byteOffset, this.#crashRec.length);
       const e = decodeEvent(view, 0, this.#crashRec.length);
-      const [frames] = resolveStacks(this.#symbols, [crashFrames(e)], this.#demangler);
-      this.#setCrash({ ...crashOf(timelineEvent(e, this.#wall, this.functions)), signalNumber: e.nr, frames: frames!.map((f) => f.text) });
+      const { walked, scanned } = crashFrames(e);
+      const [w, sc] = resolveStacks(this.#symbols, [walked, scanned], this.#demangler);
+      // Scanned words that name no function, or repeat a walked frame, are left out.
+      const extra = sc!.filter((f, i) => f.name !== undefined && !walked.includes(f.address) && sc!.findIndex((g) => g.address === f.address) === i);
+      const frames = [...w!.map((f) => f.text), ...extra.map((f) => `${f.text} (scanned)`)];
+      this.#setCrash({ ...crashOf(timelineEvent(e, this.#wall, this.functions)), signalNumber: e.nr, frames });
     }
     if (this.#exitCode !== undefined && !this.#closed && this.#exitCode !== -2) {
       const code = this.#exitCode;

@@ -3,7 +3,7 @@
 import { openFlagNames } from '@ebpf/core';
 import { signalName } from '@ebpf/core/signals';
 import { syscallName } from '@ebpf/syscount';
-import { AK_CALLOC, AK_MALLOC, AK_MMAP, AK_MUNMAP, AK_REALLOC, EV_ALLOC, EV_CRASH, EV_EXIT, EV_FILE, EV_FREE, EV_FUNC, EV_SIGNAL, EV_SYSCALL, type Event } from './timemachine.gen.js';
+import { CRASH_FRAMES, SCAN_FRAMES, AK_CALLOC, AK_MALLOC, AK_MMAP, AK_MUNMAP, AK_REALLOC, EV_ALLOC, EV_CRASH, EV_EXIT, EV_FILE, EV_FREE, EV_FUNC, EV_SIGNAL, EV_SYSCALL, type Event } from './timemachine.gen.js';
 
 export type EventType = 'FUNC_ENTRY' | 'ALLOC' | 'FREE' | 'SYSCALL' | 'FILE' | 'SIGNAL' | 'CRASH' | 'EXIT';
 
@@ -43,7 +43,7 @@ export interface Crash {
   code: number;
   /** si_addr for SIGSEGV/SIGBUS/SIGILL/SIGFPE (hex). */
   address?: string;
-  /** The faulting thread's user stack, innermost first, symbolized. */
+  /** The faulting thread's user stack, innermost first, symbolized; frames found by scanning the stack (where the walk stopped short) end in " (scanned)". */
   frames: string[];
   /** 'signal': caught at delivery; 'exit': only seen in the exit status. */
   seen: 'signal' | 'exit';
@@ -145,11 +145,11 @@ export function timelineEvent(e: Event, wall: (ns: bigint) => number, functions:
   }
 }
 
-/** The crash stack's addresses from a CRASH record's tail. */
-export function crashFrames(e: Event): bigint[] {
-  const n = Math.min(Number(e.dur), Math.floor(e.tail.length / 8));
+/** The crash stack's addresses from a CRASH record's tail: those walked by frame pointers, then those found by scanning the stack. */
+export function crashFrames(e: Event): { walked: bigint[]; scanned: bigint[] } {
   const v = new DataView(e.tail.buffer, e.tail.byteOffset, e.tail.length);
-  return Array.from({ length: n }, (_, i) => v.getBigUint64(i * 8, true));
+  const read = (from: number, n: number): bigint[] => Array.from({ length: Math.max(0, Math.min(n, (e.tail.length - from) / 8)) }, (_, i) => v.getBigUint64(from + i * 8, true));
+  return { walked: read(0, Number(e.dur)), scanned: read(CRASH_FRAMES * 8, Math.min(Number(e.ret), SCAN_FRAMES)) };
 }
 
 function cstr(b: Uint8Array): string {

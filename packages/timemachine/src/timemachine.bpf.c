@@ -40,6 +40,8 @@ const volatile bool alloc_stacks = true; /* walk the user stack of each alloc an
 
 #define PATH_MAX_BYTES 256 /* FILE: the path, truncated to this */
 #define CRASH_FRAMES EBPF_USTACK_DEPTH /* CRASH: user frames of the faulting thread */
+#define SCAN_WORDS 1024    /* CRASH: 8 KiB of its stack scanned for return addresses ... */
+#define SCAN_FRAMES 32     /* ... keeping this many */
 
 enum ev_type {
 	EV_SYSCALL = 1,
@@ -87,6 +89,7 @@ struct slot {
 	__u32 alloc_kind;
 	__u32 pad;
 	char exec_path[PATH_MAX_BYTES]; /* execve: read at the entry (the old memory is gone at the exit) */
+	__u64 scanned[SCAN_FRAMES];     /* CRASH: return addresses found by scanning the stack */
 	struct ebpf_ustack stack; /* scratch for the stack walk */
 };
 
@@ -445,6 +448,47 @@ static __always_inline bool dumps_core(int sig)
 	return false;
 }
 
+/* When the frame-pointer walk stops short (code without frame pointers,
+ * such as Debian's libc under abort()), the stack is scanned: every word
+ * above the stack pointer that points just after a call instruction is
+ * probably a return address (the heuristic debuggers call "found by
+ * scanning"). Calls: e8 rel32 (5 bytes), and ff /2 with a register, a
+ * register and disp8, or disp32 (2, 3 and 6 bytes; 7 with a SIB byte). */
+struct scan {
+	__u64 sp;
+	struct slot *s;
+	__u32 n;
+};
+
+static __always_inline bool call_before(const __u8 *b)
+{
+	return b[3] == 0xe8 ||
+	       (b[6] == 0xff && (b[7] & 0xf8) == 0xd0) ||  /* call *%reg */
+	       (b[5] == 0xff && (b[6] & 0x38) == 0x10) ||  /* call *disp8(%reg) */
+	       (b[2] == 0xff && (b[3] & 0x38) == 0x10) ||  /* call *disp32(%reg) */
+	       (b[1] == 0xff && (b[2] & 0x38) == 0x10);    /* ... with a SIB byte */
+}
+
+static long scan_word(__u64 i, void *data)
+{
+	struct scan *sc = data;
+	__u8 before[8];
+	__u64 w;
+	__u32 n = sc->n;
+
+	if (n >= SCAN_FRAMES)
+		return 1;
+	if (bpf_probe_read_user(&w, sizeof(w), (void *)(sc->sp + i * 8)))
+		return 1; /* the top of the stack */
+	if (w < 4096 || w >> 47 || bpf_probe_read_user(before, sizeof(before), (void *)(w - 8)))
+		return 0; /* not a user code address */
+	if (call_before(before)) {
+		sc->s->scanned[n & (SCAN_FRAMES - 1)] = w;
+		sc->n = n + 1;
+	}
+	return 0;
+}
+
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
@@ -455,7 +499,7 @@ int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_siga
 	if (!is_target())
 		return 0;
 	fatal = dumps_core(sig) && ka && ka->sa.sa_handler == (void *)0 /* SIG_DFL */;
-	e = ebpf_reserve(events, sizeof(*e) + CRASH_FRAMES * sizeof(__u64));
+	e = ebpf_reserve(events, sizeof(*e) + (CRASH_FRAMES + SCAN_FRAMES) * sizeof(__u64));
 	if (!e)
 		return 0;
 	fill(e, fatal ? EV_CRASH : EV_SIGNAL, sig);
@@ -473,9 +517,18 @@ int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_siga
 	 * through whatever %rbp holds (abort() gave 60 frames of garbage);
 	 * ebpf_user_stack() stops at the first thing that cannot be a frame. */
 	if (fatal && (s = my_slot())) {
-		ebpf_user_stack((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()), &s->stack);
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+		ebpf_user_stack(regs, &s->stack);
 		bpf_probe_read_kernel(e->tail, sizeof(s->stack.ips), s->stack.ips);
-		e->dur = s->stack.nr; /* CRASH: frames in the tail */
+		e->dur = s->stack.nr; /* CRASH: frames walked, in the tail */
+		if (s->stack.nr < 3) {
+			struct scan sc = { .sp = regs->sp, .s = s };
+
+			bpf_loop(SCAN_WORDS, scan_word, &sc, 0);
+			bpf_probe_read_kernel(e->tail + sizeof(s->stack.ips), sizeof(s->scanned), s->scanned);
+			e->ret = sc.n; /* CRASH: frames scanned, after them */
+		}
 	}
 	ebpf_submit(events, e);
 	return 0;

@@ -185,6 +185,13 @@ describe('other endings', () => {
     const w = await rewind(file);
     expect(w.crash).toMatchObject({ signal: 'SIGABRT', signalNumber: 6 });
     expect(w.crash!.address).toBeUndefined();
+    // libc has no frame pointers: the walk stops in it, and the stack scan finds the program's frames
+    const f = w.crash!.frames;
+    expect(f[0]).toMatch(/ \[libc\.so\.6\]$/);
+    const budget = f.findIndex((x) => /^check_budget\+0x[0-9a-f]+ \[assert\] \(scanned\)$/.test(x));
+    const main = f.findIndex((x) => /^main\+0x[0-9a-f]+ \[assert\] \(scanned\)$/.test(x));
+    expect(budget).toBeGreaterThan(0);
+    expect(main).toBeGreaterThan(budget);
     const opens = w.events.filter((e) => e.type === 'FILE' && e.path === '/dev/null');
     expect(opens).toHaveLength(5);
     const at = inOrder(w.events, [
