@@ -8,13 +8,13 @@ import { join } from 'node:path';
 
 const TICK = 100; // USER_HZ: /proc/PID/stat times are in 1/100 s
 
-/** Compiles a C source (once per run) and returns the binary's path. */
-export function compileC(name, source) {
+/** Compiles a C source (once per run) and returns the binary's path; `flags` go to gcc too (-I for a source's own folder). */
+export function compileC(name, source, flags = []) {
   const dir = mkdtempSync(join(tmpdir(), 'ebpf-bench-'));
   const src = join(dir, `${name}.c`);
   const bin = join(dir, name);
   writeFileSync(src, source);
-  execFileSync('gcc', ['-O2', '-o', bin, src]);
+  execFileSync('gcc', ['-O2', ...flags, '-o', bin, src]);
   return bin;
 }
 

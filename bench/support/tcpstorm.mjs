@@ -4,6 +4,7 @@
 // (In bench/support/: bench/run.mjs runs every bench/*.mjs as a benchmark.)
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileC, procStats, sleep, startAttached, startTool, stopChild } from '../lib.mjs';
 
@@ -12,7 +13,7 @@ let storm;
 
 /** One storm of `conns` connections, `bytes` each way; resolves with { port, rate, serverPid, clientPid }. */
 export function runStorm(conns, bytes = 0, family = 4) {
-  storm ??= compileC('tcpstorm', readFileSync(STORM_SRC, 'utf8'));
+  storm ??= compileC('tcpstorm', readFileSync(STORM_SRC, 'utf8'), ['-I', dirname(STORM_SRC)]);
   return new Promise((resolve, reject) => {
     const child = spawn(storm, [String(conns), String(bytes), String(family)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -4,7 +4,7 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, type TempDir } from './tmp.js';
 import { DEADLINE } from './wait.js';
@@ -30,15 +30,18 @@ export interface CompileOptions {
 export function compileC(source: string | URL | { name: string; code: string }, opts: CompileOptions = {}): string {
   let code: string;
   let name: string;
+  // A source file's own folder is on the include path: it is built from a copy.
+  let include: string[] = [];
   if (typeof source === 'object' && !(source instanceof URL)) {
     ({ code, name } = source);
   } else {
     const path = source instanceof URL ? fileURLToPath(source) : source;
     code = readFileSync(path, 'utf8');
     name = basename(path, '.c');
+    include = ['-I', dirname(path)];
   }
   name = opts.name ?? name;
-  const flags = ['-O1', '-Wall', ...(opts.flags ?? [])];
+  const flags = ['-O1', '-Wall', ...include, ...(opts.flags ?? [])];
   const key = createHash('sha256').update(JSON.stringify([code, name, flags])).digest('hex').slice(0, 16);
   const cached = built.get(key);
   if (cached) return cached;

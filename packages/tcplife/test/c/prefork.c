@@ -35,6 +35,8 @@ static void die(const char *what)
 	exit(1);
 }
 
+#include "../../../../test/support/c/loopback.h" /* port_of(), loopback_listen() */
+
 /* One whole line per write(): the workers and the parent share the pipe. */
 static void say(const char *fmt, int a, int b, int c)
 {
@@ -42,16 +44,6 @@ static void say(const char *fmt, int a, int b, int c)
 	int n = snprintf(line, sizeof(line), fmt, a, b, c);
 	if (write(1, line, n) != n)
 		die("write stdout");
-}
-
-static int port_of(int fd, int peer)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
-		die("getsockname");
-	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 static void worker(int lfd)
@@ -105,30 +97,11 @@ int main(int argc, char **argv)
 	int v6 = atoi(argv[1]) == 6;
 	int workers = atoi(argv[2]);
 	int reset = !strcmp(argv[3], "reset");
-	struct sockaddr_storage ss = {};
+	struct sockaddr_storage ss;
 	socklen_t len;
-	int one = 1;
 
 	prctl(PR_SET_NAME, "pf-master");
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*a);
-	}
-	int lfd = socket(ss.ss_family, SOCK_STREAM, 0);
-	if (lfd < 0)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 16))
-		die("bind/listen");
-	if (getsockname(lfd, (struct sockaddr *)&ss, &len))
-		die("getsockname");
+	int lfd = loopback_listen(v6, 16, 1, &ss, &len);
 	say("listening %d %d\n", port_of(lfd, 0), getpid(), 0);
 
 	for (int i = 0; i < workers; i++) {

@@ -31,6 +31,8 @@ static void die(const char *what)
 	exit(1);
 }
 
+#include "../../../../test/support/c/loopback.h" /* port_of() */
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -55,16 +57,6 @@ static socklen_t make_addr(struct sockaddr_storage *ss, int family, const char *
 	if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1)
 		die("bad address");
 	return sizeof(*a);
-}
-
-static int port_of(int fd, int peer)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len))
-		die("getsockname");
-	return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 static void read_exact(int fd, long n)

@@ -29,6 +29,8 @@ static void die(const char *what)
 	exit(1);
 }
 
+#include "../../../../test/support/c/loopback.h" /* port_of(), loopback_listen() */
+
 static void io(int fd, long n, int writing)
 {
 	while (n > 0) {
@@ -50,30 +52,11 @@ int main(int argc, char **argv)
 	}
 	long n = atol(argv[1]), bytes = atol(argv[2]);
 	int v6 = argc > 3 && atoi(argv[3]) == 6;
-	struct sockaddr_storage ss = {};
+	struct sockaddr_storage ss;
 	socklen_t len;
-	int one = 1;
 
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*a);
-	}
-	int lfd = socket(ss.ss_family, SOCK_STREAM, 0);
-	if (lfd < 0)
-		die("socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 4096))
-		die("bind/listen");
-	if (getsockname(lfd, (struct sockaddr *)&ss, &len))
-		die("getsockname");
-	int port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+	int lfd = loopback_listen(v6, 4096, 1, &ss, &len);
+	int port = port_of(lfd, 0);
 
 	pid_t server = fork();
 	if (server < 0)

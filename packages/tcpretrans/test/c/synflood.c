@@ -31,41 +31,16 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int port_of(int fd, int v6)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
-		die("getsockname");
-	return ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-}
+#include "../../../../test/support/c/loopback.h" /* port_of(), loopback_listen() */
 
 int main(int argc, char **argv)
 {
 	int v6 = argc > 1 && atoi(argv[1]) == 6;
-	struct sockaddr_storage ss = {};
+	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*a);
-	}
-	int lfd = socket(ss.ss_family, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 0))
-		die("listen");
-	int port = port_of(lfd, v6);
-	if (v6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	int lfd = loopback_listen(v6, 0, 0, &ss, &len);
+	int port = port_of(lfd, 0);
 	printf("listening %d\n", port);
 	fflush(stdout);
 
@@ -77,7 +52,7 @@ int main(int argc, char **argv)
 		die("socket");
 	if (connect(b, (struct sockaddr *)&ss, len) == 0 || errno != EINPROGRESS)
 		die("connect (second): expected EINPROGRESS");
-	printf("client %d\n", port_of(b, v6));
+	printf("client %d\n", port_of(b, 0));
 	fflush(stdout);
 	if (argc > 2 && !strcmp(argv[2], "accept")) {
 		struct pollfd p = { .fd = b, .events = POLLOUT };
