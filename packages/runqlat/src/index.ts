@@ -6,7 +6,7 @@
 //     for (const h of snap.histograms) console.log(h.pid, h.comm, h.count, h.buckets);
 //   }
 //   // elsewhere: rq.snapshot() on demand, rq.close() to stop (returns what is left)
-import { CumulativeMap, DoubleBufferedMap, UsageError, log2Buckets } from '@ebpf/core';
+import { CumulativeMap, DoubleBufferedMap, UsageError, log2Buckets, type BpfObject } from '@ebpf/core';
 import { cstring } from '@ebpf/core/decode';
 import { containerOptions, type ContainerOptions, apiOption, definePeriodicTool, int, option, pid, type Periodic } from '@ebpf/core/kit';
 import { HIST_OFFSETS, KEYED_HIST_OFFSETS, MAX_SLOTS, PER_ALL, PER_PID, PER_PIDNS, PER_TID, TASK_COMM_LEN, type Config } from './runqlat.gen.js';
@@ -119,6 +119,9 @@ function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bi
   return { time: new Date(), startNs, endNs, unit: o.milliseconds ? 'msecs' : 'usecs', histograms, count, totalNs };
 }
 
+/** -P/-L/--pidnss: each object's pair of maps, made before its programs attach (see `attach`). */
+const buffers = new WeakMap<BpfObject, DoubleBufferedMap>();
+
 export const tool = definePeriodicTool({
   name: 'runqlat',
   object: new URL('./runqlat.bpf.o', import.meta.url),
@@ -132,12 +135,18 @@ export const tool = definePeriodicTool({
     const n = perOf(o).key ? (o.maxKeys ?? 10240) : 1;
     return { hist_a: n, hist_b: n };
   },
+  // `current` points at a map before the programs run: until it does, their
+  // waits have nowhere to go (the first ~100 ms of a run were lost so).
+  attach: (obj, o) => {
+    if (perOf(o).key) buffers.set(obj, new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']));
+    obj.attach();
+  },
   reader: (obj, o) => {
     if (!perOf(o).key) {
       const all = new CumulativeMap(obj, 'hist_all');
       return (startNs, endNs) => snapshotOf(all.take(), startNs, endNs, o);
     }
-    const maps = new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']);
+    const maps = buffers.get(obj)!;
     return (startNs, endNs) => snapshotOf(maps.swap(), startNs, endNs, o);
   },
   lost: (obj) => Number(obj.readGlobalInt('storage_failed') + obj.readGlobalInt('hists_full')),
