@@ -5,7 +5,8 @@
 // and the tool competes for CPU all along. Reported: opens made, rows
 // counted, the tool's own lost-events count, and the ring it used (-v).
 // Want: zero lost. Only when named (`node bench/run.mjs soak`: minutes).
-//   SOAK_SECONDS (180), SOAK_RATE (50000 opens/s), SOAK_REF=1 also runs
+//   SOAK_SECONDS (180), SOAK_RATE (50000 opens/s), SOAK_ARGS (more flags
+//   for ours: '-b 64' is the old fixed 512 KiB ring), SOAK_REF=1 also runs
 //   libbpf-tools' opensnoop the same way, after ours.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ const CLI = fileURLToPath(new URL('../packages/opensnoop/dist/cli.js', import.me
 const REF = '/usr/sbin/opensnoop';
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const RATE = Number(process.env.SOAK_RATE ?? 50_000);
+const ARGS = (process.env.SOAK_ARGS ?? '').split(' ').filter(Boolean);
 
 // Opens `path` at `rate` per second for `seconds`, paced by the clock (one
 // held off the CPU catches up at once, as a real storm's backlog would);
@@ -114,14 +116,14 @@ export async function run() {
     console.log('\n## soak: skipped (minutes long; run it by name: node bench/run.mjs soak)');
     return;
   }
-  console.log(`\n## soak: opensnoop, default ring, ${SECONDS} s of ${RATE} opens/s, ${cpus().length} CPUs kept busy by a spinner`);
+  console.log(`\n## soak: opensnoop, ${ARGS.length ? ARGS.join(' ') : 'default ring'}, ${SECONDS} s of ${RATE} opens/s, ${cpus().length} CPUs kept busy by a spinner`);
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : '/tmp', 'ebpf-bench-soak-'));
   const target = join(dir, 'target');
   writeFileSync(target, 'x');
   const results = [];
   try {
     // -v: the ring line (libbpf's debug lines go to stderr too, and are dropped below).
-    results.push(await soak('@ebpf/opensnoop', process.execPath, [CLI, '-v'], target));
+    results.push(await soak('@ebpf/opensnoop', process.execPath, [CLI, '-v', ...ARGS], target));
     if (process.env.SOAK_REF === '1' && existsSync(REF)) results.push(await soak('libbpf-tools opensnoop', 'stdbuf', ['-oL', REF], target));
   } finally {
     rmSync(dir, { recursive: true, force: true });
