@@ -134,7 +134,9 @@ export function timelineEvent(e: Event, wall: (ns: bigint) => number, functions:
     case EV_SIGNAL:
     case EV_CRASH: {
       const name = signalName(e.nr) ?? `signal ${e.nr}`;
-      return { ...base, type: e.type === EV_CRASH ? 'CRASH' : 'SIGNAL', name, ...(e.a0 ? { address: hex(e.a0) } : {}), details: `si_code=${Number(BigInt.asIntN(32, e.a1))}${e.type === EV_CRASH ? ' fatal, no handler' : ''}` };
+      // si_addr is the fault address for these four, 0 included (a NULL dereference)
+      const faults = e.nr === 4 || e.nr === 7 || e.nr === 8 || e.nr === 11;
+      return { ...base, type: e.type === EV_CRASH ? 'CRASH' : 'SIGNAL', name, ...(faults ? { address: hex(e.a0) } : {}), details: `si_code=${Number(BigInt.asIntN(32, e.a1))}${e.type === EV_CRASH ? ' fatal, no handler' : ''}` };
     }
     case EV_EXIT:
     default: {

@@ -13,7 +13,7 @@ export function clock(ms: number): string {
 }
 
 export function crashBanner(c: Crash): string {
-  const at = c.address ? ` at address ${c.address}` : '';
+  const at = c.address !== undefined ? ` at address ${c.address}` : '';
   const frames = c.frames.map((f) => `    ${escapeControl(f)}\n`).join('');
   return `CRASH DETECTED: ${c.signal} in pid ${c.pid} (tid ${c.tid}) at ${clock(c.time)}${at}\n${frames}`;
 }

@@ -206,6 +206,27 @@ describe('other endings', () => {
     expect(w.memory.useAfterFree).toBeUndefined();
   }, 60_000);
 
+  it('a crash in a worker thread: its tid, a NULL fault address, its stack; threads as trace tracks', async () => {
+    const file = join(dir.dir, 'threads.json');
+    const rec = await CLI.run(['record', '-o', file, '--', compileC(new URL('./c/threads.c', import.meta.url), { flags: [...FLAGS, '-pthread'] })]);
+    expectCleanExit(rec);
+    const pid = Number(/^Recording pid (\d+) /.exec(rec.stdout)![1]);
+    const tid = Number(/^tid (\d+)$/m.exec(rec.stdout)![1]);
+    expect(tid).not.toBe(pid);
+    expect(rec.stdout).toMatch(new RegExp(`^CRASH DETECTED: SIGSEGV in pid ${pid} \\(tid ${tid}\\) at \\d\\d:\\d\\d:\\d\\d\\.\\d{6} at address 0x0\n {4}next_id\\+0x[0-9a-f]+ \\[threads\\]\n {4}worker\\+0x[0-9a-f]+ \\[threads\\]\n`, 'm'));
+    const trace = join(dir.dir, 'threads.trace.json');
+    const w = await rewind(file, '--trace', trace);
+    expect(w.crash).toMatchObject({ tid, address: '0x0' });
+    // the faulting thread's 20 writes, then the crash, in that thread
+    const writes = w.events.filter((e) => e.tid === tid && e.name === 'write' && e.details === 'fd=3 count=1 = 1');
+    expect(writes).toHaveLength(20);
+    expect(inOrder(w.events, [(e) => e === writes[19], (e) => e.type === 'CRASH' && e.tid === tid]).every((i) => i >= 0)).toBe(true);
+    const tracks = (JSON.parse(readFileSync(trace, 'utf8')) as { traceEvents: Array<{ name: string; tid: number }> }).traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.tid);
+    expect(tracks).toContain(pid);
+    expect(tracks).toContain(tid);
+    expect(new Set(tracks).size).toBe(3);
+  });
+
   it('a clean exit: no crash reported, nothing saved', async () => {
     const file = join(dir.dir, 'clean.json');
     const rec = await CLI.run(['record', '-o', file, '--', bin('clean')]);
