@@ -1,8 +1,11 @@
-// How every tool's CLI ends when its output does, and that long timers last:
-// one table over the tools, since all of them end through the kit's Session.
+// How every tool's CLI ends when its output does, or at a signal, and that
+// long timers last: one table over the tools, since all of them end through
+// the kit's Session.
 //   - a failed write (stdout on /dev/full: ENOSPC), in text and in --json:
 //     exactly one line on stderr, exit 1, no stack trace;
 //   - a closed pipe (| head): a quiet exit 0;
+//   - SIGINT, SIGTERM, SIGHUP: exit 0, stderr empty, stdout ending in a
+//     whole line;
 //   - a duration or interval past Node's timer limit (2^31 - 1 ms, 24.8
 //     days): the run goes on (such a timer used to fire after 1 ms).
 // The tools' dist/ must be built (npm run build in each package).
@@ -94,7 +97,7 @@ const TOOLS: ToolCase[] = [
   { name: 'biolatency', script: 'biolatency/dist/cli.js', args: () => ['1'] },
   { name: 'tcplife', script: 'tcplife/dist/cli.js', args: () => [] },
   { name: 'tcpstates', script: 'tcpstates/dist/cli.js', args: () => [] },
-  { name: 'memleak', script: 'memleak/dist/cli.js', args: () => ['1'] },
+  { name: 'memleak', script: 'memleak/dist/cli.js', args: () => ['1'], warnings: /^memleak: \d+ allocations not tracked \(allocation table full\), / },
   { name: 'offcputime', script: 'offcputime/dist/cli.js', args: () => ['1'], warnings: /^WARNING: \d+ stack traces lost and could not be displayed\. / },
   { name: 'javagc', script: 'javagc/dist/cli.js', args: () => [String(jvm.pid)], poke: () => jvm.round() },
   { name: 'biosnoop', script: 'biosnoop/dist/cli.js', args: () => [] },
@@ -172,6 +175,25 @@ describe('a closed pipe: a quiet exit 0', () => {
       expect([p.status, endingLines(t, p.stderr)]).toEqual([[0, null], '']); // pipefail: the CLI's own status
       expect(p.out.split('\n')).toHaveLength(3);
     }, 40_000);
+  }
+});
+
+describe('a signal (Ctrl-C, kill, a closed terminal): exit 0, nothing on stderr, every line out whole', () => {
+  for (const t of TOOLS) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      it(`${t.name} ${signal}`, async () => {
+        const cli = await tool(script(t.script)).start(t.args(), (out) => out.includes('\n'));
+        // Something to print first: a row (or a report) beyond the header.
+        const deadline = Date.now() + DEADLINE.start;
+        while (cli.lines().length < 2 && cli.proc.exitCode === null && Date.now() < deadline) {
+          await (t.poke ?? poke)();
+          await sleep(50);
+        }
+        const e = await cli.stop(signal);
+        expect([e.code, e.signal, endingLines(t, e.stderr)]).toEqual([0, null, '']);
+        expect(e.stdout.endsWith('\n')).toBe(true);
+      }, 40_000);
+    }
   }
 });
 
