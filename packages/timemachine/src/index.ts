@@ -15,7 +15,7 @@ import { apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, tex
 import { Demangler, ElfFile, ProcessSymbols, Reg, placeProbes, resolveStacks } from '@ebpf/core/symbolize';
 import { signalName } from '@ebpf/core/signals';
 import { basename } from 'node:path';
-import { crashFrames, timelineEvent, type Crash, type TimelineEvent, type Window } from './model.js';
+import { clockFrom, crashFrames, timelineEvent, type Clock, type Crash, type TimelineEvent, type Window } from './model.js';
 import { EBPF_USTACK_DEPTH, EV_CRASH, EV_EXIT, EV_FILE, EVENT_OFFSETS as OFF, decodeEvent, type Config } from './timemachine.gen.js';
 import { RecordWindow, recordNs } from './window.js';
 
@@ -157,14 +157,17 @@ export class Recorder {
   #resolveExit!: (code: number) => void;
   #poll: NodeJS.Timeout;
   #closed = false;
-  readonly #wallOffsetMs: number;
+  /** When recording started: the zero of every `elapsed`. */
+  readonly started!: Window['started'];
+  /** CLOCK_MONOTONIC ns → time, elapsed, timestamp. */
+  readonly clock!: Clock;
 
   constructor(obj: BpfObject, t: Target, opts: RecordOptions) {
     this.#obj = obj;
     this.#opts = opts;
     this.pid = t.pid;
     this.child = t.started?.child;
-    this.#wallOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+    ({ started: this.started, clock: this.clock } = clockFrom(process.hrtime.bigint(), Date.now()));
     this.#window = new RecordWindow(opts.windowSeconds ?? 30, opts.windowBytes ?? 256 * 2 ** 20);
     this.crashed = new Promise((r) => (this.#resolveCrash = r));
     this.exited = new Promise((r) => (this.#resolveExit = r));
@@ -268,14 +271,14 @@ export class Recorder {
       // Scanned words that name no function, or repeat a walked frame, are left out.
       const extra = sc!.filter((f, i) => f.name !== undefined && !walked.includes(f.address) && sc!.findIndex((g) => g.address === f.address) === i);
       const frames = [...w!.map((f) => f.text), ...extra.map((f) => `${f.text} (scanned)`)];
-      this.#setCrash({ ...crashOf(timelineEvent(e, this.#wall, this.functions)), signalNumber: e.nr, frames });
+      this.#setCrash({ ...crashOf(timelineEvent(e, this.clock, this.functions)), signalNumber: e.nr, frames });
     }
     if (this.#exitCode !== undefined && !this.#closed && this.#exitCode !== -2) {
       const code = this.#exitCode;
       this.#exitCode = -2;
       // Died by a signal that dumps core, but no delivery was seen (we attached late): still a crash.
       if (!this.crash && code > 0 && [3, 4, 5, 6, 7, 8, 11, 31].includes(code & 0x7f)) {
-        this.#setCrash({ time: Date.now(), pid: this.pid, tid: this.pid, signal: signalName(code & 0x7f) ?? String(code & 0x7f), signalNumber: code & 0x7f, code: 0, frames: [], seen: 'exit' });
+        this.#setCrash({ ...this.clock(process.hrtime.bigint()), pid: this.pid, tid: this.pid, signal: signalName(code & 0x7f) ?? String(code & 0x7f), signalNumber: code & 0x7f, code: 0, frames: [], seen: 'exit' });
       }
       if (this.crash) {
         const w = this.window('crash');
@@ -302,7 +305,6 @@ export class Recorder {
     else this.#crashListeners.push(fn);
   }
 
-  #wall = (ns: bigint): number => Math.round((Number(ns) / 1e6 + this.#wallOffsetMs) * 1000) / 1000;
 
   /** Events lost so far. */
   lost(): Window['lost'] {
@@ -322,9 +324,9 @@ export class Recorder {
     this.#window.forEach((view, offset, length) => {
       const e = decodeEvent(view, offset, length);
       if (e.stack_id) stackIds.add(e.stack_id);
-      events.push(timelineEvent(e, this.#wall, this.functions));
+      events.push(timelineEvent(e, this.clock, this.functions));
     });
-    events.sort((a, b) => a.time - b.time);
+    events.sort((a, b) => a.elapsed - b.elapsed);
     const stacks: Record<string, string[]> = {};
     if (!this.#closed) {
       const map = this.#obj.map('stacks');
@@ -340,7 +342,7 @@ export class Recorder {
       resolveStacks(this.#symbols, addrs, this.#demangler).forEach((fr, i) => (stacks[`0x${ids[i]!.toString(16)}`] = fr.map((f) => f.text)));
     }
     return {
-      version: 1, pid: this.pid, ...(this.#opts.command ? { command: this.#opts.command.join(' ') } : {}), reason, savedAt: new Date().toISOString(),
+      version: 1, pid: this.pid, ...(this.#opts.command ? { command: this.#opts.command.join(' ') } : {}), reason, savedAt: new Date().toISOString(), started: this.started,
       windowSeconds: this.#opts.windowSeconds ?? 30, lost: this.lost(), ...(this.crash ? { crash: this.crash } : {}), events, stacks,
     };
   }
@@ -371,7 +373,7 @@ function exiting(pid: number): boolean {
 
 function crashOf(e: TimelineEvent): Omit<Crash, 'frames'> {
   const sig = e.name;
-  return { time: e.time, pid: e.pid, tid: e.tid, signal: sig, signalNumber: 0, code: Number(/si_code=(-?\d+)/.exec(e.details)?.[1] ?? 0), ...(e.address ? { address: e.address } : {}), seen: 'signal' };
+  return { time: e.time, elapsed: e.elapsed, timestamp: e.timestamp, pid: e.pid, tid: e.tid, signal: sig, signalNumber: 0, code: Number(/si_code=(-?\d+)/.exec(e.details)?.[1] ?? 0), ...(e.address ? { address: e.address } : {}), seen: 'signal' };
 }
 
 export { recordNs };

@@ -7,10 +7,21 @@ import { CRASH_FRAMES, SCAN_FRAMES, AK_CALLOC, AK_MALLOC, AK_MMAP, AK_MUNMAP, AK
 
 export type EventType = 'FUNC_ENTRY' | 'ALLOC' | 'FREE' | 'SYSCALL' | 'FILE' | 'SIGNAL' | 'CRASH' | 'EXIT';
 
+/** When an event happened, as every tool's JSON has it. */
+export interface When {
+  /** Wall clock, ISO 8601 UTC. */
+  time: string;
+  /** Seconds since recording started (ns resolution). */
+  elapsed: number;
+  /** CLOCK_MONOTONIC ns (process.hrtime.bigint()'s clock), a decimal string. */
+  timestamp: string;
+}
+
+/** Converts a record's CLOCK_MONOTONIC ns into When. */
+export type Clock = (ns: bigint) => When;
+
 /** One event of the timeline. */
-export interface TimelineEvent {
-  /** Wall clock, ms since the epoch (µs precision). */
-  time: number;
+export interface TimelineEvent extends When {
   pid: number;
   tid: number;
   type: EventType;
@@ -33,8 +44,7 @@ export interface TimelineEvent {
   stack?: string;
 }
 
-export interface Crash {
-  time: number;
+export interface Crash extends When {
   pid: number;
   tid: number;
   signal: string;
@@ -57,6 +67,8 @@ export interface Window {
   /** Why it was written: 'crash', 'request' (SIGUSR2 or save()), 'exit'. */
   reason: 'crash' | 'request' | 'exit';
   savedAt: string;
+  /** When recording started: the zero of `elapsed`. */
+  started: { time: string; timestamp: string };
   windowSeconds: number;
   /** Events lost: in the kernel (ring full), evicted from the window (too old or over size), stacks not stored. */
   lost: { ring: number; evicted: number; stacks: number };
@@ -107,8 +119,8 @@ function syscallDetails(name: string, e: Event, path?: string): string {
 }
 
 /** Turns one decoded record into its timeline event (undefined for CRASH: see crashOf). */
-export function timelineEvent(e: Event, wall: (ns: bigint) => number, functions: readonly string[]): TimelineEvent {
-  const base = { time: wall(e.ts), pid: e.pid, tid: e.tid };
+export function timelineEvent(e: Event, clock: Clock, functions: readonly string[]): TimelineEvent {
+  const base = { ...clock(e.ts), pid: e.pid, tid: e.tid };
   switch (e.type) {
     case EV_SYSCALL:
     case EV_FILE: {
@@ -198,7 +210,7 @@ export function analyzeMemory(events: readonly TimelineEvent[], crash?: Crash): 
     freed.push({ ...b, freed: ev });
   };
   for (const ev of events) {
-    if (crash && ev.time > crash.time) break;
+    if (crash && ev.elapsed > crash.elapsed) break;
     if (ev.type === 'ALLOC' && ev.address !== '0x0') {
       const from = (ev as { from?: string }).from;
       if (from) free(BigInt(from), ev);
@@ -225,5 +237,19 @@ export function analyzeMemory(events: readonly TimelineEvent[], crash?: Crash): 
   return out;
 }
 
-/** The events from `from` to `to` (wall ms). */
-export const between = (w: Window, from: number, to: number): TimelineEvent[] => w.events.filter((e) => e.time >= from && e.time <= to);
+/** The events from `from` to `to` (elapsed seconds). */
+export const between = (w: Window, from: number, to: number): TimelineEvent[] => w.events.filter((e) => e.elapsed >= from && e.elapsed <= to);
+
+/** An event's wall clock in ms since the epoch, µs precision (its `time` has ms), from the window's start. */
+export const wallMs = (w: Pick<Window, 'started'>, e: Pick<When, 'timestamp'>): number =>
+  Date.parse(w.started.time) + Number(BigInt(e.timestamp) - BigInt(w.started.timestamp)) / 1e6;
+
+/** A clock from a start: (CLOCK_MONOTONIC ns, its wall ms). */
+export function clockFrom(startNs: bigint, startWallMs: number): { started: Window['started']; clock: Clock } {
+  const started = { time: new Date(startWallMs).toISOString(), timestamp: startNs.toString() };
+  const base = Date.parse(started.time);
+  return {
+    started,
+    clock: (ns) => ({ time: new Date(base + Number(ns - startNs) / 1e6).toISOString(), elapsed: Number(ns - startNs) / 1e9, timestamp: ns.toString() }),
+  };
+}

@@ -73,7 +73,7 @@ describe('the use-after-free demo: a segfault on request #42', () => {
 
   it('the window holds the requests, in order, up to the crash', () => {
     const ev = w.events;
-    for (let i = 1; i < ev.length; i++) expect(ev[i]!.time).toBeGreaterThanOrEqual(ev[i - 1]!.time);
+    for (let i = 1; i < ev.length; i++) expect(BigInt(ev[i]!.timestamp) >= BigInt(ev[i - 1]!.timestamp)).toBe(true);
     const big = (e: TimelineEvent) => e.type === 'ALLOC' && e.size === 256 * 1024;
     expect(ev.filter(big)).toHaveLength(42); // requests 1 to 42
     const block = `0x${(BigInt(fault) - 100n).toString(16)}`;
@@ -104,7 +104,7 @@ describe('the use-after-free demo: a segfault on request #42', () => {
     expect(u.offset).toBe(100);
     expect(u.size).toBe(256 * 1024);
     expect(u.freed!.name).toBe('free');
-    expect(u.freed!.time).toBeLessThan(w.crash!.time);
+    expect(u.freed!.elapsed).toBeLessThan(w.crash!.elapsed);
     expect(w.stacks[u.freed!.stack!]!.slice(0, 3).map((f) => f.replace(/\+0x[0-9a-f]+/, ''))).toEqual(['free [libc.so.6]', 'release_request [uaf]', 'main [uaf]']);
     expect(w.stacks[u.allocated.stack!]![0]).toMatch(/^handle_request\+0x[0-9a-f]+ \[uaf\]$/);
     // 42 requests allocated, 41 freed; request 42's buffer is outstanding
@@ -242,14 +242,21 @@ describe('other endings', () => {
     expectCleanExit(rec);
     const objs = rec.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(objs.map((o) => o.event)).toEqual(['recording', 'crash', 'saved']);
+    for (const o of objs) {
+      expect(Object.keys(o).slice(0, 2)).toEqual(['time', 'elapsed']); // the project's JSON convention
+      expect(o.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(typeof o.elapsed).toBe('number');
+    }
+    expect(objs[1]!.elapsed).toBeGreaterThan(0);
+    expect(typeof objs[1]!.timestamp).toBe('string');
     const fault = /^uaf (0x[0-9a-f]+)$/m.exec(rec.stdout)![1]!;
     expect(objs[1]).toMatchObject({ signal: 'SIGSEGV', signalNumber: 11, address: fault, pid: objs[0]!.pid, seen: 'signal' });
     expect(objs[2]).toMatchObject({ file, reason: 'crash', lost: { ring: 0, evicted: 0, stacks: 0 } });
     const clean = await CLI.run(['record', '--json', '--', bin('clean')]);
     expectCleanExit(clean);
     expect(clean.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
-      { event: 'recording', pid: expect.any(Number) },
-      { event: 'exit', pid: expect.any(Number), crash: false, exitCode: 0 },
+      { time: expect.any(String), elapsed: 0, event: 'recording', pid: expect.any(Number) },
+      { time: expect.any(String), elapsed: expect.any(Number), event: 'exit', pid: expect.any(Number), crash: false, exitCode: 0 },
     ]);
   });
 
