@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { childProcess } from '../kernel/child-process.js';
 
 const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 
@@ -75,9 +76,7 @@ export function minimizedBtf(objectPath: string, image: Buffer): string | undefi
     if (!bpftool) return undefined;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    // Loaded only on a cache miss: child_process costs start-up memory.
-    const { spawnSync } = process.getBuiltinModule('node:child_process') as typeof import('node:child_process');
-    const r = spawnSync(bpftool, ['gen', 'min_core_btf', KERNEL_BTF, tmp, objectPath], { stdio: 'ignore', timeout: 10_000 });
+    const r = childProcess().spawnSync(bpftool, ['gen', 'min_core_btf', KERNEL_BTF, tmp, objectPath], { stdio: 'ignore', timeout: 10_000 });
     if (r.status !== 0 || !existsSync(tmp)) return undefined;
     renameSync(tmp, file);
     return file;

@@ -1,7 +1,8 @@
 // A command that tools start themselves (memleak -c, timemachine record --):
 // found as execvp() would, started stopped before it runs anything, and the
 // first instruction it runs once its libraries are mapped.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { childProcess } from './child-process.js';
 import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -87,7 +88,7 @@ export interface StartedCommand {
  * PID. Resolves once it is stopped. `tool` names the shell ($0).
  */
 export async function startStopped(argv: string[], stdio: StdioOptions, tool = 'ebpf'): Promise<StartedCommand> {
-  const child = spawn('/bin/sh', ['-c', 'kill -STOP $$ && exec "$@"', tool, ...argv], { stdio });
+  const child = childProcess().spawn('/bin/sh', ['-c', 'kill -STOP $$ && exec "$@"', tool, ...argv], { stdio });
   const pid = child.pid;
   if (pid === undefined) {
     const err = await new Promise<Error>((r) => child.once('error', r));

@@ -4,11 +4,11 @@
 // Its symbols are merged with .dynsym's, so a stripped file still names its
 // own functions. xz(1) decompresses it (Node has no xz); without xz, or on
 // a malformed section, there is no MiniDebugInfo.
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElfFile, SymbolTable } from './elf.js';
+import { childProcess } from '../kernel/child-process.js';
 
 const SHT_NOBITS = 8;
 
@@ -25,7 +25,7 @@ export function miniDebugInfoSymbols(elf: ElfFile): SymbolTable | undefined {
     } finally {
       closeSync(fd);
     }
-    const image = execFileSync('xz', ['-dc'], { input: xz, maxBuffer: 1 << 28, stdio: ['pipe', 'pipe', 'ignore'] });
+    const image = childProcess().execFileSync('xz', ['-dc'], { input: xz, maxBuffer: 1 << 28, stdio: ['pipe', 'pipe', 'ignore'] });
     const file = join(dir, 'mini.debug');
     writeFileSync(file, image);
     const mini = ElfFile.open(file);

@@ -2,9 +2,9 @@
 // mapped files), C++ demangling through one c++filt call, and BCC's frame
 // format `name+0xoff [module]`.
 
-import { execFileSync } from 'node:child_process';
 import { openElfCached } from './elf.js';
 import type { ResolvedSymbol, Symbolizer } from './kernel.js';
+import { childProcess } from '../kernel/child-process.js';
 
 export {
   ElfError,
@@ -100,7 +100,7 @@ export function demangleMap(names: Iterable<string>): Map<string, string> {
   if (want.length === 0) return map;
   let out: string;
   try {
-    out = execFileSync('c++filt', [], {
+    out = childProcess().execFileSync('c++filt', [], {
       input: want.join('\n') + '\n',
       encoding: 'utf8',
       stdio: ['pipe', 'pipe', 'ignore'],
