@@ -100,7 +100,7 @@ function rewindMain(flags: Record<string, unknown>, time: string | undefined): n
   } catch (err) {
     throw new UsageError(`cannot read ${file}: ${(err as Error).message.split('\n')[0]}`);
   }
-  if (w?.version !== 1 || !Array.isArray(w.events)) throw new UsageError(`${file} is not a timemachine window`);
+  if (w?.version !== 1 || !Array.isArray(w.events) || !w.started) throw new UsageError(`${file} is not a timemachine window`);
   const at = parseTime(time ?? (w.crash ? 'crash' : `+${(w.events.at(-1)?.elapsed ?? 0) - (w.events[0]?.elapsed ?? 0)}`), w);
   const span = flags.span as number;
   const events = between(w, at - span, at + span);
