@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorLine, expectCleanExit, tool, type Exit } from '../../../test/support/cli.js';
 import { tempDir } from '../../../test/support/tmp.js';
-import { compileC, run } from '../../../test/support/workload.js';
+import { compileC, run, start } from '../../../test/support/workload.js';
+import { processAlive } from '@ebpf/core';
 import { dumpDom, screenshot } from '../../../test/support/browser.js';
 import type { MemoryAnalysis, TimelineEvent, Window } from '../src/index.js';
 
@@ -287,6 +288,18 @@ describe('other endings', () => {
     expect(leaks).toHaveLength(10);
     for (const b of leaks) expect(w.stacks[b.allocated.stack!]![0]).toMatch(/^leak_some\+0x[0-9a-f]+ \[leak\]$/);
     expect(w.events.filter((x) => x.type === 'FREE' && x.name === 'free' && w.events.some((a) => a.type === 'ALLOC' && a.size === 1000 && a.address === x.address))).toHaveLength(10);
+  });
+
+  it('record PID, then Ctrl-C: the recorder detaches and ends, the process goes on', async () => {
+    const child = start(bin('leak'), [], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await child.line('ready');
+    const cli = await CLI.start(['record', String(child.pid)], `Recording pid ${child.pid}, keeping the last 30 s. Ctrl-C to end, SIGUSR2 to save the window.`);
+    const e = await cli.stop('SIGINT');
+    expectCleanExit(e);
+    expect(e.stdout).not.toContain('CRASH');
+    expect(processAlive(child.pid)).toBe(true);
+    child.kill('SIGTERM');
+    expect((await child.done).signal).toBe('SIGTERM');
   });
 
   it("Node's process.abort(): SIGABRT caught at delivery", async () => {
