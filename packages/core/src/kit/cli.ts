@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { Session, commanderExit, commanderOutput, describeError, printError, runMain } from '../cli/index.js';
 import { setLibbpfVerbose } from '../bpf/libbpf.js';
 import { hhmmss } from '../format/index.js';
-import { jsonLine, jsonValue } from '../format/json.js';
+import { jsonFields, jsonLine, jsonValue } from '../format/json.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
 import type { BpfObject } from '../bpf/object.js';
@@ -124,6 +124,19 @@ export class BatchClock {
   /** The wall-clock time of a CLOCK_MONOTONIC ns timestamp: an event's own time, not its batch's. (Bound: pass `clock.wall`.) */
   readonly wall = (ns: bigint): Date => new Date(this.#wallOffsetMs + Number(ns / 1000n) / 1000);
 
+  #isoMs = NaN;
+  #isoText = '';
+
+  /** ISO 8601 text of wall(ns), to the millisecond: one Date per millisecond, not per event. */
+  isoAt(ns: bigint): string {
+    const ms = Math.floor(this.#wallOffsetMs + Number(ns / 1000n) / 1000);
+    if (ms !== this.#isoMs) {
+      this.#isoMs = ms;
+      this.#isoText = new Date(ms).toISOString();
+    }
+    return this.#isoText;
+  }
+
   /** Seconds from the start to a CLOCK_MONOTONIC ns timestamp. */
   since(ns: bigint): number {
     return Number(ns - this.startNs) / 1e9;
@@ -157,7 +170,7 @@ export class BatchClock {
  * timestamp; without one, now.
  */
 export function jsonTime(clock: BatchClock, ns?: bigint): { time: string; elapsed: number } {
-  return ns === undefined ? { time: clock.iso(), elapsed: clock.elapsed() } : { time: clock.wall(ns).toISOString(), elapsed: clock.since(ns) };
+  return ns === undefined ? { time: clock.iso(), elapsed: clock.elapsed() } : { time: clock.isoAt(ns), elapsed: clock.since(ns) };
 }
 
 /**
@@ -168,8 +181,8 @@ export function jsonTime(clock: BatchClock, ns?: bigint): { time: string; elapse
  */
 export function eventJson(ev: object, clock: BatchClock, extra?: Record<string, unknown>): Record<string, unknown> {
   const ts = (ev as { timestamp?: unknown }).timestamp;
-  const o = { ...jsonTime(clock, typeof ts === 'bigint' ? ts : undefined), ...(jsonValue(ev) as Record<string, unknown>) };
-  return extra ? Object.assign(o, extra) : o;
+  const o = jsonFields(ev, jsonTime(clock, typeof ts === 'bigint' ? ts : undefined));
+  return extra ? jsonFields(extra, o) : o;
 }
 
 /**
@@ -253,11 +266,15 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
   });
   const out = session.out;
   const rows = out.rows;
+  // JSON: the tool's object through jsonLine; by default the event's (eventJson
+  // gives plain JSON values already: one pass, no replacer).
   const format = parsed.json
-    ? ((j) => (ev: E) => {
-        const o = j(ev);
-        return o === undefined ? '' : jsonLine(o);
-      })(def.json ? def.json(f, clock) : (ev: E) => eventJson(ev as object, clock))
+    ? def.json
+      ? ((j) => (ev: E) => {
+          const o = j(ev);
+          return o === undefined ? '' : jsonLine(o);
+        })(def.json(f, clock))
+      : (ev: E) => JSON.stringify(eventJson(ev as object, clock)) + '\n'
     : def.row(f, clock);
   const show = def.filter?.(f);
   const until = def.until?.(f);
@@ -319,7 +336,7 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
     },
     onStop: (fn) => session.onStop(fn),
     json: parsed.json,
-    jsonLine: (obj) => jsonLine({ ...jsonTime(clock), ...(jsonValue(obj) as object) }),
+    jsonLine: (obj) => JSON.stringify(jsonFields(obj, jsonTime(clock))) + '\n',
   });
   return session.done;
 }
@@ -380,7 +397,7 @@ export async function runPeriodicCli<D extends OptionDefs, S>(def: PeriodicCliDe
     const end = typeof x.endNs === 'bigint' ? x.endNs : process.hrtime.bigint();
     return { time: (x.time instanceof Date ? x.time : new Date()).toISOString(), elapsed: Number(end - handle.startNs) / 1e9 };
   };
-  const line = (t: object, o: object): string => jsonLine({ ...t, ...(jsonValue(o) as object) });
+  const line = (t: { time: string; elapsed: number }, o: object): string => JSON.stringify(jsonFields(o, { ...t })) + '\n';
   const text = parsed.json
     ? (s: S) => {
         const t = stamp(s);
