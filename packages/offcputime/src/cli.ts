@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // offcputime: off-CPU time by stack. Flags and output follow BCC's
 // offcputime (-f: folded lines); --json prints one JSON object per report.
-import { longTimeout } from '@ebpf/core/cli';
-import { flameGraphOption, int, option, prepareFlameGraph, runCli, runPeriodicCli, writeFlameGraph, type FlagsOf } from '@ebpf/core/kit';
+import { flameGraphOption, option, runCli, runStackReportCli, type FlagsOf } from '@ebpf/core/kit';
 import { check, offcputime, options } from './index.js';
 import { formatReport, reportJson, warnings } from './output.js';
 
@@ -49,34 +48,20 @@ function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string 
   return `Tracing off-CPU time (us) of ${who} by ${stacks} stack${duration !== undefined ? ` for ${duration} secs.` : '... Hit Ctrl-C to end.'}\n`;
 }
 
-let duration: number | undefined;
-
 await runCli('offcputime', (argv) =>
-  runPeriodicCli(
+  runStackReportCli(
     {
       name: 'offcputime',
       description: 'Summarize off-CPU time by stack trace',
       options: flags,
-      args: [{ name: 'duration', help: 'duration of trace, in seconds', type: int(1, 99999999) }],
       examples,
-      jsonFlag: { flags: '--json', help: 'print the report as one JSON object' },
-      check: ({ delimited: _d, folded: _f, flamegraph, ...o }) => {
-        check(o);
-        prepareFlameGraph(flamegraph);
-      },
-      start: ({ options: o }, seconds, _count, session) => {
-        duration = seconds;
-        const handle = offcputime(o);
-        if (seconds !== undefined) longTimeout(() => session.stop(0), seconds * 1000);
-        return handle;
-      },
-      banner: (f) => (f.folded ? undefined : banner(f, duration)),
+      check,
+      start: offcputime,
+      banner,
       print: formatReport,
       json: reportJson,
-      printed: (r, f) => {
-        process.stderr.write(warnings(r));
-        writeFlameGraph(f.flamegraph, formatReport(r, { ...f, folded: true }), { title: 'offcputime: off-CPU time', unit: 'us' });
-      },
+      warnings,
+      flameGraph: { folded: (r, f) => formatReport(r, { ...f, folded: true }), title: 'offcputime: off-CPU time', unit: 'us' },
     },
     argv,
   ),

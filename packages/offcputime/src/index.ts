@@ -10,7 +10,7 @@
 // Totals are summed in the kernel on every context switch (sched_switch);
 // user space reads them, with their stacks, only when a report is taken.
 import { UsageError, processAlive, u64Key, type BpfObject } from '@ebpf/core';
-import { Periodic, apiOption, containerOptions, type ContainerOptions, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
+import { apiOption, containerOptions, type ContainerOptions, checkInterval, checkOptions, definePeriodicTool, int, option, pid, type IntervalOptions, type Periodic } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, resolveStacks, type Frame } from '@ebpf/core/symbolize';
 import { EBPF_USTACK_OFFSETS as STACK_OFFSETS, MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_SKIPPED, decodeOffcpuKey, type Config } from './offcputime.gen.js';
 
@@ -109,8 +109,9 @@ export function check(o: OffcputimeOptions): void {
   if (o.minBlockUs !== undefined && o.maxBlockUs !== undefined && o.minBlockUs > o.maxBlockUs) throw new UsageError('the minimum block time (-m) is above the maximum (-M)');
 }
 
-const program: ProgramDef<OffcputimeOptions> = {
+export const tool = definePeriodicTool({
   name: 'offcputime',
+  options,
   object: new URL('./offcputime.bpf.o', import.meta.url),
   check,
   knobs: (o) =>
@@ -128,7 +129,8 @@ const program: ProgramDef<OffcputimeOptions> = {
       max_block_ns: o.maxBlockUs === undefined ? (1n << 64n) - 1n : BigInt(o.maxBlockUs) * 1000n + 999n,
     }) satisfies Config,
   maps: (o) => ({ stacks: o.stackStorageSize ?? 1024, counts: o.maxKeys ?? 10240 }),
-};
+  reader,
+});
 
 // The kernel stack is walked from inside the BPF program: its own frames and
 // the tracepoint's come first, and are not where the thread blocked.
@@ -214,12 +216,5 @@ function reader(obj: BpfObject, o: OffcputimeOptions): { take: (startNs: bigint,
  * when the machine cannot trace.
  */
 export function offcputime(opts: OffcputimeOptions = {}): Offcputime {
-  const object = loadProgram(program, opts);
-  try {
-    const r = reader(object, opts);
-    return new Periodic<Report>({ object, take: r.take, intervalMs: opts.intervalMs, count: opts.count, onClose: r.stop });
-  } catch (err) {
-    object.close();
-    throw err;
-  }
+  return tool.start(opts);
 }

@@ -2,8 +2,7 @@
 // profile: CPU profiler. Flags and output follow BCC's profile (-f: folded
 // lines); --json prints one JSON object per report; --flamegraph writes an
 // SVG or HTML flame graph of the same stacks.
-import { longTimeout } from '@ebpf/core/cli';
-import { flameGraphOption, int, option, prepareFlameGraph, runCli, runPeriodicCli, writeFlameGraph, type FlagsOf } from '@ebpf/core/kit';
+import { flameGraphOption, option, runCli, runStackReportCli, type FlagsOf } from '@ebpf/core/kit';
 import { check, options, profile } from './index.js';
 import { folded, formatReport, reportJson, warnings } from './output.js';
 
@@ -47,34 +46,20 @@ function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string 
   return `Sampling at ${rate} of ${who} by ${stacks} stack${cpu}${duration !== undefined ? ` for ${duration} secs.` : '... Hit Ctrl-C to end.'}\n`;
 }
 
-let duration: number | undefined;
-
 await runCli('profile', (argv) =>
-  runPeriodicCli(
+  runStackReportCli(
     {
       name: 'profile',
       description: 'Profile CPU stack traces at a timed interval',
       options: flags,
-      args: [{ name: 'duration', help: 'duration of trace, in seconds', type: int(1, 99999999) }],
       examples,
-      jsonFlag: { flags: '--json', help: 'print the report as one JSON object' },
-      check: ({ delimited: _d, folded: _f, annotations: _a, flamegraph, ...o }) => {
-        check(o);
-        prepareFlameGraph(flamegraph);
-      },
-      start: ({ options: o }, seconds, _count, session) => {
-        duration = seconds;
-        const handle = profile(o);
-        if (seconds !== undefined) longTimeout(() => session.stop(0), seconds * 1000);
-        return handle;
-      },
-      banner: (f) => (f.folded ? undefined : banner(f, duration)),
+      check,
+      start: profile,
+      banner,
       print: formatReport,
       json: reportJson,
-      printed: (r, f) => {
-        process.stderr.write(warnings(r));
-        writeFlameGraph(f.flamegraph, folded(r, f), { title: 'profile: CPU samples', unit: 'samples' });
-      },
+      warnings,
+      flameGraph: { folded, title: 'profile: CPU samples', unit: 'samples' },
     },
     argv,
   ),

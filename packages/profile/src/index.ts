@@ -9,7 +9,7 @@
 //
 // JIT frames are named from /tmp/perf-PID.map (node --perf-basic-prof).
 import { PerfSoftware, PerfType, UsageError, possibleCpus, processAlive, u64Key, type BpfObject } from '@ebpf/core';
-import { Periodic, apiOption, containerOptions, type ContainerOptions, checkInterval, checkOptions, int, loadProgram, option, pid, type IntervalOptions, type ProgramDef } from '@ebpf/core/kit';
+import { apiOption, containerOptions, type ContainerOptions, checkInterval, checkOptions, definePeriodicTool, int, option, pid, type IntervalOptions, type Periodic } from '@ebpf/core/kit';
 import { Demangler, KernelSymbolizer, ProcessSymbols, WithPerfMap, resolveStacks, type Frame } from '@ebpf/core/symbolize';
 import { EBPF_USTACK_OFFSETS as STACK_OFFSETS, MAX_STACK_DEPTH, STACK_MISSED, STACK_NONE, STACK_SKIPPED, decodeProfileKey, type Config } from './profile.gen.js';
 
@@ -98,8 +98,9 @@ export function check(o: ProfileOptions): void {
   if (o.cpu !== undefined && o.cpu >= possibleCpus()) throw new UsageError(`invalid CPU ${o.cpu}: this machine has CPUs 0..${possibleCpus() - 1}`);
 }
 
-const program: ProgramDef<ProfileOptions> = {
+export const tool = definePeriodicTool({
   name: 'profile',
+  options,
   object: new URL('./profile.bpf.o', import.meta.url),
   check,
   knobs: (o) =>
@@ -115,7 +116,8 @@ const program: ProgramDef<ProfileOptions> = {
     const rate = o.sampleCount !== undefined ? { period: o.sampleCount } : { frequency: o.frequency ?? 49 };
     obj.attachPerfEvent('do_perf_event', { type: PerfType.SOFTWARE, config: PerfSoftware.CPU_CLOCK, ...rate, ...(o.cpu !== undefined ? { cpus: [o.cpu] } : {}) });
   },
-};
+  reader,
+});
 
 /** Reads reports: counts drained, stacks symbolized (JIT frames from perf maps), processes' symbols kept while they run. */
 function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, endNs: bigint) => Report; stop: () => void } {
@@ -193,12 +195,5 @@ function reader(obj: BpfObject, o: ProfileOptions): { take: (startNs: bigint, en
  * PreflightError when the machine cannot trace.
  */
 export function profile(opts: ProfileOptions = {}): Profile {
-  const object = loadProgram(program, opts);
-  try {
-    const r = reader(object, opts);
-    return new Periodic<Report>({ object, take: r.take, intervalMs: opts.intervalMs, count: opts.count, onClose: r.stop });
-  } catch (err) {
-    object.close();
-    throw err;
-  }
+  return tool.start(opts);
 }

@@ -26,3 +26,5 @@ export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchCl
 export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';
 export { flameGraphOption, prepareFlameGraph, writeFlameGraph } from './flamegraph.js';
+export { runStackReportCli } from './stackreport.js';
+export type { StackReportCliDef } from './stackreport.js';

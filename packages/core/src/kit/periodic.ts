@@ -214,8 +214,11 @@ export interface IntervalOptions {
 export interface PeriodicToolDef<D extends OptionDefs, S, T = undefined> extends ProgramDef<OptionsOf<D> & IntervalOptions, T> {
   /** The options: CLI flag (or apiOption()), help and value type each. */
   options: D;
-  /** Once loaded: what takes each snapshot (open the maps it reads here, once). */
-  reader: (object: BpfObject, opts: OptionsOf<D>) => TakeSnapshot<S>;
+  /**
+   * Once loaded: what takes each snapshot (open the maps it reads here, once),
+   * or that and what to stop before the object closes (a timer of its own).
+   */
+  reader: (object: BpfObject, opts: OptionsOf<D>) => TakeSnapshot<S> | { take: TakeSnapshot<S>; stop: () => void };
   /** Events seen but not counted (counters the BPF side keeps). */
   lost?: (object: BpfObject) => number;
 }
@@ -236,7 +239,9 @@ export function definePeriodicTool<D extends OptionDefs, S, T = undefined>(def: 
       const object = loadProgram<OptionsOf<D> & IntervalOptions, T>(def, opts);
       try {
         const lost = def.lost;
-        return new Periodic({ object, take: def.reader(object, opts), intervalMs: opts.intervalMs, count: opts.count, lost: lost && (() => lost(object)) });
+        const r = def.reader(object, opts);
+        const { take, stop } = typeof r === 'function' ? { take: r, stop: undefined } : r;
+        return new Periodic({ object, take, intervalMs: opts.intervalMs, count: opts.count, lost: lost && (() => lost(object)), onClose: stop });
       } catch (err) {
         object.close();
         throw err;
