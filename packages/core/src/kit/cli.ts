@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { Session, commanderExit, commanderOutput, describeError, printError, runMain } from '../cli/index.js';
 import { setLibbpfVerbose } from '../bpf/libbpf.js';
 import { hhmmss } from '../format/index.js';
-import { jsonFields, jsonLine, jsonValue } from '../format/json.js';
+import { jsonFields, jsonLine } from '../format/json.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
 import type { Periodic } from './periodic.js';
 import type { BpfObject } from '../bpf/object.js';
