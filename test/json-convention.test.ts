@@ -14,6 +14,7 @@ import { MemCgroup, buildHog, startHog } from '../packages/oomkill/test/helpers.
 import { buildSynflood, startFlood, type Flood } from '../packages/tcpretrans/test/helpers.js';
 import { tcpstates, type TcpStateChange } from '../packages/tcpstates/src/index.js';
 import { execsnoop, type ExecEvent } from '../packages/execsnoop/src/index.js';
+import { runqlat } from '../packages/runqlat/src/index.js';
 import { tool } from './support/cli.js';
 import { expectJsonLine } from './support/json.js';
 import { tempDir, uniq, type TempDir } from './support/tmp.js';
@@ -174,6 +175,21 @@ describe('the typed API: plain JSON.stringify, 64-bit values exact', () => {
     } finally {
       states.close();
       execs.close();
+    }
+  }, 60_000);
+
+  it('a periodic tool\'s snapshot (runqlat): plain JSON.stringify, its period exact, its time ISO', async () => {
+    const h = runqlat();
+    try {
+      spawnSync('/bin/true'); // a task woken, so that there is a histogram
+      const snap = h.snapshot();
+      const back = JSON.parse(JSON.stringify(snap));
+      expect(BigInt(back.startNs)).toBe(snap.startNs);
+      expect(BigInt(back.endNs)).toBe(snap.endNs);
+      expect(back.time).toBe(snap.time.toISOString());
+      expect(back.histograms).toHaveLength(snap.histograms.length);
+    } finally {
+      h.close();
     }
   }, 60_000);
 });
