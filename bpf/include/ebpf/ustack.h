@@ -32,7 +32,8 @@
  *   #define EBPF_USTACK_DEPTH 32            // before the include (default 127)
  *   #include "ebpf/ustack.h"
  *   EBPF_USTACK_MAP(stacks, 10240);         // or a map of your own with value struct ebpf_ustack
- *   struct ebpf_ustack *s = ...;            // per-CPU or per-thread scratch (too big for the BPF stack)
+ *   EBPF_USTACK_SCRATCH(scratch);           // per-CPU scratch (a stack is too big for the BPF stack)
+ *   struct ebpf_ustack *s = ebpf_ustack_scratch(&scratch);  // or a per-thread one of your own
  *
  *   __u64 hash = ebpf_user_stack(ctx, s);                    // a uprobe's registers
  *   __u64 hash = ebpf_user_stack_at_entry(ctx, s);           // a uprobe on a function's first instruction
@@ -65,6 +66,24 @@ struct ebpf_ustack {
 		__type(key, __u64);                           \
 		__type(value, struct ebpf_ustack);            \
 	} name SEC(".maps")
+
+/* A stack's scratch space, one per CPU (a program runs to its end on its
+ * CPU, and does not run again inside itself): a stack is too big for the
+ * 512-byte BPF stack. ebpf_ustack_scratch(&name) gives this CPU's. */
+#define EBPF_USTACK_SCRATCH(name)                             \
+	struct {                                              \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);      \
+		__uint(max_entries, 1);                       \
+		__type(key, __u32);                           \
+		__type(value, struct ebpf_ustack);            \
+	} name SEC(".maps")
+
+static __always_inline struct ebpf_ustack *ebpf_ustack_scratch(void *map)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(map, &zero);
+}
 
 struct ebpf__walk {
 	struct ebpf_ustack *s;

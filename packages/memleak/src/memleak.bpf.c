@@ -147,12 +147,7 @@ struct {
 
 /* Kernel mode's stack buffer, one per CPU (tracepoint programs cannot be
  * preempted, so one program at a time uses a CPU's). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ebpf_ustack);
-} kstack SEC(".maps");
+EBPF_USTACK_SCRATCH(kstack);
 
 EBPF_RINGBUF(events, 256 * 1024);     /* -t only; user space shrinks it otherwise */
 
@@ -284,8 +279,7 @@ static __always_inline __u64 stack_id(struct ebpf_ustack *s, __u64 hash)
 /* Kernel stacks: the kernel's own unwinder, into this CPU's buffer. */
 static __always_inline __u64 kernel_stack_id(void *ctx)
 {
-	__u32 zero = 0;
-	struct ebpf_ustack *s = bpf_map_lookup_elem(&kstack, &zero);
+	struct ebpf_ustack *s = ebpf_ustack_scratch(&kstack);
 	__u64 hash;
 
 	if (!s || ebpf_get_stack(ctx, s, 0, &hash) <= 0)

@@ -127,12 +127,7 @@ struct {
 
 /* Where a stack is walked before it is stored: one per CPU (a program
  * runs to its end on its CPU, and does not run again inside itself). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ebpf_ustack);
-} scratch SEC(".maps");
+EBPF_USTACK_SCRATCH(scratch);
 
 /* Counters user space reads from .bss. */
 __u64 counts_full = 0;      /* blocks not counted: `counts` had no room for a new key */
@@ -199,8 +194,7 @@ static __always_inline __u64 store_stack(struct ebpf_ustack *s, __u64 hash)
  * entered the kernel with. */
 static __always_inline __u64 user_stack_id(struct task_struct *task)
 {
-	__u32 zero = 0;
-	struct ebpf_ustack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct ebpf_ustack *s = ebpf_ustack_scratch(&scratch);
 	struct pt_regs *regs;
 	__u64 ip;
 
@@ -223,8 +217,7 @@ static __always_inline __u64 user_stack_id(struct task_struct *task)
  * very frames that say why a thread blocked.) */
 static __always_inline __u64 kernel_stack_id(void *ctx)
 {
-	__u32 zero = 0;
-	struct ebpf_ustack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct ebpf_ustack *s = ebpf_ustack_scratch(&scratch);
 	__u64 hash;
 
 	if (!s || ebpf_get_stack(ctx, s, 0, &hash) <= 0)

@@ -77,12 +77,7 @@ struct {
 } stacks SEC(".maps");
 
 /* Where a stack is walked before it is stored: one per CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ebpf_ustack);
-} scratch SEC(".maps");
+EBPF_USTACK_SCRATCH(scratch);
 
 /* Counters user space reads from .bss. */
 __u64 samples = 0;         /* every sample counted */
@@ -95,8 +90,7 @@ __u64 counts_full = 0;     /* samples not counted: `counts` had no room for a ne
  * frames (ebpf/ustack.h), returns its id. */
 static __always_inline __u64 stack_id(void *ctx, __u64 flags)
 {
-	__u32 zero = 0;
-	struct ebpf_ustack *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct ebpf_ustack *s = ebpf_ustack_scratch(&scratch);
 	__u64 hash, id;
 	long n;
 
