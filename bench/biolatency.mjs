@@ -13,7 +13,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, median, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { fmt, mb, median, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { dioStorm, runDioStorm } from './support/diostorm.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/biolatency/dist/cli.js', import.meta.url));
 const REF = '/usr/sbin/biolatency';
@@ -22,41 +23,11 @@ const PROCS = 2;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const BANNER = /^Tracing block device I\/O/;
 
-const storm = compileC('diostorm', `
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#define BS 4096
-int main(int argc, char **argv) {
-  void *buf;
-  if (posix_memalign(&buf, BS, BS)) return 1;
-  memset(buf, 0x5a, BS);
-  long n = atol(argv[3]);
-  if (!strcmp(argv[2], "prep")) {            /* n blocks, written and fsync'd */
-    int fd = open(argv[1], O_CREAT | O_TRUNC | O_WRONLY, 0600);
-    for (long i = 0; i < n; i++) if (write(fd, buf, BS) != BS) return 1;
-    return fsync(fd) ? 1 : 0;
-  }
-  int fd = open(argv[1], O_RDONLY | O_DIRECT);
-  if (fd < 0) return 1;
-  off_t blocks = lseek(fd, 0, SEEK_END) / BS;
-  unsigned long x = 88172645463325252UL ^ (unsigned long)getpid();
-  for (long i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    if (pread(fd, buf, BS, (off_t)(x % blocks) * BS) != BS) return 1;
-  }
-  return 0;
-}`);
+// bench/support/diostorm.c
+const storm = dioStorm('diostorm');
 
 /** All storm processes at once; returns I/Os per second. */
-async function runStorm(file) {
-  const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: PROCS }, () => timeRun(storm, [file, 'read', String(PER_PROC)])));
-  return (PROCS * PER_PROC) / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
+const runStorm = (file) => runDioStorm(storm, file, PROCS, PER_PROC);
 
 /** The I/Os in the histogram(s) a tool printed. */
 function histogramTotal(lines) {

@@ -21,7 +21,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, median, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { fmt, mb, median, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { dioStorm, runDioStorm } from './support/diostorm.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/biosnoop/dist/cli.js', import.meta.url));
 const PER_PROC = Number(process.env.BENCH_IOS ?? 15000);
@@ -29,38 +30,12 @@ const PROCS = 2;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HEADER = /^TIME\(s\) +COMM/;
 
-const STORM_C = `
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#define BS 4096
-int main(int argc, char **argv) {
-  void *buf;
-  if (posix_memalign(&buf, BS, BS)) return 1;
-  memset(buf, 0x5a, BS);
-  long n = atol(argv[3]);
-  int fd = open(argv[1], O_RDONLY | O_DIRECT);
-  if (fd < 0) return 1;
-  off_t blocks = lseek(fd, 0, SEEK_END) / BS;
-  unsigned long x = 88172645463325252UL ^ (unsigned long)getpid();
-  for (long i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    if (pread(fd, buf, BS, (off_t)(x % blocks) * BS) != BS) return 1;
-  }
-  return 0;
-}`;
-const storm = compileC('biostorm', STORM_C);
-
-const poke = compileC('biopoke', STORM_C);
+// bench/support/diostorm.c, under two names
+const storm = dioStorm('biostorm');
+const poke = dioStorm('biopoke');
 
 /** All storm processes at once; returns I/Os per second. */
-async function runStorm(file) {
-  const t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: PROCS }, () => timeRun(storm, [file, 'read', String(PER_PROC)])));
-  return (PROCS * PER_PROC) / (Number(process.hrtime.bigint() - t0) / 1e9);
-}
+const runStorm = (file) => runDioStorm(storm, file, PROCS, PER_PROC);
 
 async function traced(name, args, file) {
   const json = args.includes('--json');
