@@ -7,7 +7,7 @@
 //   startup   spawn → header line, vs a bare `node -e ''` start
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, median, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { compileC, fmt, mb, median, printTable, startTool, timeRun, tracedStorm } from './lib.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/execsnoop/dist/cli.js', import.meta.url));
 const REF = '/usr/sbin/execsnoop';
@@ -39,22 +39,8 @@ async function runStorm() {
 }
 
 async function traced(name, cmd, args) {
-  const tool = await startTool(cmd, args, /PCOMM/);
-  let seen = 0;
-  tool.onLine((l) => {
-    if (l.includes(`/bin/true ${TOKEN}`)) seen++;
-  });
-  const before = procStats(tool.child.pid);
-  const rate = await runStorm();
-  // let the reader drain what is still buffered
-  let last = -1;
-  while (seen !== last) {
-    last = seen;
-    await sleep(300);
-  }
-  const after = procStats(tool.child.pid);
-  await tool.stop();
-  return { name, rate, seen, cpu: after.cpu - before.cpu, peakRss: after.peakRss, lostLines: tool.stderr().trim() };
+  const t = await tracedStorm(cmd, args, /PCOMM/, (l) => l.includes(`/bin/true ${TOKEN}`), runStorm);
+  return { name, rate: t.result, seen: t.seen, cpu: t.cpu, peakRss: t.peakRss, lostLines: t.stderr };
 }
 
 async function startup(cmd, args, n = 5) {

@@ -9,7 +9,7 @@
 // ones, and the spread between those two is the noise floor of the ratios.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileC, fmt, mb, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { compileC, fmt, mb, printTable, timeRun, tracedStorm } from './lib.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/exitsnoop/dist/cli.js', import.meta.url));
 const REF = '/usr/sbin/exitsnoop';
@@ -43,22 +43,8 @@ async function runStorm() {
 const isStormChild = (line) => line.startsWith('exitstorm ') && line.endsWith(' code 3');
 
 async function traced(name, cmd, args) {
-  const tool = await startTool(cmd, args, /PCOMM/);
-  let seen = 0;
-  tool.onLine((l) => {
-    if (isStormChild(l)) seen++;
-  });
-  const before = procStats(tool.child.pid);
-  const rate = await runStorm();
-  // let the reader drain what is still buffered
-  let last = -1;
-  while (seen !== last) {
-    last = seen;
-    await sleep(300);
-  }
-  const after = procStats(tool.child.pid);
-  await tool.stop();
-  return { name, rate, seen, cpu: after.cpu - before.cpu, peakRss: after.peakRss, stderr: tool.stderr().trim() };
+  const t = await tracedStorm(cmd, args, /PCOMM/, isStormChild, runStorm);
+  return { name, rate: t.result, seen: t.seen, cpu: t.cpu, peakRss: t.peakRss, stderr: t.stderr };
 }
 
 export async function run() {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { fmt, mb, median, printTable, procStats, sleep, startTool, timeRun } from './lib.mjs';
+import { fmt, mb, median, printTable, startTool, timeRun, tracedStorm } from './lib.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/javagc/dist/cli.js', import.meta.url));
 const REF = '/usr/sbin/javagc';
@@ -83,21 +83,9 @@ class Jvm {
 
 /** One traced round: the tool started, GCS GCs, the tool stopped once its output settles. */
 async function tracedRound(jvm, cmd, args) {
-  const tool = await startTool(cmd, args, /GC TIME/);
-  let rows = 0;
-  tool.onLine((l) => {
-    if (new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\d+ +${jvm.pid} +\\d+`).test(l)) rows++;
-  });
-  const before = procStats(tool.child.pid);
-  const r = await jvm.round(GCS);
-  let last = -1;
-  while (rows !== last) {
-    last = rows;
-    await sleep(300);
-  }
-  const after = procStats(tool.child.pid);
-  await tool.stop();
-  return { ...r, rows, cpu: after.cpu - before.cpu, peakRss: after.peakRss, stderr: tool.stderr().trim() };
+  const row = new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\d+ +${jvm.pid} +\\d+`);
+  const t = await tracedStorm(cmd, args, /GC TIME/, (l) => row.test(l), () => jvm.round(GCS));
+  return { ...t.result, rows: t.seen, cpu: t.cpu, peakRss: t.peakRss, stderr: t.stderr };
 }
 
 /**

@@ -211,3 +211,28 @@ export async function alternate(configs, rounds, fn) {
   for (let i = 0; i < rounds; i++) for (const [name, ...rest] of configs) results.get(name).push(await fn(...rest));
   return results;
 }
+
+/**
+ * One storm under a tool: starts it (ready at its `header` line), counts its
+ * rows of the storm (isRow), runs storm(), then waits until no row came for
+ * 300 ms (the reader has drained what was buffered). Resolves with the storm's
+ * result, the rows seen, the tool's CPU seconds over it, its peak RSS and its
+ * stderr.
+ */
+export async function tracedStorm(cmd, args, header, isRow, storm) {
+  const tool = await startTool(cmd, args, header);
+  let seen = 0;
+  tool.onLine((l) => {
+    if (isRow(l)) seen++;
+  });
+  const before = procStats(tool.child.pid);
+  const result = await storm();
+  let last = -1;
+  while (seen !== last) {
+    last = seen;
+    await sleep(300);
+  }
+  const after = procStats(tool.child.pid);
+  await tool.stop();
+  return { result, seen, cpu: after.cpu - before.cpu, peakRss: after.peakRss, stderr: tool.stderr().trim() };
+}
