@@ -93,27 +93,8 @@ struct ebpf__walk {
 	__u64 hash;
 };
 
-static long ebpf__walk_frame(__u64 i, void *data)
-{
-	struct ebpf__walk *w = data;
-	struct { __u64 next, ret; } frame;
-	__u64 fp = w->fp;
-
-	if (i >= EBPF_USTACK_DEPTH - 1)
-		return 1;
-	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > EBPF_USTACK_SPAN)
-		return 1; /* not a frame: stop before reading it */
-	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
-		return 1;
-	w->s->ips[i + 1] = frame.ret;
-	w->s->nr = i + 2;
-	w->hash = (w->hash ^ frame.ret) * EBPF_FNV_PRIME;
-	w->low = fp + sizeof(frame);
-	w->fp = frame.next;
-	return 0;
-}
-
-/* The walk, writing each frame after those already in `s` (nr of them). */
+/* One step of the walk: the frame at w->fp, written after those already in
+ * `s` (nr of them). */
 static long ebpf__walk_frame_shifted(__u64 i, void *data)
 {
 	struct ebpf__walk *w = data;
@@ -123,7 +104,7 @@ static long ebpf__walk_frame_shifted(__u64 i, void *data)
 	if (at >= EBPF_USTACK_DEPTH)
 		return 1;
 	if (!fp || (fp & 7) || fp < w->low || fp - w->sp > EBPF_USTACK_SPAN)
-		return 1;
+		return 1; /* not a frame: stop before reading it */
 	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)fp) || !frame.ret)
 		return 1;
 	w->s->ips[at] = frame.ret;
@@ -154,7 +135,7 @@ static __always_inline __u64 ebpf_user_stack_at(struct ebpf_ustack *s, __u64 ip,
 	s->ips[0] = ip;
 	s->nr = 1;
 	w.hash = (w.hash ^ ip) * EBPF_FNV_PRIME;
-	bpf_loop(EBPF_USTACK_DEPTH - 1, ebpf__walk_frame, &w, 0);
+	bpf_loop(EBPF_USTACK_DEPTH - 1, ebpf__walk_frame_shifted, &w, 0);
 	return w.hash;
 }
 
