@@ -20,3 +20,8 @@ export function runMissing(file: string, args: string[]): Promise<string> {
     child.on('spawn', () => reject(new Error(`${file} unexpectedly started`)));
   });
 }
+
+/** Every field of the event of `/bin/echo ARGS` run by this process as `pid`, but its clocks (the API's timestamp, the JSON's time and elapsed). */
+export function echoEvent(pid: number, args: string[]) {
+  return { pid, ppid: process.pid, uid: 0, comm: 'echo', retval: 0, filename: '/bin/echo', args, truncated: false };
+}
