@@ -18,7 +18,7 @@ import {
   type Disk,
   type RequestFlags,
 } from '@ebpf/core';
-import { apiOption, containerOptions, definePeriodicTool, type ContainerOptions, int, option, wholeDisk, type Periodic } from '@ebpf/core/kit';
+import { apiOption, containerOptions, definePeriodicTool, type ContainerOptions, type HistogramSnapshot, int, type Log2Histogram, option, wholeDisk, type Periodic } from '@ebpf/core/kit';
 import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
 
 /** A -F key's operation and flags, named (core's decodeRequestFlags; the codes come from ebpf/block.h). */
@@ -57,37 +57,16 @@ export type Unit = 'usecs' | 'msecs';
 /** A disk: its name under /dev and its numbers (core's blockdev). */
 export type { Disk };
 
-export interface Histogram {
+/** buckets: I/Os by latency; count: I/Os counted; totalNs: their latencies summed. */
+export interface Histogram extends Log2Histogram {
   /** With perDisk. */
   disk?: Disk;
   /** With perFlags. */
   flags?: FlagSet;
-  /**
-   * buckets[i]: I/Os whose latency v (in `unit`, truncated) has
-   * floor(log2(v)) == i, i.e. 2^i <= v < 2^(i+1); 0 and 1 are in bucket 0.
-   * Trailing empty buckets are left out.
-   */
-  buckets: number[];
-  /** I/Os counted (the sum of buckets). */
-  count: number;
-  /** Their latencies summed, in nanoseconds. */
-  totalNs: number;
 }
 
-export interface Snapshot {
-  /** Wall-clock time the snapshot was taken. */
-  time: Date;
-  /** CLOCK_MONOTONIC nanoseconds (process.hrtime.bigint()) the period began and ended. */
-  startNs: bigint;
-  endNs: bigint;
-  unit: Unit;
-  /** One per disk (perDisk), flag set (perFlags), or pair; one in all otherwise. Empty with no I/O. Sorted. */
-  histograms: Histogram[];
-  /** I/Os in all histograms. */
-  count: number;
-  /** Latency summed over all histograms, in nanoseconds. */
-  totalNs: number;
-}
+/** One per disk (perDisk), flag set (perFlags), or pair; one in all otherwise. */
+export type Snapshot = HistogramSnapshot<Histogram, Unit>;
 
 /**
  * A running biolatency: snapshots as an async iterable, on demand

@@ -8,7 +8,7 @@
 //   // elsewhere: rq.snapshot() on demand, rq.close() to stop (returns what is left)
 import { CumulativeMap, DoubleBufferedMap, UsageError, log2Buckets, type BpfObject } from '@ebpf/core';
 import { cstring } from '@ebpf/core/decode';
-import { containerOptions, type ContainerOptions, apiOption, definePeriodicTool, int, option, pid, type Periodic } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, apiOption, definePeriodicTool, int, option, pid, type HistogramSnapshot, type Log2Histogram, type Periodic } from '@ebpf/core/kit';
 import { HIST_OFFSETS, KEYED_HIST_OFFSETS, MAX_SLOTS, PER_ALL, PER_PID, PER_PIDNS, PER_TID, TASK_COMM_LEN, type Config } from './runqlat.gen.js';
 
 export interface RunqlatOptions extends ContainerOptions {
@@ -32,7 +32,8 @@ export interface RunqlatOptions extends ContainerOptions {
 
 export type Unit = 'usecs' | 'msecs';
 
-export interface Histogram {
+/** buckets: waits by length; count: waits counted; totalNs: their lengths summed. */
+export interface Histogram extends Log2Histogram {
   /** perProcess: the process (tgid). */
   pid?: number;
   /** perThread: the thread. */
@@ -41,32 +42,10 @@ export interface Histogram {
   pidns?: number;
   /** With a key: the name of the task whose wait first made the key in this period. */
   comm?: string;
-  /**
-   * buckets[i]: waits whose length v (in `unit`, truncated) has
-   * floor(log2(v)) == i, i.e. 2^i <= v < 2^(i+1); 0 and 1 are in bucket 0.
-   * Trailing empty buckets are left out.
-   */
-  buckets: number[];
-  /** Waits counted (the sum of buckets). */
-  count: number;
-  /** Their lengths summed, in nanoseconds. */
-  totalNs: number;
 }
 
-export interface Snapshot {
-  /** Wall-clock time the snapshot was taken. */
-  time: Date;
-  /** CLOCK_MONOTONIC nanoseconds (process.hrtime.bigint()) the period began and ended. */
-  startNs: bigint;
-  endNs: bigint;
-  unit: Unit;
-  /** One in all, or one per process, thread or namespace (sorted by it). Empty when nothing waited. */
-  histograms: Histogram[];
-  /** Waits in all histograms. */
-  count: number;
-  /** Their lengths summed, in nanoseconds. */
-  totalNs: number;
-}
+/** One in all, or one per process, thread or namespace (sorted by it). */
+export type Snapshot = HistogramSnapshot<Histogram, Unit>;
 
 /**
  * A running runqlat: snapshots as an async iterable, on demand (snapshot()),

@@ -21,7 +21,7 @@ export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './
 export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';
 export { defineIrqTool, runIrqCli, irqOptions } from './irqstats.js';
 export type { IrqStat, IrqSnapshot, IrqOptions, IrqToolDef, IrqCliDef } from './irqstats.js';
-export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, PeriodicTool } from './periodic.js';
+export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, PeriodicTool, Log2Histogram, HistogramSnapshot } from './periodic.js';
 export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock, eventJson, jsonTime } from './cli.js';
 export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';

@@ -249,3 +249,33 @@ export function definePeriodicTool<D extends OptionDefs, S, T = undefined>(def: 
     },
   };
 }
+
+/** One log2 histogram of an interval tool (biolatency, runqlat). */
+export interface Log2Histogram {
+  /**
+   * buckets[i]: the values v (in the snapshot's unit, truncated) with
+   * floor(log2(v)) == i, i.e. 2^i <= v < 2^(i+1); 0 and 1 are in bucket 0.
+   * Trailing empty buckets are left out.
+   */
+  buckets: number[];
+  /** Values counted (the sum of buckets). */
+  count: number;
+  /** The values summed, in nanoseconds. */
+  totalNs: number;
+}
+
+/** One period of an interval histogram tool: its histograms (H) in a unit (U). */
+export interface HistogramSnapshot<H extends Log2Histogram, U extends string> {
+  /** Wall-clock time the snapshot was taken. */
+  time: Date;
+  /** CLOCK_MONOTONIC nanoseconds (process.hrtime.bigint()) the period began and ended. */
+  startNs: bigint;
+  endNs: bigint;
+  unit: U;
+  /** Sorted; empty when nothing was counted. */
+  histograms: H[];
+  /** Values in all histograms. */
+  count: number;
+  /** Summed over all histograms, in nanoseconds. */
+  totalNs: number;
+}
