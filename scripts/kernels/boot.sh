@@ -20,8 +20,9 @@
 #  - The host's / is shared read-only over 9p; multidevs=remap keeps inode
 #    numbers unique across the host's filesystems (node's module loader and
 #    the BTF cache compare them).
-#  - A tmpfs overlay on the checkout lets node_modules and caches be written
-#    without touching the host's copy.
+#  - The checkout is a read-only share of its own (it may live under the
+#    host's /tmp, which the guest's own tmpfs hides), with a tmpfs overlay on
+#    it so node_modules and caches can be written without touching the host's.
 #  - A 64 MiB virtio disk (/dev/vda) gives the block tools real I/O to see;
 #    the command finds it in EBPF_SCRATCH_DISK (a test writes to it).
 #  - Guests have no network: nothing in COMMAND may download.
@@ -103,8 +104,11 @@ mount -t cgroup2 cgroup2 $R/sys/fs/cgroup  # v2, memory controller included (oom
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 mkdir -p $R/run/io; mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 io $R/run/io
 repo=$(cat $R/run/io/repo)
-mkdir -p /ovl; mount -t tmpfs tmpfs /ovl; mkdir -p /ovl/u /ovl/w
-mount -t overlay overlay -o lowerdir=$R$repo,upperdir=/ovl/u,workdir=/ovl/w $R$repo
+# The checkout comes as a share of its own: under the host's /tmp (a tmpfs
+# there, hidden by the guest's) it is not in the host root's share.
+mkdir -p /lower; mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose repo /lower
+mkdir -p /ovl; mount -t tmpfs tmpfs /ovl; mkdir -p /ovl/u /ovl/w $R$repo
+mount -t overlay overlay -o lowerdir=/lower,upperdir=/ovl/u,workdir=/ovl/w $R$repo
 echo "[guest] kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus, up in $(cut -d' ' -f1 /proc/uptime) s"
 chroot $R /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8 EBPF_SCRATCH_DISK=/dev/vda \
   /bin/bash -c "cd $repo && bash /run/io/cmd; echo \$? > /run/io/rc" </dev/null
@@ -144,6 +148,7 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display
   -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1" -serial stdio \
   -virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap" \
+  -virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$io,mount_tag=io,security_model=none" \
   -drive "file=$io/disk.img,if=virtio,format=raw,cache=none" </dev/null || status=$?
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then say "the VM ran past ${TIMEOUT} s"; exit 124; fi
