@@ -65,7 +65,7 @@ export { BIO_OP, BIO_FL, decodeRequestFlags, requestOpLetter } from './kernel/bl
 export type { RequestFlags } from './kernel/blockflags.js';
 export { mappedFiles, findMappedFile } from './kernel/procmaps.js';
 export type { MappedFile, FileMatch, Mapping } from './kernel/procmaps.js';
-export { which, entryPoint, startStopped, until, sleep } from './kernel/launch.js';
+export { which, entryPoint, startStopped, until, sleep, runToGate } from './kernel/launch.js';
 export type { StartedCommand } from './kernel/launch.js';
 export { parseProcStat, readProcStat, processState, processAlive, readComm, readProcStatus, pidMax, PID_LIMIT } from './kernel/procfs.js';
 export type { ProcStat } from './kernel/procfs.js';

@@ -11,7 +11,7 @@
 // process maps (or -O OBJ). Kernel mode (neither): the kmem tracepoints.
 import { readFileSync } from 'node:fs';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
-import { Tracer, UsageError, processAlive, processState, readComm, u64Key, uprobeMultiSupported, type BpfObject, type Link } from '@ebpf/core';
+import { Tracer, UsageError, processAlive, processState, readComm, runToGate, u64Key, uprobeMultiSupported, type BpfObject, type Link } from '@ebpf/core';
 import { containerOptions, type ContainerOptions, Periodic, apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
 import { Demangler, ElfFile, KernelSymbolizer, ProcessSymbols, resolveStacks, uprobeOffset, type Frame, type Symbolizer } from '@ebpf/core/symbolize';
 import { Reg, findProbePoint, rel32Targets } from './attach-point.js';
@@ -447,15 +447,7 @@ export class Memleak implements AsyncIterable<Report> {
    * attaches `gate`, lets it go, waits for the stop. False if it exited.
    */
   async #gate(entry: { file: string; offset: number }): Promise<boolean> {
-    const pid = this.pid!;
-    const before = this.#obj.readGlobalInt('gate_hits');
-    const gate = this.#attachProbe('gate', entry.file, entry.offset, false);
-    try {
-      process.kill(pid, 'SIGCONT');
-      return await until(() => this.#obj.readGlobalInt('gate_hits') > before && processState(pid) === 'T', 10_000, () => this.#targetGone);
-    } finally {
-      gate.detach();
-    }
+    return runToGate(this.#obj, this.pid!, () => this.#attachProbe('gate', entry.file, entry.offset, false), () => this.#targetGone);
   }
 
   /** Probes the allocator library the target maps now, unless already probed. False when it maps none. */

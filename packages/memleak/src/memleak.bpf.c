@@ -41,6 +41,7 @@
 //             kmem:kfree kmem:kmem_cache_free kmem:mm_page_free
 //             percpu:percpu_alloc_percpu percpu:percpu_free_percpu (--percpu)
 #include "ebpf/common.h"
+#include "ebpf/entry_gate.h"
 #include "ebpf/output.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap (see there) */
 
@@ -154,7 +155,6 @@ EBPF_RINGBUF(events, 256 * 1024);     /* -t only; user space shrinks it otherwis
 /* Counters user space reads from .bss. */
 __u64 allocs_dropped = 0;     /* allocations not recorded: `allocs` was full */
 __u64 combined_dropped = 0;   /* ... not in the totals: `combined_allocs` was full */
-__u64 gate_hits = 0;          /* -c: times the gate stopped the target */
 __u64 stacks_dropped = 0;     /* stacks not stored: `stacks` was full */
 __u64 exec_count = 0;         /* user mode: execs of the traced process so far */
 
@@ -578,15 +578,7 @@ int BPF_KPROBE(munmap_enter, void *addr)
 /* -c: at the program's entry point (every library is mapped, main() has not
  * run), stop the process; user space attaches the allocator probes to the
  * library it really mapped, then lets it go on. */
-SEC("uprobe")
-int gate(struct pt_regs *ctx)
-{
-	if (!is_target())
-		return 0;
-	bpf_send_signal(19 /* SIGSTOP */);
-	__sync_fetch_and_add(&gate_hits, 1);
-	return 0;
-}
+EBPF_ENTRY_GATE(is_target)
 
 /* The traced process ran exec(): its old address space is gone, and with it
  * every block still recorded (and any allocator call in flight: exec kills

@@ -10,7 +10,7 @@
 // keeps the last seconds of them (window.ts), notices the crash as its record
 // arrives, and turns the window into a timeline on demand (model.ts).
 import { writeFileSync } from 'node:fs';
-import { UsageError, readProcStat, entryPoint, findMappedFile, processAlive, processState, startStopped, until, uprobeMultiSupported, which, type StartedCommand, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
+import { UsageError, readProcStat, entryPoint, runToGate, findMappedFile, processAlive, startStopped, uprobeMultiSupported, which, type StartedCommand, type BpfObject, type Link, type RingBuffer } from '@ebpf/core';
 import { apiOption, checkOptions, custom, int, loadTargetAsync, option, pid, text, type AsyncProgramDef } from '@ebpf/core/kit';
 import { Demangler, ElfFile, ProcessSymbols, Reg, placeProbes, resolveStacks } from '@ebpf/core/symbolize';
 import { signalName } from '@ebpf/core/signals';
@@ -208,14 +208,7 @@ export class Recorder {
     let gone = false;
     void t.started!.exited.then(() => (gone = true));
     if (entry) {
-      const before = this.#obj.readGlobalInt('gate_hits');
-      const gate = this.#obj.attachUprobe('gate', { binary: entry.file, offset: entry.offset, pid: t.pid });
-      try {
-        process.kill(t.pid, 'SIGCONT');
-        await until(() => this.#obj.readGlobalInt('gate_hits') > before && processState(t.pid) === 'T', 10_000, () => gone);
-      } finally {
-        gate.detach();
-      }
+      await runToGate(this.#obj, t.pid, () => this.#obj.attachUprobe('gate', { binary: entry.file, offset: entry.offset, pid: t.pid }), () => gone);
       this.#symbols.snapshot();
     }
     this.#opts.onStart?.(t.pid);

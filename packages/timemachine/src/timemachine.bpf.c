@@ -28,6 +28,7 @@
 //                                      no handler: si_addr and the user stack
 //   tp_btf sched_process_exit        → EXIT of the process, with its exit code
 #include "ebpf/common.h"
+#include "ebpf/entry_gate.h"
 #include "ebpf/output.h"
 #define EBPF_USTACK_DEPTH 48
 #include "ebpf/ustack.h"
@@ -410,17 +411,7 @@ int func_entry(struct pt_regs *ctx)
  * space has read them. So the command is stopped once, at its ELF entry
  * point (every library mapped, none of its code run), while user space reads
  * them; then it goes on. */
-__u64 gate_hits = 0;
-
-SEC("uprobe")
-int gate(struct pt_regs *ctx)
-{
-	if (!is_target())
-		return 0;
-	bpf_send_signal(19 /* SIGSTOP */);
-	__sync_fetch_and_add(&gate_hits, 1);
-	return 0;
-}
+EBPF_ENTRY_GATE(is_target)
 
 /* ---- Signals and the crash ----
  *

@@ -24,6 +24,29 @@ export async function until(cond: () => boolean, ms: number, giveUp: () => boole
   }
 }
 
+/** What runToGate() needs of a loaded object: the gate's counter (ebpf/entry_gate.h). */
+interface GateCounter {
+  readGlobalInt(name: string): bigint;
+}
+
+/**
+ * Lets a stopped process run until the entry gate (ebpf/entry_gate.h) stops
+ * it again: `attach` attaches the object's `gate` program at the entry
+ * point; the process is continued, and this waits until gate_hits has moved
+ * and the process is stopped, then detaches the gate. False when `gone()`
+ * says the process ended first (or after 10 s).
+ */
+export async function runToGate(obj: GateCounter, pid: number, attach: () => { detach(): void }, gone: () => boolean): Promise<boolean> {
+  const before = obj.readGlobalInt('gate_hits');
+  const gate = attach();
+  try {
+    process.kill(pid, 'SIGCONT');
+    return await until(() => obj.readGlobalInt('gate_hits') > before && processState(pid) === 'T', 10_000, gone);
+  } finally {
+    gate.detach();
+  }
+}
+
 /** Where execvp() would find `name`: a path as given, else the first executable in $PATH. */
 export function which(name: string, path = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'): string | undefined {
   const isExec = (p: string): boolean => {
