@@ -23,14 +23,20 @@ afterAll(() => {
   for (const l of [loop, queued, other]) l?.cleanup();
 });
 
-/** Traces while biodio does `writes` writes then `reads` reads on `l`; every event of its pid once all have come. */
+/**
+ * Traces while biodio does `writes` writes then `reads` reads on `l`; every
+ * event of its pid on that disk once all have come. (Its pid alone is not
+ * enough: its first run may page its own binary in from the root disk, a
+ * real read by it, elsewhere.)
+ */
 async function traced(l: Loop, opts: BiosnoopOptions = {}, writes = 24, reads = 24) {
   const t0 = process.hrtime.bigint();
   const cap = collect(biosnoop(opts));
   try {
     const { pid, ios } = await dio(l, writes, reads);
-    await cap.waitForCount((e) => e.pid === pid, ios.length);
-    const events = await cap.settled((e) => e.pid === pid);
+    const mine = (e: BlockIo) => e.pid === pid && e.disk.name === l.disk;
+    await cap.waitForCount(mine, ios.length);
+    const events = await cap.settled(mine);
     return { pid, ios, events, all: cap.events, t0, t1: process.hrtime.bigint() };
   } finally {
     cap.close();
