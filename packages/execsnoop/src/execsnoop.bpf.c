@@ -27,6 +27,7 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
+#include "ebpf/cgroup_id.h"   /* the event's cgroup v2 id */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -51,6 +52,7 @@ const volatile bool include_failed = false;
  * name and `args_len` bytes of NUL-separated argv strings (argv[0] first). */
 struct event {
 	__u64 ts;          /* bpf_ktime_get_ns() at exec return */
+	EBPF_CGROUP_ID_FIELD; /* the task's cgroup v2 id (an exec does not change it) */
 	__u32 pid;         /* thread-group id: what ps calls the PID */
 	__u32 ppid;        /* parent's thread-group id */
 	__u32 uid;
@@ -305,6 +307,7 @@ static __always_inline int on_exit(long ret)
 	e = (struct event *)s->bytes;
 
 	e->ts = bpf_ktime_get_ns();
+	e->cgroup_id = ebpf_current_cgroup_id();
 	e->pid = tgid;
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->uid = ebpf_current_uid();

@@ -32,6 +32,7 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
+#include "ebpf/cgroup_id.h"   /* the event's cgroup v2 id */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -47,6 +48,7 @@ const volatile __u32 targ_tgid = 0;     /* only this process (0: all) */
 struct event {
 	__u64 ts;          /* bpf_ktime_get_ns() at exit: CLOCK_MONOTONIC */
 	__u64 age_ns;      /* ts minus the process's (--per-thread: thread's) start time */
+	EBPF_CGROUP_ID_FIELD; /* the exiting task's cgroup v2 id (do_exit() leaves its cgroup later) */
 	__u32 pid;         /* thread-group id: what ps calls the PID */
 	__u32 tid;         /* the exiting thread (for a process: the last one) */
 	__u32 ppid;        /* parent's thread-group id: who wait()s for it */
@@ -59,8 +61,8 @@ EBPF_EXPORT(event);
 /* ---- Maps ---- */
 
 /* The ring buffer events go through (and its drop counter, events_drops).
- * A record takes 64 bytes (56 + the ring's 8-byte header), so 64 KiB holds
- * about 1000 exits: a fork storm on two cores makes ~6000 a second here, and
+ * A record takes 72 bytes (64 + the ring's 8-byte header), so 64 KiB holds
+ * about 900 exits: a fork storm on two cores makes ~6000 a second here, and
  * the reader drains every 20 ms. User space may resize it before load. */
 EBPF_RINGBUF(events, 64 * 1024);
 
@@ -141,6 +143,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	 * the same clock as bpf_ktime_get_ns(). */
 	e->ts = bpf_ktime_get_ns();
 	e->age_ns = e->ts > start ? e->ts - start : 0;
+	e->cgroup_id = ebpf_current_cgroup_id();
 	e->pid = tgid;
 	e->tid = ebpf_current_tid();
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);

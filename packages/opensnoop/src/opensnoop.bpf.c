@@ -33,6 +33,7 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
+#include "ebpf/cgroup_id.h"   /* the event's cgroup v2 id */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -79,6 +80,7 @@ enum syscall_kind { SYS_OPEN, SYS_OPENAT, SYS_OPENAT2 };
 struct event {
 	__u64 ts;          /* bpf_ktime_get_ns() at syscall exit */
 	__u64 flags;       /* open flags; openat2: open_how.flags (64 bits) */
+	EBPF_CGROUP_ID_FIELD; /* the caller's cgroup v2 id */
 	__u32 pid;         /* thread-group id: what ps calls the PID */
 	__u32 tid;
 	__u32 uid;
@@ -385,6 +387,7 @@ static __always_inline int on_exit(__u8 syscall, long ret)
 	id = bpf_get_current_pid_tgid();
 	e->ts = bpf_ktime_get_ns();
 	e->flags = s->flags;
+	e->cgroup_id = ebpf_current_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->uid = ebpf_current_uid();

@@ -65,6 +65,7 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
+#include "ebpf/cgroup_id.h"   /* the sender's cgroup v2 id */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -105,6 +106,7 @@ enum sig_syscall {
 /* What user space receives: one fixed-size record per signal or syscall. */
 struct event {
 	__u64 ts;          /* bpf_ktime_get_ns() when sent */
+	EBPF_CGROUP_ID_FIELD; /* the sender's cgroup v2 id */
 	__u32 pid;         /* sender: the current task's process (tgid) */
 	__u32 tid;         /* sender thread */
 	__s32 tpid;        /* target as the tools print it (see README) */
@@ -147,10 +149,10 @@ struct {
 } calls SEC(".maps");
 
 /* The ring buffer records go through (and its drop counter, events_drops).
- * A record is 64 bytes plus an 8-byte header. A signal storm is a million
+ * A record is 72 bytes plus an 8-byte header. A signal storm is a million
  * signals a second; user space drains the ring every 20 ms and the BPF side
  * wakes it whenever a quarter of the ring is full, so the ring must hold the
- * storm for as long as the reader may be kept from running: 8 MiB is 116 000
+ * storm for as long as the reader may be kept from running: 8 MiB is 104 000
  * records, over 100 ms of a storm. User space may resize it before load. */
 EBPF_RINGBUF(events, 8 * 1024 * 1024);
 
@@ -257,6 +259,7 @@ static __always_inline void fill_sender(struct event *e)
 	__u64 id = bpf_get_current_pid_tgid();
 
 	e->ts = bpf_ktime_get_ns();
+	e->cgroup_id = ebpf_current_cgroup_id();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
