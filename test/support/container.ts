@@ -19,6 +19,13 @@ export function cgroup2Root(): string {
   throw new Error('no cgroup v2 hierarchy mounted');
 }
 
+/** The cgroup v2 id of a process (the `cgroupId` of its events): the inode of its directory, from /proc/PID/cgroup's "0::" line. */
+export function cgroupIdOf(pid: number | 'self'): bigint {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  if (!line) throw new Error(`/proc/${pid}/cgroup has no cgroup v2 line`);
+  return statSync(join(cgroup2Root(), line.slice(3)), { bigint: true }).ino;
+}
+
 /** A u64 as bpftool's hex key bytes (little-endian). */
 const hexKey = (v: bigint): string[] => [...Buffer.from(new BigUint64Array([v]).buffer)].map((b) => b.toString(16).padStart(2, '0'));
 

@@ -5,12 +5,12 @@
 // runqlat, tcpconnlat: test/container.test.ts in each).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../src/index.js';
 import { native } from '../src/native/load.js';
-import { openPinnedKeyMap, resolveCgroup } from '../src/kit/index.js';
-import { cgroup2Root, containers, type Containers } from '../../../test/support/container.js';
+import { CgroupPaths, openPinnedKeyMap, resolveCgroup } from '../src/kit/index.js';
+import { cgroup2Root, cgroupIdOf, containers, type Containers } from '../../../test/support/container.js';
 
 let c: Containers;
 beforeAll(() => {
@@ -41,6 +41,48 @@ describe('resolveCgroup', () => {
     expect(() => resolveCgroup('/nonexistent')).toThrow(new UsageError('--cgroup /nonexistent: no such path'));
     expect(() => resolveCgroup('/tmp')).toThrow(/^--cgroup \/tmp: not a cgroup v2 directory \(cgroup v2 is mounted at /);
     expect(() => resolveCgroup(join(c.cgroup, 'cgroup.procs'))).toThrow(/: not a cgroup v2 directory/);
+  });
+});
+
+describe('CgroupPaths', () => {
+  const id = (dir: string) => statSync(dir, { bigint: true }).ino;
+  const path = (dir: string) => `/${dir.slice(cgroup2Root().length + 1)}`;
+
+  it("names ids by their path in the v2 hierarchy: the root '/', the test's cgroups, this process's", () => {
+    const p = new CgroupPaths();
+    expect(p.mountPoint).toBe(cgroup2Root());
+    expect(p.path(id(cgroup2Root()))).toBe('/');
+    expect(p.path(c.cgroupId)).toBe(path(c.cgroup));
+    expect(p.path(id(c.child))).toBe(`${path(c.cgroup)}/child`);
+    const self = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    expect(p.path(cgroupIdOf('self'))).toBe(self);
+  });
+
+  it('an id it does not know: a new walk, at most once per interval; a removed cgroup is unknown', () => {
+    const lazy = new CgroupPaths(1e9); // no walk for a miss within 11 days
+    const eager = new CgroupPaths(0);
+    const late = join(c.cgroup, 'late');
+    mkdirSync(late);
+    let removed = false;
+    try {
+      const lateId = id(late);
+      expect([lazy.path(lateId), lazy.scans]).toEqual([undefined, 1]); // made after the walk, and no new one yet
+      expect(lazy.path(lateId)).toBeUndefined();
+      expect(lazy.scans).toBe(1);
+      expect([eager.path(lateId), eager.scans]).toEqual([`${path(c.cgroup)}/late`, 2]);
+      expect(eager.path(lateId)).toBe(`${path(c.cgroup)}/late`); // a hit walks nothing
+      expect(eager.scans).toBe(2);
+      lazy.rescan();
+      expect(lazy.path(lateId)).toBe(`${path(c.cgroup)}/late`);
+      rmdirSync(late);
+      removed = true;
+      expect(eager.path(lateId)).toBe(`${path(c.cgroup)}/late`); // known until the next walk
+      eager.rescan();
+      expect(eager.known(lateId)).toBeUndefined();
+      expect(eager.path(lateId)).toBeUndefined(); // walked again: still nobody's
+    } finally {
+      if (!removed) rmdirSync(late);
+    }
   });
 });
 

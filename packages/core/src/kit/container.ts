@@ -5,8 +5,8 @@
 // `containerOptions` into its options and calls ebpf_container_allowed()
 // (bpf/include/ebpf/container.h) in its .bpf.c; loadProgram() sets the knobs
 // and hands the pinned maps to the object before load.
-import { readFileSync, realpathSync, statSync, statfsSync } from 'node:fs';
-import { relative } from 'node:path';
+import { readdirSync, readFileSync, realpathSync, statSync, statfsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { ObjectSpec } from '../bpf/object.js';
 import { UsageError } from '../errors.js';
 import { native } from '../native/load.js';
@@ -170,5 +170,78 @@ export function applyContainerOptions(spec: ObjectSpec, tool: string, opts: Cont
       native().closeFd(fd); // libbpf holds its own duplicate
     }
     spec.setGlobal(knob, true);
+  }
+}
+
+/**
+ * Names cgroup v2 ids (the `cgroupId` of execsnoop's, exitsnoop's, sigsnoop's
+ * and opensnoop's events: bpf/include/ebpf/cgroup_id.h) by their path in the
+ * v2 hierarchy, as /proc/PID/cgroup shows it: '/' for the root,
+ * '/system.slice/ssh.service'. A cgroup's id is its directory's inode number,
+ * so the hierarchy is walked once (one readdir and one stat per cgroup) and
+ * kept as id → path; an id not in it makes a new walk, at most once per
+ * `rescanMs`, so a storm of unknown ids (cgroups removed before anyone looked)
+ * costs one Map lookup each. A walk drops removed cgroups: their ids become
+ * unknown (undefined), never another cgroup's name (ids are not reused).
+ *
+ * cgroup2 is found in /proc/self/mountinfo: /sys/fs/cgroup, or
+ * /sys/fs/cgroup/unified on a hybrid v1/v2 system; the mount of the highest
+ * cgroup (a container's cgroup namespace mounts its own below '/'). No
+ * cgroup2 mounted: every id is unknown.
+ */
+export class CgroupPaths {
+  #ids = new Map<bigint, string>();
+  #scanned = -Infinity;
+  readonly #mount: { root: string; point: string } | undefined;
+  /** Walks made so far (the first in the constructor). */
+  scans = 0;
+
+  /** `rescanMs`: the least time between two walks made for an unknown id (default 1000). */
+  constructor(readonly rescanMs = 1000) {
+    this.#mount = cgroup2Mounts().sort((a, b) => a.root.length - b.root.length)[0];
+    this.rescan();
+  }
+
+  /** Where the hierarchy was read (undefined: no cgroup2 mounted). */
+  get mountPoint(): string | undefined {
+    return this.#mount?.point;
+  }
+
+  /** The path of cgroup `id`; on a miss, walks the hierarchy again unless it did within `rescanMs`. */
+  path(id: bigint): string | undefined {
+    const p = this.#ids.get(id);
+    if (p !== undefined || performance.now() - this.#scanned < this.rescanMs) return p;
+    this.rescan();
+    return this.#ids.get(id);
+  }
+
+  /** The path of cgroup `id` as of the last walk (never walks). */
+  known(id: bigint): string | undefined {
+    return this.#ids.get(id);
+  }
+
+  /** Walks the hierarchy now. */
+  rescan(): void {
+    this.#scanned = performance.now();
+    this.scans++;
+    const ids = new Map<bigint, string>();
+    const m = this.#mount;
+    if (m) {
+      const walk = (dir: string, path: string) => {
+        let ino: bigint;
+        let entries;
+        try {
+          ino = statSync(dir, { bigint: true }).ino;
+          entries = readdirSync(dir, { withFileTypes: true });
+        } catch {
+          return; // removed meanwhile, or not ours to read
+        }
+        ids.set(ino, path);
+        const prefix = path === '/' ? '' : path;
+        for (const e of entries) if (e.isDirectory()) walk(join(dir, e.name), `${prefix}/${e.name}`);
+      };
+      walk(m.point, m.root);
+    }
+    this.#ids = ids;
   }
 }

@@ -13,7 +13,7 @@ export { option, apiOption, int, id32, pid, anyPid, user, regex, text, custom, p
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes, defaultRingBytes, describeRing, ringBytesFor, onlineCpus, RING_STORM_RATE, RING_HICCUP_MS, RING_MAX_DEFAULT } from './program.js';
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
-export { containerOptions, socketContainerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions } from './container.js';
+export { containerOptions, socketContainerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions, CgroupPaths } from './container.js';
 export type { ContainerOptions, CgroupTarget } from './container.js';
 export { familyOption, familyFlags, familyOf, portOptions, tcpFilterKnobs, tcpDisplayFlags } from './tcp.js';
 export { defineEventTool } from './event.js';
