@@ -76,7 +76,7 @@ describe('the typed API: plain JSON.stringify, 64-bit values exact', () => {
       expect({ ...back, timestamp: BigInt(back.timestamp), skaddr: BigInt(back.skaddr) }).toEqual({ ...c });
       // The same fields as the CLI's line carries after time and elapsed.
       const r = run[0]!;
-      expect(JSON.parse(JSON.stringify(r))).toEqual({ ...r, timestamp: String(r.timestamp) });
+      expect(JSON.parse(JSON.stringify(r))).toEqual({ ...r, timestamp: String(r.timestamp), cgroupId: String(r.cgroupId) });
     } finally {
       states.close();
       execs.close();

@@ -32,6 +32,8 @@ export interface ExecEvent {
   uid: number;
   /** Name of the new program; of the caller for a failed exec. */
   comm: string;
+  /** The cgroup v2 id of the task (its directory's inode number under the cgroup2 mount; 1: the root). Its path: CgroupPaths from @ebpf/core/kit. */
+  cgroupId: bigint;
   /** 0, or -errno for a failed exec. */
   retval: number;
   /** The path passed to exec, as given. */
@@ -61,6 +63,7 @@ export function decodeExec(view: DataView, offset: number, length: number): Exec
     ppid: raw.ppid,
     uid: raw.uid,
     comm: raw.comm,
+    cgroupId: raw.cgroup_id,
     retval: raw.retval,
     filename,
     args,

@@ -308,6 +308,7 @@ describe('failed execs', () => {
         ppid: process.pid,
         uid: 0,
         comm,
+        cgroupId: echoEvent(0, []).cgroupId,
         retval: -2,
         filename: missing,
         args: ['a', 'b c'],

@@ -140,7 +140,8 @@ describe('output format', () => {
     const r = await run('/bin/echo', args);
     const line = await cli.line(args.at(-1)!);
     const ev = expectJsonLine(line);
-    expect(ev).toEqual({ time: ev.time, elapsed: ev.elapsed, timestamp: ev.timestamp, ...echoEvent(r.pid, args) });
+    const want = echoEvent(r.pid, args);
+    expect(ev).toEqual({ time: ev.time, elapsed: ev.elapsed, timestamp: ev.timestamp, ...want, cgroupId: String(want.cgroupId) }); // 64-bit: a decimal string
     expect(Math.abs(Date.parse(ev.time as string) - t0)).toBeLessThan(5000);
     expect(ev.elapsed).toBeGreaterThan(0);
     const e = await cli.stop();

@@ -3,7 +3,9 @@
 // namespace (--mntnsmap) are printed; the same command run outside is not.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { tool } from '../../../test/support/cli.js';
-import { containers, type Containers } from '../../../test/support/container.js';
+import { cgroupIdOf, containers, type Containers } from '../../../test/support/container.js';
+import { statSync } from 'node:fs';
+import { capture } from './helpers.js';
 import { uniq } from '../../../test/support/tmp.js';
 import { run } from '../../../test/support/workload.js';
 
@@ -20,6 +22,27 @@ afterAll(async () => {
 
 /** The row of `/bin/echo MARK`, whoever ran it. */
 const echoed = (mark: string) => (line: string) => line.endsWith(`/bin/echo ${mark}`);
+
+describe('cgroupId', () => {
+  it("an exec carries its cgroup's id (the directory's inode): the test's cgroup, its child, this process's outside", async () => {
+    const cap = capture();
+    try {
+      const [inside, below, outside] = [uniq('inside'), uniq('below'), uniq('outside')];
+      const r = await run(...c.inCgroup('/bin/echo', [inside]));
+      const rb = await run(...c.inCgroup('/bin/echo', [below], c.child));
+      const ro = await run('/bin/echo', [outside]);
+      const ev = await cap.waitFor((e) => e.args[0] === inside);
+      expect([ev.pid, ev.cgroupId]).toEqual([r.pid, c.cgroupId]);
+      const evb = await cap.waitFor((e) => e.args[0] === below);
+      expect([evb.pid, evb.cgroupId]).toEqual([rb.pid, statSync(c.child, { bigint: true }).ino]);
+      const evo = await cap.waitFor((e) => e.args[0] === outside);
+      expect([evo.pid, evo.cgroupId]).toEqual([ro.pid, cgroupIdOf('self')]);
+      expect(new Set([c.cgroupId, evb.cgroupId, evo.cgroupId]).size).toBe(3);
+    } finally {
+      cap.close();
+    }
+  });
+});
 
 describe('container filters', () => {
   for (const flag of ['--cgroup', '--cgroupmap'] as const) {

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { execsnoop, type ExecEvent, type ExecsnoopOptions, type Tracer } from '../src/index.js';
 import { collect, type Capture as EventCapture } from '../../../test/support/events.js';
+import { cgroupIdOf } from '../../../test/support/container.js';
 
 /** A running tracer and every event it has delivered so far. */
 export type Capture = EventCapture<ExecEvent, Tracer<ExecEvent>>;
@@ -23,5 +24,5 @@ export function runMissing(file: string, args: string[]): Promise<string> {
 
 /** Every field of the event of `/bin/echo ARGS` run by this process as `pid`, but its clocks (the API's timestamp, the JSON's time and elapsed). */
 export function echoEvent(pid: number, args: string[]) {
-  return { pid, ppid: process.pid, uid: 0, comm: 'echo', retval: 0, filename: '/bin/echo', args, truncated: false };
+  return { pid, ppid: process.pid, uid: 0, comm: 'echo', cgroupId: cgroupIdOf('self'), retval: 0, filename: '/bin/echo', args, truncated: false };
 }

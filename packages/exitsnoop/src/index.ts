@@ -34,6 +34,8 @@ export interface ExitEvent {
   ppid: number;
   /** Process name (the main thread's); per thread: the thread's name. */
   comm: string;
+  /** The cgroup v2 id of the exiting task (its directory's inode number under the cgroup2 mount; 1: the root). Its path: CgroupPaths from @ebpf/core/kit. */
+  cgroupId: bigint;
   /** Time since the process (per thread: the thread) started, in nanoseconds. */
   ageNs: bigint;
   /** The same in seconds. */
@@ -69,6 +71,7 @@ export function decodeExit(view: DataView, offset: number, length: number): Exit
     tid: raw.tid,
     ppid: raw.ppid,
     comm: raw.comm,
+    cgroupId: raw.cgroup_id,
     ageNs: raw.age_ns,
     ageSeconds: Number(raw.age_ns) / 1e9,
     status: raw.status,

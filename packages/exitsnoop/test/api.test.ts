@@ -11,6 +11,7 @@ import { cSource, capture, corePattern, sh } from './helpers.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { sleep } from '../../../test/support/wait.js';
 import { compileC, run, start } from '../../../test/support/workload.js';
+import { cgroupIdOf, containers } from '../../../test/support/container.js';
 
 let tmp: TempDir;
 let bin: { mtexit: string; threadexec: string; abort: string };
@@ -44,6 +45,26 @@ async function execd(pid: number, comm: string): Promise<void> {
   }
 }
 
+describe('cgroupId', () => {
+  it("an exit carries the exiting task's cgroup id (the directory's inode); outside, this process's", async () => {
+    const cg = containers();
+    const c = capture();
+    try {
+      const r = await run(...cg.inCgroup('sh', ['-c', 'exit 5']));
+      const ro = await sh('exit 6');
+      expect([r.code, ro.code]).toEqual([5, 6]);
+      const ev = await c.waitFor(of(r.pid));
+      expect([ev.exitCode, ev.cgroupId]).toEqual([5, cg.cgroupId]);
+      const evo = await c.waitFor(of(ro.pid));
+      expect([evo.exitCode, evo.cgroupId]).toEqual([6, cgroupIdOf('self')]);
+      expect(evo.cgroupId).not.toBe(cg.cgroupId);
+    } finally {
+      c.close();
+      await cg.cleanup();
+    }
+  });
+});
+
 describe('exit codes', () => {
   it("sh -c 'exit 3': one event, code 3, exact fields", async () => {
     const c = capture();
@@ -59,6 +80,7 @@ describe('exit codes', () => {
         tid: r.pid,
         ppid: process.pid,
         comm: 'sh',
+        cgroupId: cgroupIdOf('self'),
         ageNs: ev.ageNs,
         ageSeconds: ev.ageSeconds,
         status: 3 << 8,

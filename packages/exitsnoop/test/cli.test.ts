@@ -9,6 +9,7 @@ import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, throughHead, tool } 
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { sleep } from '../../../test/support/wait.js';
 import { compileC, run, start } from '../../../test/support/workload.js';
+import { cgroupIdOf } from '../../../test/support/container.js';
 
 const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: HEADER, pidColumn: 17 });
 
@@ -130,6 +131,7 @@ describe('output', () => {
       tid: r.pid,
       ppid: process.pid,
       comm: 'sh',
+      cgroupId: String(cgroupIdOf('self')),
       ageNs: ev.ageNs,
       ageSeconds: ev.ageSeconds,
       status: 12,

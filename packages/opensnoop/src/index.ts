@@ -44,6 +44,8 @@ export interface OpenEvent {
   tid: number;
   uid: number;
   comm: string;
+  /** The cgroup v2 id of the caller (its directory's inode number under the cgroup2 mount; 1: the root). Its path: CgroupPaths from @ebpf/core/kit. */
+  cgroupId: bigint;
   syscall: OpenSyscall;
   /** The file descriptor, or -1 when the open failed. */
   fd: number;
@@ -84,6 +86,7 @@ export function decodeOpen(view: DataView, offset: number, length: number): Open
     tid: raw.tid,
     uid: raw.uid,
     comm: raw.comm,
+    cgroupId: raw.cgroup_id,
     syscall: SYSCALLS[raw.syscall] ?? 'openat',
     fd: ret >= 0 ? ret : -1,
     errno: ret >= 0 ? 0 : -ret,

@@ -12,6 +12,7 @@ import { buildOpener, capture, hexPath, runOpener } from './helpers.js';
 import { bpfFdTargets } from '../../../test/support/bpf.js';
 import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
 import { DEADLINE, waitFor } from '../../../test/support/wait.js';
+import { cgroupIdOf } from '../../../test/support/container.js';
 
 const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
@@ -62,7 +63,7 @@ describe('events', () => {
       expect(evs).toHaveLength(5);
       const tid = r.calls[0]!.tid;
       expect(tid).toBe(r.pid);
-      const base = { pid: r.pid, tid, uid: 0, comm: 'opener', truncated: false };
+      const base = { pid: r.pid, tid, uid: 0, comm: 'opener', cgroupId: cgroupIdOf('self'), truncated: false };
       const fd = (i: number) => r.calls[i]!.ret;
       expect(evs.map(({ timestamp: _, ...e }) => e)).toEqual([
         { ...base, syscall: 'open', fd: fd(0), errno: 0, flags: 0, mode: 0, dirfd: AT_FDCWD, path: file },

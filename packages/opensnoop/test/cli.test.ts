@@ -9,6 +9,7 @@ import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, pidAt, throughHead, tool, type Cli } from '../../../test/support/cli.js';
 import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
 import { start } from '../../../test/support/workload.js';
+import { cgroupIdOf } from '../../../test/support/container.js';
 
 const HEADER_TUE = 'TIME(s)       UID   PID    COMM               FD ERR FLAGS    PATH';
 const CLI = tool(new URL('../dist/cli.js', import.meta.url), { ready: HEADER });
@@ -141,7 +142,7 @@ describe('output format', () => {
     const r = await runOpener(opener, ['openat', 'cwd', weird, '0', '0', 'openat2', 'cwd', created, '2000101', '600']);
     await cli.waitOutput((out) => out.includes(created));
     const evs = cli.lines().map((l) => expectJsonLine(l) as any).filter((e) => e.pid === r.pid && (e.path === weird || e.path === created));
-    const common = { pid: r.pid, tid: r.pid, uid: 0, comm: 'opener', dirfd: -100, truncated: false };
+    const common = { pid: r.pid, tid: r.pid, uid: 0, comm: 'opener', cgroupId: String(cgroupIdOf('self')), dirfd: -100, truncated: false };
     expect(evs.map(({ time: _t, elapsed: _e, timestamp: _ts, ...e }) => e)).toEqual([
       { ...common, syscall: 'openat', fd: -1, errno: 2, flags: 0, mode: 0, path: weird },
       { ...common, syscall: 'openat2', fd: r.calls[1]!.ret, errno: 0, flags: 0o2000101, mode: 0o600, path: created },

@@ -10,7 +10,7 @@ import { UsageError } from '@ebpf/core';
 import type { OpenEvent } from '../src/index.js';
 import { capture } from './helpers.js';
 import { errorLine, tool } from '../../../test/support/cli.js';
-import { containers, type Containers } from '../../../test/support/container.js';
+import { cgroupIdOf, containers, type Containers } from '../../../test/support/container.js';
 import { tempDir, uniq, type TempDir } from '../../../test/support/tmp.js';
 import { run } from '../../../test/support/workload.js';
 import { thrown } from '../../../test/support/wait.js';
@@ -38,6 +38,31 @@ function file(tag: string): string {
 }
 
 const opened = (path: string) => (e: OpenEvent) => e.path === path;
+
+describe('cgroupId', () => {
+  it("an open carries the caller's cgroup id (the directory's inode), a failed one too; outside, this process's", async () => {
+    const cap = capture();
+    try {
+      const inside = file('inside');
+      const missing = join(tmp.dir, uniq('missing'));
+      const outside = file('outside');
+      const r = await run(...c.inCgroup('cat', [inside]));
+      const rm = await run(...c.inCgroup('cat', [missing]));
+      expect([r.code, rm.code]).toEqual([0, 1]);
+      expect((await run('cat', [outside])).code).toBe(0);
+      // By pid: this process opened the files too, to write them.
+      const ev = await cap.waitFor((e) => e.pid === r.pid && e.path === inside);
+      expect([ev.errno, ev.cgroupId]).toEqual([0, c.cgroupId]);
+      const evm = await cap.waitFor((e) => e.pid === rm.pid && e.path === missing);
+      expect([evm.errno, evm.cgroupId]).toEqual([2, c.cgroupId]);
+      const evo = await cap.waitFor((e) => e.comm === 'cat' && e.path === outside);
+      expect(evo.cgroupId).toBe(cgroupIdOf('self'));
+      expect(evo.cgroupId).not.toBe(c.cgroupId);
+    } finally {
+      cap.close();
+    }
+  });
+});
 
 describe('container filters', () => {
   it('--cgroup: opens in the cgroup and below it, not outside', async () => {

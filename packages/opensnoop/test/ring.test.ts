@@ -44,7 +44,7 @@ describe('ring sizing', () => {
     expect(e.code).toBe(0);
     expect(e.stderr).toMatch(/^opensnoop: ring buffer \d+ KiB \(as asked\)$/m);
     const d = await CLI.run(['-v', '-d', '1']);
-    expect(d.stderr).toMatch(new RegExp(`^opensnoop: ring buffer \\d+ [KM]iB: ${RING_HICCUP_MS} ms of ${RING_STORM_RATE} records/s per CPU on ${cpus().length} CPUs, ~128 bytes each$`, 'm'));
+    expect(d.stderr).toMatch(new RegExp(`^opensnoop: ring buffer \\d+ [KM]iB: ${RING_HICCUP_MS} ms of ${RING_STORM_RATE} records/s per CPU on ${cpus().length} CPUs, ~${tool.def.ring!.recordBytes} bytes each$`, 'm'));
     expect(errorLine(await CLI.run(['-b', '3']), 2)).toMatch(/power of two/);
   });
 });

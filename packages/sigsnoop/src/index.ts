@@ -81,6 +81,8 @@ export interface SignalEvent {
   tid: number;
   /** Sender's command name. */
   comm: string;
+  /** The cgroup v2 id of the sender (its directory's inode number under the cgroup2 mount; 1: the root). Its path: CgroupPaths from @ebpf/core/kit. */
+  cgroupId: bigint;
   /** Signal number, 1..64; 0 for a kill(pid, 0) probe. */
   sig: number;
   /**
@@ -128,6 +130,7 @@ export function decodeSignal(view: DataView, offset: number, length: number): Si
     pid: raw.pid,
     tid: raw.tid,
     comm: raw.comm,
+    cgroupId: raw.cgroup_id,
     sig: raw.sig,
     tpid: raw.tpid,
     syscall,

@@ -8,6 +8,8 @@ import { CHILD, brief, capture, expectedFromChildren, expectedFromWorkload, runA
 import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
 import { iterate } from '../../../test/support/events.js';
 import { sleep } from '../../../test/support/wait.js';
+import { cgroupIdOf, containers } from '../../../test/support/container.js';
+import { run } from '../../../test/support/workload.js';
 
 const byPid = (w: Work) => (e: SignalEvent) => w.all.includes(e.pid);
 const sortKey = (e: ReturnType<typeof brief>) => `${e.pid} ${e.sig} ${e.tpid}`;
@@ -129,6 +131,29 @@ describe('every way a signal is sent (one workload, a tracer per filter)', () =>
     expect(sorted(got('targetSelf'))).toEqual(sorted(all().filter((e) => e.tpid === w.pid || e.tpid === w.t)));
     expect(got('targetSelf')).toHaveLength(8);
     expect(got('targetMissing').map((e) => [e.sig, e.ret])).toEqual([[15, -3]]);
+  });
+});
+
+describe('cgroupId', () => {
+  it("a kill() carries the sender's cgroup id (the directory's inode); outside, this process's", async () => {
+    const cg = containers();
+    const c = capture();
+    try {
+      // sh ignores SIGUSR1 and sends it to itself (kill is a builtin: sh is the sender).
+      const script = "trap '' USR1; kill -USR1 $$";
+      const r = await run(...cg.inCgroup('sh', ['-c', script]));
+      const ro = await run('sh', ['-c', script]);
+      expect([r.code, ro.code]).toEqual([0, 0]);
+      const sent = (pid: number) => (e: SignalEvent) => e.pid === pid && e.syscall === 'kill';
+      const ev = await c.waitFor(sent(r.pid));
+      expect([ev.sig, ev.tpid, ev.delivery, ev.cgroupId]).toEqual([10, r.pid, 'ignored', cg.cgroupId]);
+      const evo = await c.waitFor(sent(ro.pid));
+      expect([evo.sig, evo.tpid, evo.cgroupId]).toEqual([10, ro.pid, cgroupIdOf('self')]);
+      expect(evo.cgroupId).not.toBe(cg.cgroupId);
+    } finally {
+      c.close();
+      await cg.cleanup();
+    }
   });
 });
 

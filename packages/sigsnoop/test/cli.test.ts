@@ -203,7 +203,7 @@ describe('one workload, watched by a CLI per flag set', () => {
     expect(mine.map((o) => ({ pid: o.pid, comm: o.comm, sig: o.sig, tpid: o.tpid, syscall: o.syscall, ret: o.ret, generated: o.generated, delivery: o.delivery, code: o.code, result: o.result }))).toEqual(fromWork);
     expect(mine.map((o) => o.signalName)).toEqual(fromWork.map((e) => (e.sig ? name(e.sig) : null)));
     for (const o of mine) {
-      expect(Object.keys(o)).toEqual(['time', 'elapsed', 'timestamp', 'pid', 'tid', 'comm', 'sig', 'tpid', 'syscall', 'ret', 'generated', 'delivery', 'deliveryCode', 'code', 'result', 'signalName']);
+      expect(Object.keys(o)).toEqual(['time', 'elapsed', 'timestamp', 'pid', 'tid', 'comm', 'cgroupId', 'sig', 'tpid', 'syscall', 'ret', 'generated', 'delivery', 'deliveryCode', 'code', 'result', 'signalName']);
       expect(o.deliveryCode === null || typeof o.deliveryCode === 'number').toBe(true);
       if (o.sig === 17) expect([w.pid, w.t]).toContain(o.tid); // sent by whichever thread exits last
       else expect(o.tid).toBe(w.pid);
