@@ -12,10 +12,11 @@
 // exporter keeps what it reports (batches of events, periodic histograms).
 import { getSystemErrorName } from 'node:util';
 import { Tracer, UsageError } from '@ebpf/core';
+import { CgroupPaths } from '@ebpf/core/kit';
 import { signalName } from '@ebpf/core/signals';
 import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
-import { CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
+import { CommCap, Counter, LabelCap, Log2Histogram, settleCaps, UNKNOWN, type Metric } from './metrics.js';
 import { registerProm } from './prom.js';
 import { metricProducer, registerMeterProvider, type MeterProviderLike, type OtlpPush, startOtlp } from './otel.js';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
@@ -26,11 +27,14 @@ import type { OpenEvent } from '@ebpf/opensnoop';
 import type { OomKill } from '@ebpf/oomkill';
 import type { TcpSession } from '@ebpf/tcplife';
 
-export { BOUNDS, SLOTS, OTHER, CommCap, Counter, Log2Histogram, type Metric } from './metrics.js';
+export { BOUNDS, SLOTS, OTHER, UNKNOWN, CommCap, LabelCap, Counter, Log2Histogram, settleCaps, type Metric } from './metrics.js';
 export { metricProducer, registerMeterProvider, startOtlp, type MeterProviderLike, type OtlpPush } from './otel.js';
 
 export const TOOLS = ['biolatency', 'runqlat', 'execsnoop', 'exitsnoop', 'sigsnoop', 'tcplife', 'opensnoop', 'oomkill'] as const;
 export type ToolName = (typeof TOOLS)[number];
+/** Labels a user may add to the per-process metrics (execs, exits, signals, open errors). */
+export const LABELS = ['cgroup'] as const;
+export type LabelName = (typeof LABELS)[number];
 /** Tools whose load makes libbpf parse the full kernel BTF (tp_btf programs). */
 const FULL_BTF: readonly ToolName[] = ['runqlat'];
 
@@ -39,6 +43,15 @@ export interface ExporterOptions {
   tools?: ToolName[];
   /** Command names with their own `comm` label value (default 50); the rest are "other". */
   commLimit?: number;
+  /**
+   * Labels added to the per-process metrics (execs, exits, signals, open
+   * errors). 'cgroup': the task's cgroup v2 path ('/system.slice/foo.service';
+   * for signals the sender's), "unknown" when the cgroup was removed before
+   * it could be named. Default: none.
+   */
+  labels?: LabelName[];
+  /** Cgroup paths with their own `cgroup` label value (default 50); the rest are "other". */
+  cgroupLimit?: number;
   /** Register the metrics in this prom-client registry (default: a new one, `registry`). */
   registry?: Registry;
   /** Register the counters in this OpenTelemetry MeterProvider too (histograms: use `producer`, see registerMeterProvider). */
@@ -68,7 +81,7 @@ export interface Exporter {
   /** Tools running, and tools skipped with why. */
   running: ToolName[];
   skipped: Array<{ tool: ToolName; reason: string }>;
-  /** Reads the periodic tools and settles the comm cap (each exposition does this first). */
+  /** Reads the periodic tools and settles the comm and cgroup caps (each exposition does this first). */
   refresh(): void;
   /** Stops the tools (a last OTLP push first, when pushing). */
   close(): Promise<void>;
@@ -82,16 +95,22 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const limit = opts.commLimit ?? 50;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`commLimit must be a positive integer, got ${String(limit)}`);
   const cap = new CommCap(limit);
+  for (const l of opts.labels ?? []) if (!LABELS.includes(l)) throw new UsageError(`unknown label '${String(l)}' (labels: ${LABELS.join(', ')})`);
+  const cgLimit = opts.cgroupLimit ?? 50;
+  if (!Number.isSafeInteger(cgLimit) || cgLimit < 1) throw new UsageError(`cgroupLimit must be a positive integer, got ${String(cgLimit)}`);
+  const cg = opts.labels?.includes('cgroup') ? cgroupLabel(cgLimit) : undefined;
+  const caps: LabelCap[] = cg ? [cap, cg.cap] : [cap];
+  const withCg = (names: string[]) => (cg ? [...names, 'cgroup'] : names);
   const m = {
     bio: new Log2Histogram('ebpf_block_io_latency_seconds', 'Block I/O latency from issue to completion (biolatency), per disk and operation.', ['disk', 'op']),
     runq: new Log2Histogram('ebpf_runqueue_latency_seconds', 'Time tasks waited on a run queue (runqlat).', []),
-    execs: new Counter('ebpf_execs_total', 'Successful execve() calls (execsnoop), by new command name.', ['comm'], '1', cap),
-    exits: new Counter('ebpf_exits_total', 'Process exits (exitsnoop), by command, exit code or terminating signal.', ['comm', 'code', 'signal'], '1', cap),
-    signals: new Counter('ebpf_signals_total', 'Signals sent (sigsnoop), by signal and result (delivered, ignored, or the errno of a failed call).', ['signal', 'result']),
+    execs: new Counter('ebpf_execs_total', `Successful execve() calls (execsnoop), by new command name${cg ? ' and cgroup' : ''}.`, withCg(['comm']), '1', caps),
+    exits: new Counter('ebpf_exits_total', `Process exits (exitsnoop), by command, exit code or terminating signal${cg ? ', and cgroup' : ''}.`, withCg(['comm', 'code', 'signal']), '1', caps),
+    signals: new Counter('ebpf_signals_total', `Signals sent (sigsnoop), by signal and result (delivered, ignored, or the errno of a failed call)${cg ? ", and the sender's cgroup" : ''}.`, withCg(['signal', 'result']), '1', caps),
     tcpSessions: new Counter('ebpf_tcp_sessions_total', 'TCP sessions closed (tcplife), by command and side (active: connect, passive: accept).', ['comm', 'side'], '1', cap),
     tcpBytes: new Counter('ebpf_tcp_bytes_total', 'Bytes of closed TCP sessions (tcplife), by command and direction (tx, rx).', ['comm', 'direction'], 'By', cap),
     tcpDuration: new Log2Histogram('ebpf_tcp_session_duration_seconds', 'Lifetime of closed TCP sessions (tcplife).', []),
-    openErrors: new Counter('ebpf_open_errors_total', 'Failed open()/openat()/openat2() calls (opensnoop), by command and errno.', ['comm', 'errno'], '1', cap),
+    openErrors: new Counter('ebpf_open_errors_total', `Failed open()/openat()/openat2() calls (opensnoop), by command and errno${cg ? ', and cgroup' : ''}.`, withCg(['comm', 'errno']), '1', caps),
     oom: new Counter('ebpf_oom_kills_total', 'Processes killed by the OOM killer (oomkill), by victim command.', ['comm'], '1', cap),
     lost: new Counter('ebpf_exporter_lost_events_total', 'Events a tool saw but could not report (ring buffer full, tables full).', ['tool']),
   };
@@ -109,7 +128,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
 
   for (const name of wanted) {
     try {
-      running.push(await start(name, m));
+      running.push(await start(name, m, cg?.of ?? none));
     } catch (err) {
       for (const r of running) r.close();
       if (strict) throw err;
@@ -128,7 +147,7 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
       r.read?.();
       m.lost.set([r.name], r.lost());
     }
-    cap.settle();
+    settleCaps(caps);
   };
 
   // prom-client's registry alone: its index loads every metric type, cluster
@@ -209,7 +228,41 @@ function stream<E>(name: ToolName, t: Tracer<E>, onBatch: (b: E[]) => void, extr
   return { name, read: () => t.flush(), close: () => t.close(), lost: () => t.lost().ring + (extra?.() ?? 0) };
 }
 
-async function start(name: ToolName, m: M): Promise<Running> {
+/** No cgroup label: the label list as it is. */
+const none = (labels: string[]) => labels;
+
+/**
+ * The `cgroup` label: a cgroup id's path, capped at `limit` paths. An id the
+ * kit's CgroupPaths cannot name at the batch (a cgroup made since its last
+ * walk, when it may not walk again yet) waits as '#id' until the next read:
+ * then one walk names it, or it is "unknown" (removed). '#' never starts a path.
+ */
+function cgroupLabel(limit: number): { cap: LabelCap; of: (labels: string[], id: bigint) => string[] } {
+  // The first walk at the first event, once the tools are loaded (see FULL_BTF: what is resident while they load sets the peak).
+  let paths: CgroupPaths | undefined;
+  const cap = new LabelCap('cgroup', limit, {
+    free: [UNKNOWN],
+    resolve: (waiting) => {
+      for (const v of waiting) {
+        if (v[0] !== '#') continue;
+        paths!.rescan(); // once per read, and only when an id waits
+        break;
+      }
+      return (v) => (v[0] === '#' ? (paths!.known(BigInt(v.slice(1))) ?? UNKNOWN) : v);
+    },
+  });
+  return {
+    cap,
+    of: (labels, id) => {
+      labels.push((paths ??= new CgroupPaths()).path(id) ?? `#${id}`);
+      return labels;
+    },
+  };
+}
+
+type WithCgroup = (labels: string[], cgroupId: bigint) => string[];
+
+async function start(name: ToolName, m: M, cg: WithCgroup): Promise<Running> {
   switch (name) {
     case 'biolatency': {
       const { biolatency } = await import('@ebpf/biolatency');
@@ -231,13 +284,13 @@ async function start(name: ToolName, m: M): Promise<Running> {
     case 'execsnoop': {
       const { tool } = await import('@ebpf/execsnoop');
       return stream(name, startTool<ExecEvent>(tool), (b: ExecEvent[]) => {
-        for (const ev of b) m.execs.inc([ev.comm]);
+        for (const ev of b) m.execs.inc(cg([ev.comm], ev.cgroupId));
       });
     }
     case 'exitsnoop': {
       const { tool } = await import('@ebpf/exitsnoop');
       return stream(name, startTool<ExitEvent>(tool), (b: ExitEvent[]) => {
-        for (const ev of b) m.exits.inc([ev.comm, ev.exitCode === null ? '' : String(ev.exitCode), ev.signalName ?? '']);
+        for (const ev of b) m.exits.inc(cg([ev.comm, ev.exitCode === null ? '' : String(ev.exitCode), ev.signalName ?? ''], ev.cgroupId));
       });
     }
     case 'sigsnoop': {
@@ -245,7 +298,7 @@ async function start(name: ToolName, m: M): Promise<Running> {
       return stream(name, startTool<SignalEvent>(tool), (b: SignalEvent[]) => {
         for (const ev of b) {
           const result = ev.ret !== null && ev.ret < 0 ? errnoName(-ev.ret) : (ev.delivery ?? 'none');
-          m.signals.inc([ev.sig === 0 ? '0' : (signalName(ev.sig) ?? String(ev.sig)), result]);
+          m.signals.inc(cg([ev.sig === 0 ? '0' : (signalName(ev.sig) ?? String(ev.sig)), result], ev.cgroupId));
         }
       });
     }
@@ -269,7 +322,7 @@ async function start(name: ToolName, m: M): Promise<Running> {
     case 'opensnoop': {
       const { tool } = await import('@ebpf/opensnoop');
       return stream(name, startTool<OpenEvent>(tool, { failed: true }), (b: OpenEvent[]) => {
-        for (const ev of b) if (ev.errno) m.openErrors.inc([ev.comm, errnoName(ev.errno)]);
+        for (const ev of b) if (ev.errno) m.openErrors.inc(cg([ev.comm, errnoName(ev.errno)], ev.cgroupId));
       });
     }
     case 'oomkill': {

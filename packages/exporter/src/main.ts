@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { UsageError } from '@ebpf/core';
 import { commanderExit, commanderOutput, runMain } from '@ebpf/core/cli';
-import { startExporter, TOOLS, type ToolName } from './index.js';
+import { LABELS, startExporter, TOOLS, type LabelName, type ToolName } from './index.js';
 
 interface Config {
   listen?: string;
@@ -13,9 +13,11 @@ interface Config {
   otlpIntervalSeconds?: number;
   tools?: string[];
   commLimit?: number;
+  labels?: string[];
+  cgroupLimit?: number;
 }
 
-const CONFIG_KEYS = ['listen', 'otlp', 'otlpIntervalSeconds', 'tools', 'commLimit'];
+const CONFIG_KEYS = ['listen', 'otlp', 'otlpIntervalSeconds', 'tools', 'commLimit', 'labels', 'cgroupLimit'];
 
 function readConfig(path: string): Config {
   let c: unknown;
@@ -34,6 +36,13 @@ function tools(v: unknown): ToolName[] {
   if (!Array.isArray(list) || list.length === 0) throw new UsageError(`tools must be a non-empty list of: ${TOOLS.join(', ')}`);
   for (const t of list) if (!TOOLS.includes(t)) throw new UsageError(`unknown tool '${String(t)}' (tools: ${TOOLS.join(', ')})`);
   return list as ToolName[];
+}
+
+function labels(v: unknown): LabelName[] {
+  const list = typeof v === 'string' ? v.split(',').filter(Boolean) : v;
+  if (!Array.isArray(list)) throw new UsageError(`labels must be a list of: ${LABELS.join(', ')}`);
+  for (const l of list) if (!LABELS.includes(l)) throw new UsageError(`unknown label '${String(l)}' (labels: ${LABELS.join(', ')})`);
+  return list as LabelName[];
 }
 
 function positive(what: string, v: unknown): number {
@@ -66,11 +75,13 @@ await runMain('ebpf-exporter', async () => {
     .option('--otlp-interval <SECONDS>', 'OTLP push interval (default 15)')
     .option('-t, --tools <LIST>', `comma-separated tools (default: every one this machine can run): ${TOOLS.join(',')}`)
     .option('--comm-limit <N>', 'command names with their own comm label; the rest are "other" (default 50)')
-    .option('-c, --config <FILE>', 'JSON config: {"listen","otlp","otlpIntervalSeconds","tools","commLimit"}; flags win')
+    .option('--labels <LIST>', `labels added to execs, exits, signals and open errors: ${LABELS.join(',')} (default: none)`)
+    .option('--cgroup-limit <N>', 'cgroup paths with their own cgroup label; the rest are "other" (default 50)')
+    .option('-c, --config <FILE>', 'JSON config: {"listen","otlp","otlpIntervalSeconds","tools","commLimit","labels","cgroupLimit"}; flags win')
     .exitOverride(commanderExit)
     .configureOutput(commanderOutput('ebpf-exporter'))
     .parse(process.argv);
-  const f = cmd.opts<{ listen?: string; otlp?: string; otlpInterval?: string; tools?: string; commLimit?: string; config?: string }>();
+  const f = cmd.opts<{ listen?: string; otlp?: string; otlpInterval?: string; tools?: string; commLimit?: string; labels?: string; cgroupLimit?: string; config?: string }>();
   const c = f.config !== undefined ? readConfig(f.config) : {};
   const listen = address(f.listen ?? c.listen ?? '127.0.0.1:9435');
   const otlp = f.otlp ?? c.otlp;
@@ -78,11 +89,13 @@ await runMain('ebpf-exporter', async () => {
   const intervalS = positive('the OTLP interval', f.otlpInterval ?? c.otlpIntervalSeconds ?? 15);
   const toolList = f.tools ?? c.tools;
   const commLimit = positive('the comm limit', f.commLimit ?? c.commLimit ?? 50);
+  const labelList = labels(f.labels ?? c.labels ?? []);
+  const cgroupLimit = positive('the cgroup limit', f.cgroupLimit ?? c.cgroupLimit ?? 50);
   if (!listen && otlpUrl === undefined) throw new UsageError('nothing to do: --listen none and no --otlp');
 
   let started = false;
   // A skipped tool is one line, once the others run; none running: one line with the reasons.
-  const exp = await startExporter({ tools: toolList === undefined ? undefined : tools(toolList), commLimit, otlpUrl, otlpIntervalMs: intervalS * 1000, warn: (l) => started && process.stderr.write(`ebpf-exporter: ${l}\n`) });
+  const exp = await startExporter({ tools: toolList === undefined ? undefined : tools(toolList), commLimit, labels: labelList, cgroupLimit, otlpUrl, otlpIntervalMs: intervalS * 1000, warn: (l) => started && process.stderr.write(`ebpf-exporter: ${l}\n`) });
   started = true;
   if (exp.running.length === 0) {
     await exp.close();

@@ -14,8 +14,11 @@ export const SLOTS = 27;
 /** The `le` bounds in seconds: 2^(i+1) microseconds for slot i. */
 export const BOUNDS: readonly number[] = Array.from({ length: SLOTS }, (_, i) => 2 ** (i + 1) / 1e6);
 
-/** Label value for the command names beyond the comm limit. */
+/** Label value for the command names (cgroups) beyond the comm (cgroup) limit. */
 export const OTHER = 'other';
+
+/** Label value for a cgroup removed before the exporter could name it. */
+export const UNKNOWN = 'unknown';
 
 export interface CounterSeries {
   labels: string[];
@@ -49,38 +52,48 @@ export function labelObject(names: string[], values: string[]): Record<string, s
   return o;
 }
 
-/** A monotonic counter; with commIndex, label `comm` is capped by the exporter's CommCap. */
+/** A monotonic counter; a label named by one of its caps (comm, cgroup) is kept to that cap's bounded set of values. */
 export class Counter implements MetricBase {
   readonly kind = 'counter';
   readonly series = new Map<string, CounterSeries>();
-  /** Keys whose comm is not yet admitted (folded at settle). */
+  /** Keys with a label value not yet admitted by its cap (relabelled at settle). */
   readonly pending = new Set<string>();
+  /** The capped labels: which cap, at which index. */
+  readonly caps: Array<{ cap: LabelCap; index: number }> = [];
+  /** Index of `comm` (-1: none). */
+  readonly commIndex: number;
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: string[],
     readonly unit = '1',
-    readonly cap?: CommCap,
+    caps?: LabelCap | Array<LabelCap | undefined>,
   ) {
     this.commIndex = labelNames.indexOf('comm');
-    cap?.counters.push(this);
+    for (const cap of [caps ?? []].flat()) {
+      const index = cap ? labelNames.indexOf(cap.label) : -1;
+      if (index < 0) continue;
+      this.caps.push({ cap: cap!, index });
+      cap!.counters.push(this);
+    }
   }
-  readonly commIndex: number;
 
   inc(labels: string[], by = 1): void {
-    if (this.cap && this.commIndex >= 0) {
-      const comm = labels[this.commIndex]!;
-      if (!this.cap.admitted(comm)) {
-        if (this.cap.roomFor(comm)) this.cap.note(comm);
-        else labels[this.commIndex] = OTHER;
-      }
+    let waits = false;
+    for (const { cap, index } of this.caps) {
+      const v = labels[index]!;
+      if (cap.admitted(v)) continue;
+      if (cap.roomFor(v)) {
+        cap.note(v);
+        waits = true;
+      } else labels[index] = OTHER;
     }
     const key = keyOf(labels);
     const s = this.series.get(key);
     if (s) s.value += by;
     else {
       this.series.set(key, { labels, value: by });
-      if (this.cap && this.commIndex >= 0 && !this.cap.admitted(labels[this.commIndex]!)) this.pending.add(key);
+      if (waits) this.pending.add(key);
     }
   }
 
@@ -137,56 +150,89 @@ export class Log2Histogram implements MetricBase {
 export type Metric = Counter | Log2Histogram;
 
 /**
- * Bounds the `comm` label: at most `limit` command names get their own
- * series, the rest are counted under "other". Names wait between two reads
- * (scrapes or pushes); at each read the busiest waiting names (events summed
+ * Bounds a label (`comm`, `cgroup`): at most `limit` values get their own
+ * series, the rest are counted under "other". Values wait between two reads
+ * (scrapes or pushes); at each read the busiest waiting values (events summed
  * over every metric) take the free places and the rest fold into "other".
- * Once admitted a name keeps its series, so counters stay monotonic.
+ * Once admitted a value keeps its series, so counters stay monotonic.
+ *
+ * `resolve`, when given, is asked once per read for a function that turns a
+ * waiting value into its final one (the cgroup label waits as an id that had
+ * no name yet, and becomes a path or "unknown"); `free` values are admitted
+ * without taking a place.
  */
-export class CommCap {
+export class LabelCap {
   readonly counters: Counter[] = [];
   #admitted = new Set<string>();
   #waiting = new Set<string>();
-  constructor(readonly limit: number) {}
+  readonly #free: Set<string>;
+  constructor(
+    readonly label: string,
+    readonly limit: number,
+    opts: { free?: string[]; resolve?: (waiting: ReadonlySet<string>) => (value: string) => string } = {},
+  ) {
+    this.#free = new Set([OTHER, ...(opts.free ?? [])]);
+    this.#resolve = opts.resolve;
+  }
+  readonly #resolve?: (waiting: ReadonlySet<string>) => (value: string) => string;
 
-  admitted(comm: string): boolean {
-    return comm === OTHER || this.#admitted.has(comm);
+  admitted(v: string): boolean {
+    return this.#admitted.has(v) || this.#free.has(v);
   }
-  /** Whether a new name may wait for admission (bounded: 4 × limit names wait at most). */
-  roomFor(comm: string): boolean {
-    return this.#admitted.size < this.limit && (this.#waiting.has(comm) || this.#waiting.size < 4 * this.limit);
+  /** Whether a new value may wait for admission (bounded: 4 × limit values wait at most). */
+  roomFor(v: string): boolean {
+    return this.#admitted.size < this.limit && (this.#waiting.has(v) || this.#waiting.size < 4 * this.limit);
   }
-  note(comm: string): void {
-    this.#waiting.add(comm);
+  note(v: string): void {
+    this.#waiting.add(v);
   }
 
-  /** Admits the busiest waiting names while places are free; folds the others into "other". */
+  /** Admits the busiest waiting values while places are free; folds the others into "other". */
   settle(): void {
     if (this.#waiting.size === 0) return;
+    const final = this.#resolve?.(this.#waiting) ?? ((v: string) => v);
     const tally = new Map<string, number>();
     for (const c of this.counters) {
+      const index = c.caps.find((x) => x.cap === this)!.index;
       for (const key of c.pending) {
         const s = c.series.get(key)!;
-        const comm = s.labels[c.commIndex]!;
-        tally.set(comm, (tally.get(comm) ?? 0) + s.value);
+        const v = final(s.labels[index]!);
+        if (!this.admitted(v)) tally.set(v, (tally.get(v) ?? 0) + s.value);
       }
     }
     const order = [...tally].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    for (const [comm] of order) {
+    for (const [v] of order) {
       if (this.#admitted.size >= this.limit) break;
-      this.#admitted.add(comm);
-    }
-    for (const c of this.counters) {
-      for (const key of c.pending) {
-        const s = c.series.get(key)!;
-        if (this.#admitted.has(s.labels[c.commIndex]!)) continue;
-        c.series.delete(key);
-        const labels = s.labels.slice();
-        labels[c.commIndex] = OTHER;
-        c.inc(labels, s.value);
-      }
-      c.pending.clear();
+      this.#admitted.add(v);
     }
     this.#waiting.clear();
+    for (const c of this.counters) {
+      const index = c.caps.find((x) => x.cap === this)!.index;
+      for (const key of [...c.pending]) {
+        const s = c.series.get(key)!;
+        const was = s.labels[index]!;
+        let v = final(was);
+        if (!this.admitted(v)) v = OTHER;
+        if (v === was) continue;
+        c.series.delete(key);
+        c.pending.delete(key);
+        const labels = s.labels.slice();
+        labels[index] = v;
+        c.inc(labels, s.value); // pending again only for a label of another cap, settled after this one
+      }
+    }
   }
+}
+
+/** Bounds the `comm` label (see LabelCap). */
+export class CommCap extends LabelCap {
+  constructor(limit: number) {
+    super('comm', limit);
+  }
+}
+
+/** Settles every cap, in order, then nothing waits: each capped label of every series is admitted or "other". */
+export function settleCaps(caps: LabelCap[]): void {
+  for (const cap of caps) cap.settle();
+  for (const cap of caps) for (const c of cap.counters) c.pending.clear();
 }

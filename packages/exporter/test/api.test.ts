@@ -8,6 +8,8 @@ import { UsageError } from '@ebpf/core';
 import { bpfLinks } from '../../../test/support/bpf.js';
 import { until } from '../../../test/support/wait.js';
 import { compileC, run } from '../../../test/support/workload.js';
+import { cgroup2Root, containers } from '../../../test/support/container.js';
+import { relative } from 'node:path';
 
 class Reader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
@@ -30,6 +32,8 @@ describe('startExporter()', () => {
   it('bad options: a UsageError before anything loads', async () => {
     await expect(startExporter({ tools: ['nosuch' as never] })).rejects.toThrow(UsageError);
     await expect(startExporter({ tools: ['execsnoop'], commLimit: 0 })).rejects.toThrow(/commLimit must be a positive integer/);
+    await expect(startExporter({ tools: ['execsnoop'], labels: ['pid' as never] })).rejects.toThrow(new UsageError("unknown label 'pid' (labels: cgroup)"));
+    await expect(startExporter({ tools: ['execsnoop'], labels: ['cgroup'], cgroupLimit: 1.5 })).rejects.toThrow(/cgroupLimit must be a positive integer/);
     expect(bpfLinks()).toBe(0);
   });
 
@@ -77,4 +81,36 @@ describe('startExporter()', () => {
     await exp.close();
   });
 
+  it("labels: ['cgroup'], cgroupLimit: at most N cgroup paths keep a label of their own, the rest count as \"other\"; nothing dropped", async () => {
+    const cg = containers();
+    const registry = new Registry();
+    const exp = await startExporter({ tools: ['execsnoop'], registry, commLimit: 100000, labels: ['cgroup'], cgroupLimit: 1 });
+    open.push(exp);
+    try {
+      const marker = `exq${process.pid % 100000}`;
+      const bin = compileC(new URL('./c/exwl.c', import.meta.url), { name: marker });
+      const series = async () => {
+        const out = new Map<string, number>();
+        for (const m of (await registry.metrics()).matchAll(new RegExp(`^ebpf_execs_total\\{comm="${marker}",cgroup="([^"]*)"\\} (\\d+)$`, 'gm'))) out.set(m[1]!, Number(m[2]));
+        return out;
+      };
+      const sum = (s: Map<string, number>) => [...s.values()].reduce((a, b) => a + b, 0);
+      // Three runs in the test's cgroup: its path has the one place, unless a busier cgroup of the machine took it.
+      for (let i = 0; i < 3; i++) expect((await run(...cg.inCgroup(bin, ['exit']))).code).toBe(3);
+      await until(async () => sum(await series()) === 3, 'three execs in the registry');
+      const first = await series();
+      const path = `/${relative(cgroup2Root(), cg.cgroup)}`;
+      expect([...first.keys()].every((k) => k === path || k === OTHER), JSON.stringify([...first])).toBe(true);
+      // One in its child: the place is taken, so "other"; counters only grow.
+      expect((await run(...cg.inCgroup(bin, ['exit'], cg.child))).code).toBe(3);
+      await until(async () => sum(await series()) === 4, 'the fourth exec');
+      const second = await series();
+      expect(second.has(`${path}/child`)).toBe(false);
+      expect(second.get(OTHER) ?? 0).toBeGreaterThanOrEqual(1);
+      for (const [k, v] of first) expect(second.get(k), k).toBeGreaterThanOrEqual(v);
+      await exp.close();
+    } finally {
+      await cg.cleanup();
+    }
+  });
 });

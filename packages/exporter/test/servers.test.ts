@@ -4,12 +4,14 @@
 // workloads run with a marker comm (a C program of that name): execs,
 // exits by code and by signal, failed opens, ignored signals, loopback TCP
 // sessions of known bytes, and O_DIRECT reads on a loop device the test
-// creates (never a real disk). Values are read back through Prometheus'
+// creates (never a real disk). The exporter runs with --labels cgroup: a
+// second marker runs its execs, failed opens and signals inside a cgroup v2
+// directory the test makes (and removes), and its series carry that path. Values are read back through Prometheus'
 // HTTP API and from the decoded OTLP payload.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { biolatency, type Biolatency } from '@ebpf/biolatency';
 import { BOUNDS, SLOTS } from '../src/index.js';
@@ -18,6 +20,7 @@ import { AS_NOBODY, Cli, errorLine } from '../../../test/support/cli.js';
 import { tempDir, type TempDir } from '../../../test/support/tmp.js';
 import { DEADLINE, until } from '../../../test/support/wait.js';
 import { compileC, run, start as startChild, type Child } from '../../../test/support/workload.js';
+import { cgroup2Root, containers, type Containers } from '../../../test/support/container.js';
 import { otlpReceiver, type OtlpMetric, type Receiver } from './otlp.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -28,6 +31,8 @@ const SESSIONS = 5;
 const TX = 100_000;
 const RX = 37_000;
 const READS = 300;
+const CG_EXECS = 5; // runs of the second marker inside the cgroup: CG_EXECS exits, one `open`, one `sig`
+const CG_OPENS = 9;
 const WAIT = 60_000; // scrapes every second, pushes every second: well inside this
 
 let tmp: TempDir;
@@ -39,6 +44,11 @@ let recv: Receiver;
 let tcp: Server;
 let loop: string | undefined;
 let bio: Biolatency;
+let cg: Containers;
+let cgMarker: string;
+/** The cgroup label values: the test's cgroup, and this process's own (the first marker's). */
+let cgPath: string;
+let selfPath: string;
 const bioLoop = new Float64Array(SLOTS + 1);
 
 async function freePort(): Promise<number> {
@@ -95,6 +105,11 @@ beforeAll(async () => {
   marker = `exm${process.pid % 100000}`;
   const bin = compileC(new URL('./c/exwl.c', import.meta.url), { name: marker });
   expect(basename(bin)).toBe(marker);
+  cgMarker = `exg${process.pid % 100000}`;
+  const cgBin = compileC(new URL('./c/exwl.c', import.meta.url), { name: cgMarker });
+  cg = containers();
+  cgPath = `/${relative(cgroup2Root(), cg.cgroup)}`;
+  selfPath = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
 
   // The loop device: a 16 MiB file in the temporary directory.
   const img = join(tmp.dir, 'disk.img');
@@ -110,7 +125,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
 
   recv = await otlpReceiver();
-  exporter = new Cli(CLI, ['--listen', '127.0.0.1:0', '--otlp', recv.url, '--otlp-interval', '1', '--comm-limit', '100000']);
+  exporter = new Cli(CLI, ['--listen', '127.0.0.1:0', '--otlp', recv.url, '--otlp-interval', '1', '--comm-limit', '100000', '--labels', 'cgroup', '--cgroup-limit', '100000']);
   await until(() => /on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(exporter.stderr) || exporter.proc.exitCode !== null, 'the exporter to listen', DEADLINE.start);
   const port = Number(/127\.0\.0\.1:(\d+)\/metrics/.exec(exporter.stderr)?.[1]);
   expect(port, exporter.stderr).toBeGreaterThan(0);
@@ -134,6 +149,10 @@ beforeAll(async () => {
     await run(bin, ['sig', String(SIGS)]),
   ];
   for (let i = runs.length; i < EXECS; i++) runs.push(await run(bin, ['exit']));
+  // The second marker, inside the test's cgroup.
+  const cgRuns = [await run(...cg.inCgroup(cgBin, ['open', String(CG_OPENS)])), await run(...cg.inCgroup(cgBin, ['sig', String(SIGS)]))];
+  for (let i = 0; i < CG_EXECS; i++) cgRuns.push(await run(...cg.inCgroup(cgBin, ['exit'])));
+  expect(cgRuns.map((r) => r.code ?? r.signal)).toEqual([3, 'SIGTERM', ...Array(CG_EXECS).fill(3)]);
   expect(runs.map((r) => r.code ?? r.signal)).toEqual([3, 3, 3, 'SIGTERM', ...Array(EXECS - 4).fill(3)]);
   expect(Number(runs[2]!.stdout)).toBe(SESSIONS * RX);
   const dio = compileC(new URL('../../biolatency/test/c/dio.c', import.meta.url));
@@ -151,19 +170,36 @@ afterAll(async () => {
   tcp?.close();
   bio?.close();
   if (loop) execFileSync('losetup', ['-d', loop]);
+  await cg?.cleanup();
   tmp?.cleanup();
 });
 
 describe('Prometheus scrapes ebpf-exporter', () => {
   it('execs and exits of the marker command: exact counts, exit code 3 and SIGTERM', async () => {
-    await promValue(`ebpf_execs_total{comm="${marker}"}`, (v) => v === EXECS);
-    await promValue(`ebpf_exits_total{comm="${marker}",code="3",signal=""}`, (v) => v === EXECS - 1);
-    await promValue(`ebpf_exits_total{comm="${marker}",code="",signal="SIGTERM"}`, (v) => v === 1);
+    await promValue(`ebpf_execs_total{comm="${marker}",cgroup="${selfPath}"}`, (v) => v === EXECS);
+    await promValue(`ebpf_exits_total{comm="${marker}",code="3",signal="",cgroup="${selfPath}"}`, (v) => v === EXECS - 1);
+    await promValue(`ebpf_exits_total{comm="${marker}",code="",signal="SIGTERM",cgroup="${selfPath}"}`, (v) => v === 1);
   }, 90_000);
 
   it('failed opens by errno, ignored signals by signal and result', async () => {
-    await promValue(`ebpf_open_errors_total{comm="${marker}",errno="ENOENT"}`, (v) => v === OPENS);
-    await promValue('ebpf_signals_total{signal="SIGUSR1",result="ignored"}', (v) => v >= SIGS);
+    await promValue(`ebpf_open_errors_total{comm="${marker}",errno="ENOENT",cgroup="${selfPath}"}`, (v) => v === OPENS);
+    await promValue(`ebpf_signals_total{signal="SIGUSR1",result="ignored",cgroup="${selfPath}"}`, (v) => v >= SIGS);
+  }, 90_000);
+
+  it("--labels cgroup: the second marker's execs, exits, failed opens and signals under the test's cgroup path, exact", async () => {
+    expect(cgPath).not.toBe(selfPath);
+    await promValue(`ebpf_execs_total{comm="${cgMarker}",cgroup="${cgPath}"}`, (v) => v === CG_EXECS + 2);
+    await promValue(`ebpf_exits_total{comm="${cgMarker}",code="3",signal="",cgroup="${cgPath}"}`, (v) => v === CG_EXECS + 1);
+    await promValue(`ebpf_exits_total{comm="${cgMarker}",code="",signal="SIGTERM",cgroup="${cgPath}"}`, (v) => v === 1);
+    await promValue(`ebpf_open_errors_total{comm="${cgMarker}",errno="ENOENT",cgroup="${cgPath}"}`, (v) => v === CG_OPENS);
+    // Only the marker sends signals in that cgroup: the count is exact.
+    await promValue(`ebpf_signals_total{signal="SIGUSR1",result="ignored",cgroup="${cgPath}"}`, (v) => v === SIGS);
+    // Every one of its events is there: none under another cgroup, "other" or "unknown".
+    await promValue(`sum(ebpf_execs_total{comm="${cgMarker}"})`, (v) => v === CG_EXECS + 2);
+    await promValue(`sum(ebpf_open_errors_total{comm="${cgMarker}"})`, (v) => v === CG_OPENS);
+    // Labels on the per-process metrics only.
+    const labelled = await query(`count by (__name__) ({cgroup!=""})`);
+    expect(labelled.map((s) => s.metric.__name__).sort()).toEqual(['ebpf_execs_total', 'ebpf_exits_total', 'ebpf_open_errors_total', 'ebpf_signals_total']);
   }, 90_000);
 
   it('TCP sessions: count, bytes per direction equal to what was sent and received, durations', async () => {
@@ -250,6 +286,8 @@ describe('ebpf-exporter CLI', () => {
     expect(errorLine(await runCli(['--listen', 'x:99999']), 2)).toMatch(/--listen must be/);
     expect(errorLine(await runCli(['--otlp', 'ftp://x']), 2)).toMatch(/--otlp must be/);
     expect(errorLine(await runCli(['--comm-limit', '0']), 2)).toMatch(/comm limit must be a positive integer/);
+    expect(errorLine(await runCli(['--labels', 'cgroup,pid']), 2)).toMatch(/^ebpf-exporter: unknown label 'pid' \(labels: cgroup\)$/);
+    expect(errorLine(await runCli(['--labels', 'cgroup', '--cgroup-limit', 'x']), 2)).toMatch(/cgroup limit must be a positive integer/);
     const cfg = join(tmp.dir, 'bad.json');
     writeFileSync(cfg, '{"listen": "127.0.0.1:9", "colour": 1}');
     expect(errorLine(await runCli(['--config', cfg]), 2)).toMatch(/unknown key 'colour'/);
