@@ -66,6 +66,7 @@
 #include "ebpf/output.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap, --mntnsmap: ebpf_container_allowed() */
 #include "ebpf/cgroup_id.h"   /* the sender's cgroup v2 id */
+#include "ebpf/siginfo.h"     /* si_code: SI_USER, SI_TKILL (shared with timemachine) */
 
 /* ---- Load-time config: set by user space before load (const volatile = .rodata),
  * so the verifier sees them as constants and drops the branches they disable. */
@@ -93,10 +94,6 @@ enum sig_syscall {
 };
 
 #define RESULT_NONE (-1) /* no signal was generated */
-
-/* si_code values (include/uapi/asm-generic/siginfo.h) */
-#define SI_USER 0
-#define SI_TKILL (-6)
 
 /* pidfd_send_signal() sentinels for "myself" (6.15+) */
 #define PIDFD_SELF_THREAD (-10000)
