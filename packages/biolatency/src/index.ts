@@ -7,7 +7,6 @@
 //   }
 //   // elsewhere: bio.snapshot() on demand, bio.close() to stop (returns what is left)
 import {
-  DoubleBufferedMap,
   PreflightError,
   checkTracepoints,
   decodeRequestFlags,
@@ -18,7 +17,7 @@ import {
   type Disk,
   type RequestFlags,
 } from '@ebpf/core';
-import { apiOption, containerOptions, definePeriodicTool, type ContainerOptions, type HistogramSnapshot, int, type Log2Histogram, option, wholeDisk, type Periodic } from '@ebpf/core/kit';
+import { apiOption, containerOptions, definePeriodicTool, type ContainerOptions, type HistogramSnapshot, int, type Log2Histogram, millisecondsOption, option, timestampFlag, wholeDisk, type Periodic } from '@ebpf/core/kit';
 import { decodeHist, decodeHistKey, HIST_KEY_SIZE, HIST_SIZE, MAX_SLOTS, type Config } from './biolatency.gen.js';
 
 /** A -F key's operation and flags, named (core's decodeRequestFlags; the codes come from ebpf/block.h). */
@@ -80,12 +79,15 @@ export type Biolatency = Periodic<Snapshot>;
 /** Resolves -d: the disk's kernel dev_t. Throws a UsageError naming the problem. */
 export const resolveDisk: (name: string) => number = resolveWholeDisk;
 
-/** biolatency's options: the API's keys, with their CLI flags. */
+/** biolatency's flags, in BCC's order: the API's options (by their keys) and the display flags (cliOnly). */
 export const options = {
+  timestamp: timestampFlag,
   queued: option('-Q, --queued', 'include OS queued time in I/O time'),
-  milliseconds: option('-m, --milliseconds', 'millisecond histogram'),
+  milliseconds: millisecondsOption,
   perDisk: option('-D, --disks', 'print a histogram per disk device'),
   perFlags: option('-F, --flags', 'print a histogram per set of I/O flags'),
+  extension: option('-e, --extension', 'summarize average/total value', undefined, { cliOnly: true }),
+  json: option('-j, --json', 'print one JSON object per histogram', undefined, { cliOnly: true }),
   disk: option('-d, --disk <DISK>', 'Trace this disk only', wholeDisk),
   // The kit's container filters (kit/container.ts), -c as libbpf-tools' biolatency spells --cgroup.
   ...containerOptions,
@@ -159,10 +161,9 @@ export const tool = definePeriodicTool({
     // Only -Q and -c start clocks before a merge can happen.
     spec.setAutoload('block_rq_merge', !!o.queued || containerFilter(o));
   },
-  reader: (obj, o) => {
-    const maps = new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']);
-    return (startNs, endNs) => snapshotOf(maps.swap(), startNs, endNs, o);
-  },
+  // The kit points `current` at hist_a before the programs attach.
+  doubleBuffer: () => ({ outer: 'current', inner: ['hist_a', 'hist_b'] }),
+  reader: (_obj, o, maps) => (startNs, endNs) => snapshotOf(maps!.swap(), startNs, endNs, o),
   lost: (obj) => Number(obj.readGlobalInt('starts_full') + obj.readGlobalInt('starts_stale')),
 });
 

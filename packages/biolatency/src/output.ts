@@ -1,12 +1,11 @@
 // How biolatency prints a snapshot: exactly as BCC's biolatency, or one JSON
 // object per histogram.
-import { escapeControl, hhmmss, log2Histogram, log2HistogramRows, pad } from '@ebpf/core/format';
-import type { FlagsOf } from '@ebpf/core/kit';
-import type { flags } from './cli.js';
-import type { Histogram, Snapshot } from './index.js';
+import { escapeControl, log2Histogram, log2HistogramRows } from '@ebpf/core/format';
+import { periodHead, type FlagsOf } from '@ebpf/core/kit';
+import type { Histogram, options, Snapshot } from './index.js';
 
 /** The CLI flags that shape output. */
-export type Flags = FlagsOf<typeof flags>;
+export type Flags = FlagsOf<typeof options>;
 
 export const BANNER = 'Tracing block device I/O... Hit Ctrl-C to end.\n';
 
@@ -24,8 +23,7 @@ function units(ns: number, unit: Snapshot['unit']): number {
  * I/O completed.
  */
 export function formatSnapshot(s: Snapshot, f: Flags): string {
-  let out = '\n';
-  if (f.timestamp) out += `${pad(hhmmss(s.time), 8)}\n`;
+  let out = periodHead(s.time, f.timestamp);
   for (const h of s.histograms) {
     if (h.disk) out += `\ndisk = ${escapeControl(h.disk.name)}\n`;
     if (h.flags) out += `\nflags = ${h.flags.text}\n`;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // offcputime: off-CPU time by stack. Flags and output follow BCC's
 // offcputime (-f: folded lines); --json prints one JSON object per report.
-import { flameGraphOption, option, runCli, runStackReportCli, type FlagsOf } from '@ebpf/core/kit';
+import { runCli, runStackReportCli, type FlagsOf } from '@ebpf/core/kit';
 import { check, offcputime, options } from './index.js';
 import { formatReport, reportJson, warnings } from './output.js';
 
@@ -20,28 +20,10 @@ const examples = `examples:
     offcputime --json 5    # one JSON object for the report
     offcputime --flamegraph off.html 5   # a flame graph page (search, zoom)`;
 
-/** Every flag, in BCC's order: the tool's options and the display flags. */
-const flags = {
-  pid: options.pid,
-  tid: options.tid,
-  userThreadsOnly: options.userThreadsOnly,
-  kernelThreadsOnly: options.kernelThreadsOnly,
-  userStacksOnly: options.userStacksOnly,
-  kernelStacksOnly: options.kernelStacksOnly,
-  delimited: option('-d, --delimited', 'insert delimiter between kernel/user stacks', undefined, { cliOnly: true }),
-  folded: option('-f, --folded', 'output folded format', undefined, { cliOnly: true }),
-  stackStorageSize: options.stackStorageSize,
-  minBlockUs: options.minBlockUs,
-  maxBlockUs: options.maxBlockUs,
-  state: options.state,
-  flamegraph: flameGraphOption,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
-  mntnsmap: options.mntnsmap,
-};
+type Flags = FlagsOf<typeof options>;
 
 /** BCC's first line: what is traced, by which stacks, for how long. */
-function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string {
+function banner(f: Flags, duration: number | undefined): string {
   const who =
     f.pid !== undefined ? `PID ${f.pid}` : f.tid !== undefined ? `TID ${f.tid}` : f.userThreadsOnly ? 'user threads' : f.kernelThreadsOnly ? 'kernel threads' : 'all threads';
   const stacks = f.userStacksOnly ? 'user' : f.kernelStacksOnly ? 'kernel' : 'user + kernel';
@@ -53,7 +35,7 @@ await runCli('offcputime', (argv) =>
     {
       name: 'offcputime',
       description: 'Summarize off-CPU time by stack trace',
-      options: flags,
+      options,
       examples,
       check,
       start: offcputime,

@@ -1,66 +1,27 @@
 // How offcputime prints: BCC's stack text, its folded lines, its warnings,
 // or one JSON object per report.
-import { escapeControl, pad } from '@ebpf/core/format';
-import type { Frame, OffcpuStack, Report } from './index.js';
+import { foldedStack, stackText } from '@ebpf/core/kit';
+import type { Report } from './index.js';
 
 export interface PrintFlags {
   /** -d: a delimiter between the kernel and the user stack. */
   delimited?: boolean;
   /** -f: folded lines. */
   folded?: boolean;
-  userStacksOnly?: boolean;
-  kernelStacksOnly?: boolean;
 }
 
-/** As BCC's sym()/ksym() without offset or module: the name, or [unknown]. */
-const name = (f: Frame): string => escapeControl(f.name ?? '[unknown]');
+/** Off-CPU time in whole microseconds, as BCC prints it. */
 const us = (ns: number): number => Math.floor(ns / 1000);
-/** -d's delimiter goes between two stacks that were both recorded. */
-const both = (s: OffcpuStack): boolean => !!s.kernelFrames?.length && !!s.userFrames?.length;
 
 /**
- * One stack as BCC prints it: kernel frames (innermost first), `--` with -d,
- * user frames, the thread, and its total in microseconds, then a blank line.
- *
- *       __schedule
- *       ...
- *       main
- *       -                sleeper (4242)
- *           500123
+ * A report: smallest total first, so the largest is nearest the prompt. BCC
+ * starts the text form with a blank line; -f prints `comm;outermost;...;
+ * innermost total_us` lines, user frames before kernel ones (a flame
+ * graph's input).
  */
-function stackText(s: OffcpuStack, f: PrintFlags): string {
-  let out = '';
-  if (s.kernelFrames) {
-    if (s.kernelMissed) out += '    [Missed Kernel Stack]\n';
-    else for (const fr of s.kernelFrames) out += `    ${name(fr)}\n`;
-  }
-  if (s.userFrames) {
-    if (f.delimited && both(s)) out += '    --\n';
-    if (s.userMissed) out += '    [Missed User Stack]\n';
-    else for (const fr of s.userFrames) out += `    ${name(fr)}\n`;
-  }
-  return `${out}    ${pad('-', 16)} ${escapeControl(s.comm)} (${s.pid})\n        ${us(s.totalNs)}\n\n`;
-}
-
-/** -f: `comm;outermost;...;innermost total_us`, user frames before kernel ones (a flame graph's input). */
-export function foldedLine(s: OffcpuStack, f: PrintFlags): string {
-  const parts = [escapeControl(s.comm)];
-  if (s.userFrames) {
-    if (s.userMissed) parts.push('[Missed User Stack]');
-    else for (let i = s.userFrames.length - 1; i >= 0; i--) parts.push(name(s.userFrames[i]!));
-  }
-  if (s.kernelFrames) {
-    if (f.delimited && both(s)) parts.push('-');
-    if (s.kernelMissed) parts.push('[Missed Kernel Stack]');
-    else for (let i = s.kernelFrames.length - 1; i >= 0; i--) parts.push(name(s.kernelFrames[i]!));
-  }
-  return `${parts.join(';')} ${us(s.totalNs)}\n`;
-}
-
-/** A report: smallest total first, so the largest is nearest the prompt. BCC starts the text form with a blank line. */
 export function formatReport(r: Report, f: PrintFlags): string {
-  if (f.folded) return r.stacks.map((s) => foldedLine(s, f)).join('');
-  return '\n' + r.stacks.map((s) => stackText(s, f)).join('');
+  if (f.folded) return r.stacks.map((s) => foldedStack(s, us(s.totalNs), f)).join('');
+  return '\n' + r.stacks.map((s) => stackText(s, us(s.totalNs), f)).join('');
 }
 
 /** BCC's warning after the report, and ours for totals the map had no room for. */

@@ -2,7 +2,7 @@
 // profile: CPU profiler. Flags and output follow BCC's profile (-f: folded
 // lines); --json prints one JSON object per report; --flamegraph writes an
 // SVG or HTML flame graph of the same stacks.
-import { flameGraphOption, option, runCli, runStackReportCli, type FlagsOf } from '@ebpf/core/kit';
+import { runCli, runStackReportCli, type FlagsOf } from '@ebpf/core/kit';
 import { check, options, profile } from './index.js';
 import { folded, formatReport, reportJson, warnings } from './output.js';
 
@@ -19,26 +19,9 @@ const examples = `examples:
     profile -C 0        # only profile CPU 0
     profile --flamegraph out.html 10   # a flame graph page (search, zoom)`;
 
-const flags = {
-  pid: options.pid,
-  tid: options.tid,
-  userStacksOnly: options.userStacksOnly,
-  kernelStacksOnly: options.kernelStacksOnly,
-  frequency: options.frequency,
-  sampleCount: options.sampleCount,
-  delimited: option('-d, --delimited', 'insert delimiter between kernel/user stacks', undefined, { cliOnly: true }),
-  annotations: option('-a, --annotations', 'add _[k] annotations to kernel frames', undefined, { cliOnly: true }),
-  includeIdle: options.includeIdle,
-  folded: option('-f, --folded', 'output folded format, one line per stack (for flame graphs)', undefined, { cliOnly: true }),
-  stackStorageSize: options.stackStorageSize,
-  cpu: options.cpu,
-  flamegraph: flameGraphOption,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
-  mntnsmap: options.mntnsmap,
-};
+type Flags = FlagsOf<typeof options>;
 
-function banner(f: FlagsOf<typeof flags>, duration: number | undefined): string {
+function banner(f: Flags, duration: number | undefined): string {
   const rate = f.sampleCount !== undefined ? `every ${f.sampleCount} events` : `${f.frequency ?? 49} Hertz`;
   const who = f.pid !== undefined ? `PID ${f.pid}` : f.tid !== undefined ? `TID ${f.tid}` : 'all threads';
   const stacks = f.userStacksOnly ? 'user' : f.kernelStacksOnly ? 'kernel' : 'user + kernel';
@@ -51,7 +34,7 @@ await runCli('profile', (argv) =>
     {
       name: 'profile',
       description: 'Profile CPU stack traces at a timed interval',
-      options: flags,
+      options,
       examples,
       check,
       start: profile,

@@ -1,7 +1,7 @@
 // How profile prints: BCC's stack text, its folded lines, its warning, or
 // one JSON object per report.
-import { escapeControl, pad } from '@ebpf/core/format';
-import type { Frame, ProfileStack, Report } from './index.js';
+import { foldedStack, stackText, type StackTextFlags } from '@ebpf/core/kit';
+import type { Report } from './index.js';
 
 export interface PrintFlags {
   /** -d: a delimiter between the kernel and the user stack. */
@@ -12,44 +12,15 @@ export interface PrintFlags {
   folded?: boolean;
 }
 
-const name = (f: Frame): string => escapeControl(f.name ?? '[unknown]');
-const kname = (f: Frame, p: PrintFlags): string => name(f) + (p.annotations ? '_[k]' : '');
-const both = (s: ProfileStack): boolean => !!s.kernelFrames?.length && !!s.userFrames?.length;
+/** -d and -a as the kit's stack printer takes them. */
+const shown = (p: PrintFlags): StackTextFlags => ({ delimited: p.delimited, kernelSuffix: p.annotations ? '_[k]' : '' });
 
-/** One stack as BCC prints it: kernel frames innermost first, `--` with -d, user frames, the process, its samples. */
-function stackText(s: ProfileStack, p: PrintFlags): string {
-  let out = '';
-  if (s.kernelFrames) {
-    if (s.kernelMissed) out += '    [Missed Kernel Stack]\n';
-    else for (const f of s.kernelFrames) out += `    ${kname(f, p)}\n`;
-  }
-  if (s.userFrames) {
-    if (p.delimited && both(s)) out += '    --\n';
-    if (s.userMissed) out += '    [Missed User Stack]\n';
-    else for (const f of s.userFrames) out += `    ${name(f)}\n`;
-  }
-  return `${out}    ${pad('-', 16)} ${escapeControl(s.comm)} (${s.pid})\n        ${s.count}\n\n`;
-}
+/** -f: `comm;outermost;...;innermost count` lines, user frames before kernel ones. */
+export const folded = (r: Report, p: PrintFlags): string => r.stacks.map((s) => foldedStack(s, s.count, shown(p))).join('');
 
-/** -f: `comm;outermost;...;innermost count`, user frames before kernel ones. */
-function foldedLine(s: ProfileStack, p: PrintFlags): string {
-  const parts = [escapeControl(s.comm)];
-  if (s.userFrames) {
-    if (s.userMissed) parts.push('[Missed User Stack]');
-    else for (let i = s.userFrames.length - 1; i >= 0; i--) parts.push(name(s.userFrames[i]!));
-  }
-  if (s.kernelFrames) {
-    if (p.delimited && both(s)) parts.push('-');
-    if (s.kernelMissed) parts.push('[Missed Kernel Stack]');
-    else for (let i = s.kernelFrames.length - 1; i >= 0; i--) parts.push(kname(s.kernelFrames[i]!, p));
-  }
-  return `${parts.join(';')} ${s.count}\n`;
-}
-
-export const folded = (r: Report, p: PrintFlags): string => r.stacks.map((s) => foldedLine(s, p)).join('');
-
+/** BCC's text: kernel frames innermost first, `--` with -d, user frames, the process, its samples. */
 export function formatReport(r: Report, p: PrintFlags): string {
-  return p.folded ? folded(r, p) : r.stacks.map((s) => stackText(s, p)).join('');
+  return p.folded ? folded(r, p) : r.stacks.map((s) => stackText(s, s.count, shown(p))).join('');
 }
 
 /** BCC's warning after the report, and ours for samples the map had no room for. */

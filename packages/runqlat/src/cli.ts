@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // runqlat: summarize run-queue (scheduler) latency as a histogram. Flags and
 // output follow BCC's runqlat; --json prints one object per histogram.
-import { hhmmss, log2Histogram, log2HistogramJson, log2Sections, pad } from '@ebpf/core/format';
-import { int, option, runCli, runPeriodicCli, type FlagsOf } from '@ebpf/core/kit';
+import { log2Histogram, log2HistogramJson, log2Sections } from '@ebpf/core/format';
+import { periodHead, runCli, runIntervalCli, type FlagsOf } from '@ebpf/core/kit';
 import { options, runqlat, type Histogram, type Snapshot } from './index.js';
 
 const examples = `examples:
@@ -13,19 +13,7 @@ const examples = `examples:
     runqlat -p 185     # trace PID 185 only
     runqlat --json 1   # one JSON object per histogram, every second`;
 
-/** Every flag, in BCC's order: runqlat's options and the display flag. */
-export const flags = {
-  timestamp: option('-T, --timestamp', 'include timestamp on output', undefined, { cliOnly: true }),
-  milliseconds: options.milliseconds,
-  perProcess: options.perProcess,
-  perPidns: options.perPidns,
-  perThread: options.perThread,
-  pid: options.pid,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
-  mntnsmap: options.mntnsmap,
-};
-type Flags = FlagsOf<typeof flags>;
+type Flags = FlagsOf<typeof options>;
 
 /** The section a keyed histogram prints under ("pid = 1234"), as BCC names it. */
 const keyOf = (h: Histogram): [string, number] | undefined =>
@@ -33,7 +21,7 @@ const keyOf = (h: Histogram): [string, number] | undefined =>
 
 /** One period as BCC prints it: a blank line, the time with -T, the histogram(s). */
 function print(s: Snapshot, f: Flags): string {
-  let out = f.timestamp ? `\n${pad(hhmmss(s.time), 8)}\n` : '\n';
+  let out = periodHead(s.time, f.timestamp);
   const first = s.histograms[0];
   const key = first && keyOf(first);
   if (!key) return out + (first ? log2Histogram(first.buckets, s.unit) : '');
@@ -50,21 +38,15 @@ function json(s: Snapshot): object[] {
   });
 }
 
-const seconds = int(1, 99999999);
-
 await runCli('runqlat', (argv) =>
-  runPeriodicCli(
+  runIntervalCli(
     {
       name: 'runqlat',
       description: 'Summarize run queue (scheduler) latency as a histogram',
-      options: flags,
-      args: [
-        { name: 'interval', help: 'output interval, in seconds', type: seconds },
-        { name: 'count', help: 'number of outputs', type: seconds },
-      ],
+      options,
       examples,
       jsonFlag: { flags: '--json', help: 'print one JSON object per histogram' },
-      start: ({ options: o }, interval, count) => runqlat({ ...o, intervalMs: interval !== undefined ? interval * 1000 : undefined, count }),
+      start: runqlat,
       banner: () => 'Tracing run queue latency... Hit Ctrl-C to end.\n',
       print,
       jsonLines: json,

@@ -6,9 +6,9 @@
 //     for (const h of snap.histograms) console.log(h.pid, h.comm, h.count, h.buckets);
 //   }
 //   // elsewhere: rq.snapshot() on demand, rq.close() to stop (returns what is left)
-import { CumulativeMap, DoubleBufferedMap, UsageError, log2Buckets, type BpfObject } from '@ebpf/core';
+import { CumulativeMap, UsageError, log2Buckets } from '@ebpf/core';
 import { cstring } from '@ebpf/core/decode';
-import { containerOptions, type ContainerOptions, apiOption, definePeriodicTool, int, option, pid, type HistogramSnapshot, type Log2Histogram, type Periodic } from '@ebpf/core/kit';
+import { containerOptions, type ContainerOptions, apiOption, definePeriodicTool, int, millisecondsOption, option, pid, timestampFlag, type HistogramSnapshot, type Log2Histogram, type Periodic } from '@ebpf/core/kit';
 import { HIST_OFFSETS, KEYED_HIST_OFFSETS, MAX_SLOTS, PER_ALL, PER_PID, PER_PIDNS, PER_TID, TASK_COMM_LEN, type Config } from './runqlat.gen.js';
 
 export interface RunqlatOptions extends ContainerOptions {
@@ -54,9 +54,10 @@ export type Snapshot = HistogramSnapshot<Histogram, Unit>;
  */
 export type Runqlat = Periodic<Snapshot>;
 
-/** runqlat's options: the API's keys, with their CLI flags (BCC's order). */
+/** runqlat's flags, in BCC's order: the API's options (by their keys) and the display flag -T (cliOnly). */
 export const options = {
-  milliseconds: option('-m, --milliseconds', 'millisecond histogram'),
+  timestamp: timestampFlag,
+  milliseconds: millisecondsOption,
   perProcess: option('-P, --pids', 'print a histogram per process ID'),
   perPidns: option('--pidnss', 'print a histogram per PID namespace'),
   perThread: option('-L, --tids', 'print a histogram per thread ID'),
@@ -98,9 +99,6 @@ function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bi
   return { time: new Date(), startNs, endNs, unit: o.milliseconds ? 'msecs' : 'usecs', histograms, count, totalNs };
 }
 
-/** -P/-L/--pidnss: each object's pair of maps, made before its programs attach (see `attach`). */
-const buffers = new WeakMap<BpfObject, DoubleBufferedMap>();
-
 export const tool = definePeriodicTool({
   name: 'runqlat',
   object: new URL('./runqlat.bpf.o', import.meta.url),
@@ -114,19 +112,14 @@ export const tool = definePeriodicTool({
     const n = perOf(o).key ? (o.maxKeys ?? 10240) : 1;
     return { hist_a: n, hist_b: n };
   },
-  // `current` points at a map before the programs run: until it does, their
-  // waits have nowhere to go (the first ~100 ms of a run were lost so).
-  attach: (obj, o) => {
-    if (perOf(o).key) buffers.set(obj, new DoubleBufferedMap(obj, 'current', ['hist_a', 'hist_b']));
-    obj.attach();
-  },
-  reader: (obj, o) => {
-    if (!perOf(o).key) {
-      const all = new CumulativeMap(obj, 'hist_all');
-      return (startNs, endNs) => snapshotOf(all.take(), startNs, endNs, o);
-    }
-    const maps = buffers.get(obj)!;
-    return (startNs, endNs) => snapshotOf(maps.swap(), startNs, endNs, o);
+  // -P/-L/--pidnss: the kit points `current` at a map before the programs
+  // run: until it does, their waits have nowhere to go (the first ~100 ms of
+  // a run were lost so).
+  doubleBuffer: (o) => (perOf(o).key ? { outer: 'current', inner: ['hist_a', 'hist_b'] } : undefined),
+  reader: (obj, o, maps) => {
+    if (maps) return (startNs, endNs) => snapshotOf(maps.swap(), startNs, endNs, o);
+    const all = new CumulativeMap(obj, 'hist_all');
+    return (startNs, endNs) => snapshotOf(all.take(), startNs, endNs, o);
   },
   lost: (obj) => Number(obj.readGlobalInt('storage_failed') + obj.readGlobalInt('hists_full')),
 });

@@ -8,14 +8,14 @@
 import { Command } from 'commander';
 import { Session, commanderExit, commanderOutput, describeError, printError, runMain } from '../cli/index.js';
 import { setLibbpfVerbose } from '../bpf/libbpf.js';
-import { hhmmss } from '../format/index.js';
+import { hhmmss, pad } from '../format/index.js';
 import { jsonFields, jsonLine } from '../format/json.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
-import type { Periodic } from './periodic.js';
+import type { IntervalOptions, Periodic } from './periodic.js';
 import type { BpfObject } from '../bpf/object.js';
 import type { EventTool } from './event.js';
 import { describeRing } from './program.js';
-import { commanderOptions, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
+import { commanderOptions, int, type FlagsOf, type OptionDefs, type OptionsOf, type ValueType } from './options.js';
 
 /** A positional argument ([interval] [count]). */
 export interface ArgDef {
@@ -433,4 +433,38 @@ export async function runPeriodicCli<D extends OptionDefs, S>(def: PeriodicCliDe
     session.stop(d.exitCode);
   })();
   return session.done;
+}
+
+export interface IntervalCliDef<D extends OptionDefs, S> extends Omit<PeriodicCliDef<D, S>, 'args' | 'start'> {
+  /** Starts the tool (its typed API) with the options, and intervalMs and count from [interval] [count]. */
+  start: (opts: OptionsOf<D> & IntervalOptions) => Periodic<S, any>;
+}
+
+const seconds = int(1, 99999999);
+
+/** BCC's positional arguments of interval tools: `[interval] [count]`, in seconds. */
+export const intervalArgs: ArgDef[] = [
+  { name: 'interval', help: 'output interval, in seconds', type: seconds },
+  { name: 'count', help: 'number of outputs', type: seconds },
+];
+
+/**
+ * The CLI of an interval histogram tool (biolatency, runqlat, hardirqs,
+ * softirqs): runPeriodicCli with BCC's `[interval] [count]`, which become
+ * the API's intervalMs and count.
+ */
+export function runIntervalCli<D extends OptionDefs, S>(def: IntervalCliDef<D, S>, argv = process.argv): Promise<number> {
+  return runPeriodicCli(
+    {
+      ...def,
+      args: intervalArgs,
+      start: ({ options }, interval, count) => def.start({ ...options, intervalMs: interval !== undefined ? interval * 1000 : undefined, count }),
+    },
+    argv,
+  );
+}
+
+/** How each period's output begins, as BCC's interval tools print it: a blank line, then with -T the time (HH:MM:SS). */
+export function periodHead(time: Date, timestamp: boolean | undefined): string {
+  return timestamp ? `\n${pad(hhmmss(time), 8)}\n` : '\n';
 }

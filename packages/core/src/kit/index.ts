@@ -9,7 +9,7 @@
 //
 // Interval tools the same way: definePeriodicTool({ ..., reader }) gives a
 // Periodic (snapshots), runPeriodicCli prints them (biolatency).
-export { option, apiOption, int, id32, pid, anyPid, user, regex, text, custom, ports, ipFamily, wholeDisk, checkOptions, commanderOption, commanderOptions } from './options.js';
+export { option, apiOption, timestampFlag, millisecondsOption, int, id32, pid, anyPid, user, regex, text, custom, ports, ipFamily, wholeDisk, checkOptions, commanderOption, commanderOptions } from './options.js';
 export type { ValueType, OptionDef, OptionDefs, OptionsOf, FlagsOf } from './options.js';
 export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, checkRingBytes, defaultRingBytes, describeRing, ringBytesFor, onlineCpus, RING_STORM_RATE, RING_HICCUP_MS, RING_MAX_DEFAULT } from './program.js';
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
@@ -19,12 +19,12 @@ export { familyOption, familyFlags, familyOf, portOptions, tcpFilterKnobs, tcpDi
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';
 export { Periodic, checkInterval, definePeriodicTool } from './periodic.js';
-export { defineIrqTool, runIrqCli, irqOptions } from './irqstats.js';
+export { defineIrqTool, runIrqCli, irqMain, irqOptions } from './irqstats.js';
 export type { IrqStat, IrqSnapshot, IrqOptions, IrqToolDef, IrqCliDef } from './irqstats.js';
 export type { PeriodicOptions, TakeSnapshot, IntervalOptions, PeriodicToolDef, PeriodicTool, Log2Histogram, HistogramSnapshot } from './periodic.js';
-export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, BatchClock, eventJson, jsonTime } from './cli.js';
-export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, ArgDef, FastRow } from './cli.js';
+export { toolCommand, parseCommand, runCli, runEventCli, runPeriodicCli, runIntervalCli, intervalArgs, periodHead, BatchClock, eventJson, jsonTime } from './cli.js';
+export type { CommandDef, ParsedCommand, EventCliDef, EventRun, PeriodicCliDef, IntervalCliDef, ArgDef, FastRow } from './cli.js';
 export { RowBuffer, printable, CHUNK_BYTES } from '../format/rowbuffer.js';
 export { flameGraphOption, prepareFlameGraph, writeFlameGraph } from './flamegraph.js';
-export { runStackReportCli } from './stackreport.js';
-export type { StackReportCliDef } from './stackreport.js';
+export { runStackReportCli, stackSideOptions, checkStackSides, stackStorageOption, delimitedFlag, stackText, foldedStack } from './stackreport.js';
+export type { StackReportCliDef, StackTextFlags, StackToolOptions, StackReport } from './stackreport.js';

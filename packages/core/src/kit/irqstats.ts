@@ -9,10 +9,10 @@ import { UsageError } from '../errors.js';
 import { possibleCpus } from '../bpf/libbpf.js';
 import { CumulativeMap, log2Buckets } from '../bpf/histmap.js';
 import type { BpfObject } from '../bpf/object.js';
-import { hhmmss, log2HistogramJson, log2Sections, nsIn, pad } from '../format/index.js';
-import { custom, int, option, type OptionsOf } from './options.js';
-import { definePeriodicTool, type Periodic, type PeriodicTool } from './periodic.js';
-import { runPeriodicCli } from './cli.js';
+import { log2HistogramJson, log2Sections, nsIn, pad } from '../format/index.js';
+import { custom, int, option, timestampFlag } from './options.js';
+import { definePeriodicTool, type PeriodicTool } from './periodic.js';
+import { periodHead, runCli, runIntervalCli } from './cli.js';
 
 export interface IrqStat {
   /** The handler's name (hardirqs: action->name) or the softirq's (net_rx, timer...). */
@@ -121,14 +121,29 @@ export interface IrqCliDef {
   what: string;
   /** -C's flags: hardirqs '-C, --count', softirqs '-C, --events'. */
   countFlag: string;
-  examples: string;
+  /** Whether --help's examples show -C (softirqs' do, as BCC's; hardirqs' do not). */
+  countExample?: boolean;
   tool: PeriodicTool<typeof irqOptions, IrqSnapshot>;
+}
+
+/** --help's examples, as BCC's (plus -c): the same for both tools but for the name and what is traced. */
+function examplesOf(def: IrqCliDef): string {
+  const ex = (args: string, what: string) => `\n    ${pad(`${def.name} ${args}`, 20)}# ${what}`;
+  return (
+    'examples:' +
+    ex('', `sum ${def.what} event time`) +
+    (def.countExample ? ex('-C', `show the number of ${def.what} events`) : '') +
+    ex('-d', `show ${def.what} event time as histograms`) +
+    ex('1 10', 'print 1 second summaries, 10 times') +
+    ex('-NT 1', '1s summaries, nanoseconds, and timestamps') +
+    ex('-c 1', `sum ${def.what} event time on CPU 1 only`)
+  );
 }
 
 /** The CLI of both tools: BCC's flags, banner, table (or -d histograms) and --json. */
 export function runIrqCli(def: IrqCliDef, argv = process.argv): Promise<number> {
   const flags = {
-    timestamp: option('-T, --timestamp', 'include timestamp on output', undefined, { cliOnly: true }),
+    timestamp: timestampFlag,
     nanoseconds: irqOptions.nanoseconds,
     events: option(def.countFlag, def.countFlag.includes('events') ? `show the number of ${def.what} events` : 'show event counts instead of timing', undefined, { cliOnly: true }),
     dist: option('-d, --dist', 'show distributions as histograms', undefined, { cliOnly: true }),
@@ -137,7 +152,7 @@ export function runIrqCli(def: IrqCliDef, argv = process.argv): Promise<number> 
   type F = { timestamp?: boolean; nanoseconds?: boolean; events?: boolean; dist?: boolean; cpu?: number };
   const label = (f: F) => (f.events ? 'count' : f.nanoseconds ? 'nsecs' : 'usecs');
   const print = (s: IrqSnapshot, f: F): string => {
-    let out = f.timestamp ? `\n${pad(hhmmss(s.time), 8)}\n` : '\n';
+    let out = periodHead(s.time, f.timestamp);
     if (f.dist) return out + log2Sections(s.stats.map((x) => ({ label: x.name, buckets: x.buckets })), s.unit, def.section);
     out += `${pad(def.column, def.width)} ${`TOTAL_${label(f)}`.padStart(11)}\n`;
     const rows = f.events ? [...s.stats].sort((a, b) => a.count - b.count) : s.stats;
@@ -146,23 +161,17 @@ export function runIrqCli(def: IrqCliDef, argv = process.argv): Promise<number> 
   };
   const json = (s: IrqSnapshot): object[] =>
     s.stats.map((x) => log2HistogramJson({ unit: s.unit, [def.section]: x.name }, x, s.unit));
-  const seconds = int(1, 99999999);
-  return runPeriodicCli(
+  return runIntervalCli(
     {
       name: def.name,
       description: def.description,
       options: flags,
-      args: [
-        { name: 'interval', help: 'output interval, in seconds', type: seconds },
-        { name: 'count', help: 'number of outputs', type: seconds },
-      ],
-      examples: def.examples,
+      examples: examplesOf(def),
       jsonFlag: { flags: '--json', help: `print one JSON object per ${def.section} and period` },
       check: (f: F) => {
         if (f.events && (f.dist || f.nanoseconds)) throw new UsageError(`the ${def.countFlag.split(', ')[1]} option can't be used with time-based options`);
       },
-      start: ({ options: o }, interval, count) =>
-        def.tool.start({ ...(o as OptionsOf<typeof irqOptions>), intervalMs: interval !== undefined ? interval * 1000 : undefined, count }) as Periodic<IrqSnapshot>,
+      start: (o) => def.tool.start(o),
       banner: (f: F) => `Tracing ${def.what} event${f.events ? 's' : ' time'}... Hit Ctrl-C to end.\n`,
       print,
       jsonLines: json,
@@ -170,4 +179,9 @@ export function runIrqCli(def: IrqCliDef, argv = process.argv): Promise<number> 
     },
     argv,
   );
+}
+
+/** A whole irq tool's cli.ts: runIrqCli on the process's arguments, errors as one line and an exit code. */
+export function irqMain(def: IrqCliDef): Promise<never> {
+  return runCli(def.name, (argv) => runIrqCli(def, argv));
 }

@@ -51,6 +51,12 @@ export function option<T = boolean, const M extends Partial<OptionDef<T>> = {}>(
   return { flags, help, type, ...more };
 }
 
+/** -T: the time above each period's output (BCC's interval tools). */
+export const timestampFlag = option('-T, --timestamp', 'include timestamp on output', undefined, { cliOnly: true });
+
+/** -m: histograms in milliseconds instead of microseconds (biolatency, runqlat). */
+export const millisecondsOption = option('-m, --milliseconds', 'millisecond histogram');
+
 /** Declares an option of the API alone: checked and typed as the others, no flag. */
 export function apiOption<T = boolean>(help: string, type?: ValueType<T>): OptionDef<T> & { apiOnly: true } {
   return { flags: '', help, type, apiOnly: true };

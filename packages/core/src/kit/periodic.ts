@@ -8,6 +8,7 @@
 // more to them (memleak: an async start, a process to follow) build their
 // handle on a Periodic of their own.
 import type { BpfObject } from '../bpf/object.js';
+import { DoubleBufferedMap } from '../bpf/histmap.js';
 import { UsageError } from '../errors.js';
 import { track, untrack } from '../bpf/resources.js';
 import { checkOptions, type OptionDefs, type OptionsOf } from './options.js';
@@ -215,10 +216,19 @@ export interface PeriodicToolDef<D extends OptionDefs, S, T = undefined> extends
   /** The options: CLI flag (or apiOption()), help and value type each. */
   options: D;
   /**
+   * The pair of maps the programs write in turn (ebpf/double_buffer.h's
+   * EBPF_CURRENT_MAP and its two maps), when this run has one: the kit
+   * points the slot at the first map once the object is loaded and before
+   * its programs attach (until then they have nowhere to count, and the
+   * first events of a run would be lost), and gives it to the reader.
+   */
+  doubleBuffer?: (opts: OptionsOf<D>) => { outer: string; inner: [string, string] } | undefined;
+  /**
    * Once loaded: what takes each snapshot (open the maps it reads here, once),
    * or that and what to stop before the object closes (a timer of its own).
+   * `buffers`: the double buffer, made before attach (see doubleBuffer).
    */
-  reader: (object: BpfObject, opts: OptionsOf<D>) => TakeSnapshot<S> | { take: TakeSnapshot<S>; stop: () => void };
+  reader: (object: BpfObject, opts: OptionsOf<D>, buffers: DoubleBufferedMap | undefined) => TakeSnapshot<S> | { take: TakeSnapshot<S>; stop: () => void };
   /** Events seen but not counted (counters the BPF side keeps). */
   lost?: (object: BpfObject) => number;
 }
@@ -236,10 +246,22 @@ export function definePeriodicTool<D extends OptionDefs, S, T = undefined>(def: 
     start(opts: OptionsOf<D> & IntervalOptions = {}) {
       checkOptions(def.options, opts, ['intervalMs', 'count']);
       checkInterval(opts.intervalMs, opts.count);
-      const object = loadProgram<OptionsOf<D> & IntervalOptions, T>(def, opts);
+      const pair = def.doubleBuffer?.(opts);
+      let buffers: DoubleBufferedMap | undefined;
+      const program: ProgramDef<OptionsOf<D> & IntervalOptions, T> = !pair
+        ? def
+        : {
+            ...def,
+            attach: (obj, o, t) => {
+              buffers = new DoubleBufferedMap(obj, pair.outer, pair.inner);
+              if (def.attach) def.attach(obj, o, t);
+              else obj.attach();
+            },
+          };
+      const object = loadProgram<OptionsOf<D> & IntervalOptions, T>(program, opts);
       try {
         const lost = def.lost;
-        const r = def.reader(object, opts);
+        const r = def.reader(object, opts, buffers);
         const { take, stop } = typeof r === 'function' ? { take: r, stop: undefined } : r;
         return new Periodic({ object, take, intervalMs: opts.intervalMs, count: opts.count, lost: lost && (() => lost(object)), onClose: stop });
       } catch (err) {

@@ -5,9 +5,116 @@
 import { longTimeout } from '../cli/index.js';
 import { runPeriodicCli } from './cli.js';
 import { prepareFlameGraph, writeFlameGraph } from './flamegraph.js';
-import { int, type FlagsOf, type OptionDefs, type OptionsOf } from './options.js';
-import type { Periodic } from './periodic.js';
+import { UsageError } from '../errors.js';
+import { escapeControl, pad } from '../format/index.js';
+import { int, option, type FlagsOf, type OptionDefs, type OptionsOf } from './options.js';
+import type { IntervalOptions, Periodic } from './periodic.js';
+import type { ContainerOptions } from './container.js';
 import type { FlameGraphOptions } from '../format/flamegraph.js';
+import type { Frame, StackFrames } from '../symbolize/index.js';
+
+/** The options every stack report tool (profile, offcputime) has, besides its own. */
+export interface StackToolOptions extends IntervalOptions, ContainerOptions {
+  /** -p: this process only (in the kernel). */
+  pid?: number;
+  /** This thread only (offcputime -t, profile -L). */
+  tid?: number;
+  /** -U: user stacks only (no kernel stacks walked). */
+  userStacksOnly?: boolean;
+  /** -K: kernel stacks only (no user stacks walked). */
+  kernelStacksOnly?: boolean;
+  /** --stack-storage-size: distinct stacks stored. */
+  stackStorageSize?: number;
+  /** Distinct keys (process or thread, stacks, comm) counted at most (default 10240). */
+  maxKeys?: number;
+}
+
+/** A report of a stack tool: its period, its stacks (S), and what it could not show. */
+export interface StackReport<S> {
+  time: Date;
+  /** CLOCK_MONOTONIC ns of the period (process.hrtime.bigint()). */
+  startNs: bigint;
+  endNs: bigint;
+  /** Smallest value first, as BCC prints them (the largest nearest the prompt). */
+  stacks: S[];
+  /** Stacks that could not be stored (BCC's "stack traces lost"): a larger stackStorageSize helps. */
+  missedStacks: number;
+  /** Events not counted in this period: the counts map was full (maxKeys). */
+  dropped: number;
+}
+
+/** Which stacks are walked: -U and -K, as BCC's stack tools spell them. */
+export const stackSideOptions = {
+  userStacksOnly: option('-U, --user-stacks-only', 'show stacks from user space only (no kernel space stacks)', undefined, { conflicts: ['kernelStacksOnly'] }),
+  kernelStacksOnly: option('-K, --kernel-stacks-only', 'show stacks from kernel space only (no user space stacks)'),
+};
+
+/** -U and -K exclude each other (the API's check; the CLI's is commander's conflict). */
+export function checkStackSides(o: { userStacksOnly?: boolean; kernelStacksOnly?: boolean }): void {
+  if (o.userStacksOnly && o.kernelStacksOnly) throw new UsageError('userStacksOnly and kernelStacksOnly exclude each other');
+}
+
+/** --stack-storage-size: the distinct stacks the stack map holds (BCC's default differs by tool). */
+export function stackStorageOption(defaultSize: number, max: number) {
+  return option('--stack-storage-size <STACK_STORAGE_SIZE>', 'the number of unique stack traces that can be stored and displayed', int(1, max), { default: defaultSize });
+}
+
+/** -d: a delimiter between the kernel and the user stack (display only). */
+export const delimitedFlag = option('-d, --delimited', 'insert delimiter between kernel/user stacks', undefined, { cliOnly: true });
+
+/** How a stack prints: -d's delimiter, and a suffix of kernel frames (profile -a: `_[k]`). */
+export interface StackTextFlags {
+  delimited?: boolean;
+  kernelSuffix?: string;
+}
+
+/** A reported stack: its frames, and whose they are. */
+type ShownStack = StackFrames & { comm: string; pid: number };
+
+/** As BCC's sym()/ksym() without offset or module: the name, or [unknown]. */
+const frameName = (f: Frame): string => escapeControl(f.name ?? '[unknown]');
+/** -d's delimiter goes between two stacks that were both recorded. */
+const both = (s: ShownStack): boolean => !!s.kernelFrames?.length && !!s.userFrames?.length;
+
+/**
+ * One stack as BCC's profile and offcputime print it: kernel frames
+ * (innermost first), `--` with -d, user frames, the process (or thread),
+ * and its value (samples, microseconds), then a blank line.
+ *
+ *       __schedule
+ *       ...
+ *       main
+ *       -                sleeper (4242)
+ *           500123
+ */
+export function stackText(s: ShownStack, value: number, f: StackTextFlags): string {
+  let out = '';
+  if (s.kernelFrames) {
+    if (s.kernelMissed) out += '    [Missed Kernel Stack]\n';
+    else for (const fr of s.kernelFrames) out += `    ${frameName(fr)}${f.kernelSuffix ?? ''}\n`;
+  }
+  if (s.userFrames) {
+    if (f.delimited && both(s)) out += '    --\n';
+    if (s.userMissed) out += '    [Missed User Stack]\n';
+    else for (const fr of s.userFrames) out += `    ${frameName(fr)}\n`;
+  }
+  return `${out}    ${pad('-', 16)} ${escapeControl(s.comm)} (${s.pid})\n        ${value}\n\n`;
+}
+
+/** -f: `comm;outermost;...;innermost value`, user frames before kernel ones (a flame graph's input). */
+export function foldedStack(s: ShownStack, value: number, f: StackTextFlags): string {
+  const parts = [escapeControl(s.comm)];
+  if (s.userFrames) {
+    if (s.userMissed) parts.push('[Missed User Stack]');
+    else for (let i = s.userFrames.length - 1; i >= 0; i--) parts.push(frameName(s.userFrames[i]!));
+  }
+  if (s.kernelFrames) {
+    if (f.delimited && both(s)) parts.push('-');
+    if (s.kernelMissed) parts.push('[Missed Kernel Stack]');
+    else for (let i = s.kernelFrames.length - 1; i >= 0; i--) parts.push(frameName(s.kernelFrames[i]!) + (f.kernelSuffix ?? ''));
+  }
+  return `${parts.join(';')} ${value}\n`;
+}
 
 export interface StackReportCliDef<D extends OptionDefs, R> {
   name: string;

@@ -29,6 +29,7 @@ export {
 } from './kernel.js';
 export { UserSymbolizer, parseMaps, type Mapping, type UserSymbolizerOptions } from './user.js';
 export { ProcessSymbols, Demangler, resolveStacks, frameJson, type Frame } from './stacks.js';
+export { StackCounts, type StackCount, type StackCountsOptions, type StackCountsTake, type StackFrames, type StackIds, type StackKey } from './stackcounts.js';
 export { Reg, decode, kernelEmulates, findProbePoint, rel32Targets, placeProbes, type Insn, type ProbePointOptions, type ProbePoint, type PlacedProbe } from './probe-point.js';
 
 /**
