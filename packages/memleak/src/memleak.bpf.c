@@ -398,31 +398,34 @@ static __always_inline int alloc_exit(struct pt_regs *ctx)
  * user functions). Each *_enter runs where user space placed it: the entry,
  * or a few bytes in where the kernel can emulate the instruction instead of
  * single-stepping it, with the arguments still in place (see
- * attach-point.ts). */
+ * attach-point.ts).
+ *
+ * Most allocators differ only in how the size is given, so one macro writes
+ * their pair of programs: ALLOC_PROBES(calloc, nmemb * size, size_t nmemb,
+ * size_t size) defines
+ *
+ *   SEC("uprobe")    int calloc_enter(...)   arguments named as listed,
+ *                                            alloc_enter(ctx, nmemb * size, 0)
+ *   SEC("uretprobe") int calloc_exit(...)    alloc_exit(ctx)
+ *
+ * (`##` pastes the function's name onto _enter and _exit, and the argument
+ * list goes on to BPF_KPROBE as it is.) Each is still its own BPF program,
+ * named after the function it probes, which is how user space finds it. */
+#define ALLOC_PROBES(fn, bytes, ...)                  \
+	SEC("uprobe")                                 \
+	int BPF_KPROBE(fn##_enter, __VA_ARGS__)       \
+	{                                             \
+		return alloc_enter(ctx, bytes, 0);    \
+	}                                             \
+                                                      \
+	SEC("uretprobe")                              \
+	int fn##_exit(struct pt_regs *ctx)            \
+	{                                             \
+		return alloc_exit(ctx);               \
+	}
 
-SEC("uprobe")
-int BPF_KPROBE(malloc_enter, size_t size)
-{
-	return alloc_enter(ctx, size, 0);
-}
-
-SEC("uretprobe")
-int malloc_exit(struct pt_regs *ctx)
-{
-	return alloc_exit(ctx);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
-{
-	return alloc_enter(ctx, nmemb * size, 0);
-}
-
-SEC("uretprobe")
-int calloc_exit(struct pt_regs *ctx)
-{
-	return alloc_exit(ctx);
-}
+ALLOC_PROBES(malloc, size, size_t size)
+ALLOC_PROBES(calloc, nmemb * size, size_t nmemb, size_t size)
 
 /* realloc(ptr, size) frees ptr (unless it fails) and returns a new block,
  * which may be at the same address. The old row is taken out at entry
@@ -492,53 +495,10 @@ int posix_memalign_exit(struct pt_regs *ctx)
 	return alloc_done(ctx, in, (__u64)addr);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(aligned_alloc_enter, size_t alignment, size_t size)
-{
-	return alloc_enter(ctx, size, 0);
-}
-
-SEC("uretprobe")
-int aligned_alloc_exit(struct pt_regs *ctx)
-{
-	return alloc_exit(ctx);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
-{
-	return alloc_enter(ctx, size, 0);
-}
-
-SEC("uretprobe")
-int memalign_exit(struct pt_regs *ctx)
-{
-	return alloc_exit(ctx);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(valloc_enter, size_t size)
-{
-	return alloc_enter(ctx, size, 0);
-}
-
-SEC("uretprobe")
-int valloc_exit(struct pt_regs *ctx)
-{
-	return alloc_exit(ctx);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(pvalloc_enter, size_t size)
-{
-	return alloc_enter(ctx, size, 0);
-}
-
-SEC("uretprobe")
-int pvalloc_exit(struct pt_regs *ctx)
-{
-	return alloc_exit(ctx);
-}
+ALLOC_PROBES(aligned_alloc, size, size_t alignment, size_t size)
+ALLOC_PROBES(memalign, size, size_t alignment, size_t size)
+ALLOC_PROBES(valloc, size, size_t size)
+ALLOC_PROBES(pvalloc, size, size_t size)
 
 /* mmap(addr, length, ...) returns MAP_FAILED, (void *)-1, on failure (BCC
  * records that as a block at 0xffffffffffffffff). */
