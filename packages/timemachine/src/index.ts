@@ -366,7 +366,7 @@ function exiting(pid: number): boolean {
 
 function crashOf(e: TimelineEvent): Omit<Crash, 'frames'> {
   const sig = e.name;
-  return { time: e.time, elapsed: e.elapsed, timestamp: e.timestamp, pid: e.pid, tid: e.tid, signal: sig, signalNumber: 0, code: Number(/si_code=(-?\d+)/.exec(e.details)?.[1] ?? 0), ...(e.address ? { address: e.address } : {}), seen: 'signal' };
+  return { time: e.time, elapsed: e.elapsed, timestamp: e.timestamp, pid: e.pid, tid: e.tid, signal: sig, signalNumber: 0, code: Number(/si_code=(-?\d+)/.exec(e.details)?.[1] ?? 0), ...(e.address ? { address: e.address } : {}), ...(e.sentBy !== undefined ? { sentBy: e.sentBy } : {}), seen: 'signal' };
 }
 
 export { recordNs };

@@ -27,8 +27,10 @@ export interface TimelineEvent extends When {
   type: EventType;
   /** The syscall, allocator function, function, or signal. */
   name: string;
-  /** ALLOC/FREE: the block; FUNC_ENTRY: the function; CRASH/SIGNAL: si_addr (hex). */
+  /** ALLOC/FREE: the block; FUNC_ENTRY: the function; CRASH/SIGNAL: si_addr (hex) of a fault. */
   address?: string;
+  /** CRASH/SIGNAL of a fault signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE) sent by a process (si_code <= 0: kill(), tgkill(), sigqueue()), not raised by a fault: the sender's pid, 0 when not known. */
+  sentBy?: number;
   details: string;
   /** ALLOC: bytes asked for; FREE (munmap): bytes unmapped. */
   size?: number;
@@ -51,8 +53,10 @@ export interface Crash extends When {
   signalNumber: number;
   /** si_code. */
   code: number;
-  /** si_addr for SIGSEGV/SIGBUS/SIGILL/SIGFPE (hex). */
+  /** si_addr for SIGSEGV/SIGBUS/SIGILL/SIGFPE raised by a fault (hex). */
   address?: string;
+  /** A SIGSEGV, SIGBUS, SIGILL or SIGFPE sent by a process (kill(), tgkill(), sigqueue(): si_code <= 0), not raised by a fault: the sender's pid, 0 when not known. */
+  sentBy?: number;
   /** The faulting thread's user stack, innermost first, symbolized; frames found by scanning the stack (where the walk stopped short) end in " (scanned)". */
   frames: string[];
   /** 'signal': caught at delivery; 'exit': only seen in the exit status. */
@@ -146,9 +150,19 @@ export function timelineEvent(e: Event, clock: Clock, functions: readonly string
     case EV_SIGNAL:
     case EV_CRASH: {
       const name = signalName(e.nr) ?? `signal ${e.nr}`;
-      // si_addr is the fault address for these four, 0 included (a NULL dereference)
-      const faults = e.nr === 4 || e.nr === 7 || e.nr === 8 || e.nr === 11;
-      return { ...base, type: e.type === EV_CRASH ? 'CRASH' : 'SIGNAL', name, ...(faults ? { address: hex(e.a0) } : {}), details: `si_code=${Number(BigInt.asIntN(32, e.a1))}${e.type === EV_CRASH ? ' fatal, no handler' : ''}` };
+      const code = Number(BigInt.asIntN(32, e.a1));
+      // si_addr is the fault address for these four, 0 included (a NULL
+      // dereference), when the kernel raised them; si_code <= 0: a process
+      // sent one (kill(pid, SIGSEGV)), and a0 is its pid, 0 when not known
+      // (ebpf/siginfo.h).
+      const faultSignal = e.nr === 4 || e.nr === 7 || e.nr === 8 || e.nr === 11;
+      const sent = faultSignal && code <= 0;
+      const faults = faultSignal && !sent;
+      const by = sent ? ` sent by ${e.a0 ? `pid ${e.a0}` : 'a process'}` : '';
+      return {
+        ...base, type: e.type === EV_CRASH ? 'CRASH' : 'SIGNAL', name, ...(faults ? { address: hex(e.a0) } : {}), ...(sent ? { sentBy: Number(e.a0) } : {}),
+        details: `si_code=${code}${by}${e.type === EV_CRASH ? ' fatal, no handler' : ''}`,
+      };
     }
     case EV_EXIT:
     default: {

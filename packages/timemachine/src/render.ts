@@ -15,7 +15,7 @@ export function clock(ms: number): string {
 }
 
 export function crashBanner(w: Started, c: Crash): string {
-  const at = c.address !== undefined ? ` at address ${c.address}` : '';
+  const at = c.address !== undefined ? ` at address ${c.address}` : c.sentBy !== undefined ? `, sent by ${c.sentBy ? `pid ${c.sentBy}` : 'a process'} (not a fault)` : '';
   const frames = c.frames.map((f) => `    ${escapeControl(f)}\n`).join('');
   return `CRASH DETECTED: ${c.signal} in pid ${c.pid} (tid ${c.tid}) at ${clock(wallMs(w, c))}${at}\n${frames}`;
 }
@@ -125,7 +125,7 @@ const t = (ms) => { const d = new Date(ms); return d.toTimeString().slice(0, 8) 
 const text = (s) => { const n = document.createElement('span'); n.textContent = s; return n.innerHTML; };
 const colors = { SYSCALL: '#888', FILE: '#06c', ALLOC: '#070', FREE: '#a60', FUNC_ENTRY: '#609', SIGNAL: '#c60', CRASH: '#d00', EXIT: '#000' };
 const uaf = D.memory.useAfterFree;
-if (D.crash) $('summary').innerHTML = '<p class="crash">CRASH DETECTED: ' + text(D.crash.signal) + ' in pid ' + D.crash.pid + ' (tid ' + D.crash.tid + ') at ' + t(D.crash.t) + (D.crash.address ? ' at address ' + text(D.crash.address) : '') + '</p><pre>' + D.crash.frames.map(text).join('\\n') + '</pre>';
+if (D.crash) $('summary').innerHTML = '<p class="crash">CRASH DETECTED: ' + text(D.crash.signal) + ' in pid ' + D.crash.pid + ' (tid ' + D.crash.tid + ') at ' + t(D.crash.t) + (D.crash.address ? ' at address ' + text(D.crash.address) : D.crash.sentBy !== undefined ? ', sent by ' + (D.crash.sentBy ? 'pid ' + D.crash.sentBy : 'a process') + ' (not a fault)' : '') + '</p><pre>' + D.crash.frames.map(text).join('\\n') + '</pre>';
 else $('summary').innerHTML = '<p>No crash in this window.</p>';
 const m = D.memory;
 let mem = '<h2>Memory</h2><p>allocations: ' + m.allocations + ' (' + m.allocatedBytes + ' bytes), frees: ' + m.frees + ', outstanding: ' + m.outstanding.length + ' blocks (' + m.outstandingBytes + ' bytes)</p>';

@@ -30,6 +30,7 @@
 #include "ebpf/common.h"
 #include "ebpf/entry_gate.h"
 #include "ebpf/output.h"
+#include "ebpf/siginfo.h"
 #define EBPF_USTACK_DEPTH 48
 #include "ebpf/ustack.h"
 
@@ -69,7 +70,9 @@ struct event {
 			   * EXIT: the exit code (status << 8 | signal, as wait() has it) */
 	__u64 a0;         /* SYSCALL/FILE: arguments 0-2. ALLOC: size, address, the
 			   * old address (realloc). FREE: address. FUNC: the address.
-			   * SIGNAL/CRASH: si_addr, si_code, 1 when fatal */
+			   * SIGNAL/CRASH: si_addr (a fault the kernel raised) or the
+			   * sender's pid (a signal a process sent: see ebpf/siginfo.h),
+			   * si_code, 1 when fatal */
 	__u64 a1;
 	__u64 a2;
 	__s64 ret;        /* SYSCALL/FILE: the return value */
@@ -486,6 +489,7 @@ int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_siga
 	struct slot *s;
 	struct event *e;
 	bool fatal;
+	int code;
 
 	if (!is_target())
 		return 0;
@@ -497,9 +501,16 @@ int BPF_PROG(signal_deliver, int sig, struct kernel_siginfo *info, struct k_siga
 	/* The siginfo may be SEND_SIG_NOINFO or SEND_SIG_PRIV, the small
 	 * constants 0 and 1, not pointers: read it with BPF_CORE_READ (a probe
 	 * read, which fails safely there) rather than plain loads. */
-	e->a1 = (__u32)BPF_CORE_READ(info, si_code);
-	if (sig == 4 || sig == 7 || sig == 8 || sig == 11)
+	code = BPF_CORE_READ(info, si_code);
+	e->a1 = (__u32)code;
+	/* A SIGSEGV is not always a fault: kill(pid, SIGSEGV) sends one too,
+	 * and then the union slot of si_addr holds the sender's pid and uid. */
+	if (ebpf_si_sent(code)) {
+		if (ebpf_si_has_sender(code))
+			e->a0 = (__u32)BPF_CORE_READ(info, _sifields._kill._pid);
+	} else if (sig == 4 || sig == 7 || sig == 8 || sig == 11) {
 		e->a0 = (__u64)BPF_CORE_READ(info, _sifields._sigfault._addr);
+	}
 	e->a2 = fatal;
 	e->stack_id = 0;
 	/* The faulting thread's user stack, from its saved user registers

@@ -228,6 +228,26 @@ describe('other endings', () => {
     expect(new Set(tracks).size).toBe(3);
   });
 
+  it('a SIGSEGV sent with kill(): reported as sent, by the sender\'s pid, with no fault address', async () => {
+    const file = join(dir.dir, 'selfkill.json');
+    const rec = await CLI.run(['record', '-o', file, '--', bin('selfkill')]);
+    expectCleanExit(rec);
+    const pid = Number(/^Recording pid (\d+) /.exec(rec.stdout)![1]);
+    expect(rec.stdout).toContain(`sender ${pid}\n`); // the program's own getpid()
+    expect(rec.stdout).toMatch(new RegExp(`^CRASH DETECTED: SIGSEGV in pid ${pid} \\(tid ${pid}\\) at \\d\\d:\\d\\d:\\d\\d\\.\\d{6}, sent by pid ${pid} \\(not a fault\\)$`, 'm'));
+    expect(rec.stdout).not.toContain('at address');
+    const w = await rewind(file);
+    expect(w.crash).toMatchObject({ signal: 'SIGSEGV', signalNumber: 11, pid, code: 0, sentBy: pid, seen: 'signal' });
+    expect(w.crash!.address).toBeUndefined();
+    const crash = w.events.filter((e) => e.type === 'CRASH');
+    expect(crash).toHaveLength(1);
+    expect(crash[0]).toMatchObject({ name: 'SIGSEGV', sentBy: pid, details: `si_code=0 sent by pid ${pid} fatal, no handler` });
+    expect(crash[0]!.address).toBeUndefined();
+    // the kill() itself, just before
+    expect(inOrder(w.events, [(e) => e.type === 'SYSCALL' && e.name === 'kill' && e.ret === 0, (e) => e === crash[0]]).every((i) => i >= 0)).toBe(true);
+    expect(w.memory.useAfterFree).toBeUndefined();
+  });
+
   it('a clean exit: no crash reported, nothing saved', async () => {
     const file = join(dir.dir, 'clean.json');
     const rec = await CLI.run(['record', '-o', file, '--', bin('clean')]);
