@@ -24,6 +24,8 @@ import { fmt, mb, median, printTable, procStats, sleep, stopChild } from './lib.
 const CLI = fileURLToPath(new URL('../packages/exporter/dist/cli.js', import.meta.url));
 const DIST = new URL('../packages/exporter/dist/', import.meta.url);
 const SECONDS = Number(process.env.BENCH_EXPORTER_SECONDS ?? 60);
+/** Extra CLI flags for the CPU and RSS run (e.g. BENCH_EXPORTER_ARGS='--labels cgroup'). */
+const EXTRA = (process.env.BENCH_EXPORTER_ARGS ?? '').split(' ').filter(Boolean);
 
 /** Runs `fn` every `ms` until stop() (a steady rate, not a burst). */
 function every(ms, fn) {
@@ -42,7 +44,7 @@ async function cpuAndRss() {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
-  const child = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0', ...EXTRA], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
   while (!/127\.0\.0\.1:(\d+)\/metrics/.test(stderr)) {
@@ -147,7 +149,7 @@ export async function run() {
   const lat = await scrapeLatencyUnderCliFlags();
   const c = await cpuAndRss();
   const p = c.parts;
-  console.log(`\nexporter: every tool, ${SECONDS} s of mixed workload, scraped every 15 s (${c.scrapes} scrapes, last ${fmt(c.bytes / 1024, 0)} KiB)`);
+  console.log(`\nexporter: every tool${EXTRA.length ? ` (${EXTRA.join(' ')})` : ''}, ${SECONDS} s of mixed workload, scraped every 15 s (${c.scrapes} scrapes, last ${fmt(c.bytes / 1024, 0)} KiB)`);
   printTable([
     ['measure', 'value', 'target'],
     ['CPU, % of one core', fmt(c.cpuPct, 2), '≤ 1'],
