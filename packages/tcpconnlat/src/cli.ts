@@ -9,7 +9,7 @@
 //   -L      "%-7s %-12s %-2s %-16s %-6s %-16s %-5s %s" (LPORT after SADDR)
 // LAT(ms) is the latency in whole µs / 1000.
 import { fitComm, fmtFixed, pad } from '@ebpf/core/format';
-import { familyFlags, familyOf, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
+import { tcpSocketFlags, familyOf, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
 import { millis, options, tool, type TcpConnect } from './index.js';
 
 const examples = `examples:
@@ -30,9 +30,7 @@ export const flags = {
   timestamp: option('-t, --timestamp', 'include timestamp on output', undefined, display),
   pid: options.pid,
   lport: option('-L, --lport', 'include LPORT on output', undefined, display),
-  ...familyFlags,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
+  ...tcpSocketFlags, // -4 -6 --cgroup --cgroupmap
 };
 type Flags = FlagsOf<typeof flags>;
 

@@ -7,8 +7,7 @@
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
 import { UsageError } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, apiOption, custom, defineEventTool, familyOption, option, pid } from '@ebpf/core/kit';
-import { addressFamily, AF_INET6, formatAddress } from '@ebpf/core/inet';
+import { type ContainerOptions, apiOption, custom, defineTcpTool, option, pid, tcpFlow } from '@ebpf/core/kit';
 import { EVENT_SIZE, decodeEvent, type Config } from './tcpconnlat.gen.js';
 
 export interface TcpconnlatOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -42,15 +41,17 @@ export interface TcpConnect {
 /** Turns one ring record into a TcpConnect. */
 export function decodeConnect(view: DataView, offset: number, length: number): TcpConnect {
   const raw = decodeEvent(view, offset, length);
+  // BCC's names: SADDR, DADDR, DPORT for the local and remote ends.
+  const { family, laddr: saddr, lport, raddr: daddr, rport: dport } = tcpFlow(raw);
   return {
     timestamp: raw.ts,
     pid: raw.pid,
     comm: raw.comm,
-    family: raw.family === AF_INET6 ? 6 : 4,
-    saddr: formatAddress(raw.family, raw.saddr),
-    lport: raw.lport,
-    daddr: formatAddress(raw.family, raw.daddr),
-    dport: raw.dport,
+    family,
+    saddr,
+    lport,
+    daddr,
+    dport,
     latNs: Number(raw.lat_ns),
     refused: raw.refused !== 0,
   };
@@ -69,30 +70,29 @@ export const millis = custom(
   checkMs,
 );
 
-/** tcpconnlat's options: the API's keys, with their CLI flags. */
-export const options = {
-  pid: option('-p, --pid <PID>', 'trace this PID only', pid),
-  // The CLI's positional min_ms sets it, -4 and -6 set `family` (cli.ts).
-  minMs: apiOption('minimum duration to trace (ms)', millis),
-  family: familyOption,
-  ...socketContainerOptions,
-};
-
-export const tool = defineEventTool({
+// The options: -p and min_ms (the CLI's positional sets it) here; `family`
+// (the CLI's -4 and -6, cli.ts) and the container filters come with every
+// TCP tool, their knobs too (kit: defineTcpTool).
+export const tool = defineTcpTool({
   name: 'tcpconnlat',
   object: new URL('./tcpconnlat.bpf.o', import.meta.url),
-  options,
+  options: {
+    pid: option('-p, --pid <PID>', 'trace this PID only', pid),
+    minMs: apiOption('minimum duration to trace (ms)', millis),
+  },
   knobs: (o) => ({
     targ_tgid: o.pid ?? 0,
-    targ_family: addressFamily(o.family),
     // BCC rounds the minimum down to whole µs: int(ms * 1000).
     min_ns: BigInt(Math.floor((o.minMs ?? 0) * 1000)) * 1000n,
   } satisfies Config),
-  // ~2 900 connects (80-byte records, 8-byte ring headers).
-  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
-  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
+  // ~2 900 connects (80-byte records, 8-byte ring headers); the default ring
+  // holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE },
   decode: decodeConnect,
 });
+
+/** tcpconnlat's options: the API's keys, with their CLI flags. */
+export const options = tool.def.options;
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,

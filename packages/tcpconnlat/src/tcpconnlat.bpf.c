@@ -41,16 +41,13 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
-#include "ebpf/inet_addr.h"
+#include "ebpf/tcp.h"         /* targ_family, TCP_SOCK_MAP, the flow of a record */
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_tgid = 0;   /* -p: only connects by this process (0: all) */
-const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
 const volatile __u64 min_ns = 0;      /* min_ms: only latencies of at least this */
-
-#define AF_INET 2
-#define AF_INET6 10
+/* -4 and -6: targ_family comes with ebpf/tcp.h. */
 
 /* What user space receives, once per connect answered. */
 struct event {
@@ -59,12 +56,12 @@ struct event {
 	__u32 pid;      /* the process that called connect() */
 	__u16 family;   /* AF_INET or AF_INET6 */
 	__u16 lport;
-	__u16 dport;
+	__u16 rport;    /* BCC's DPORT */
 	__u8 refused;   /* the answer was an RST (the connect failed) */
 	__u8 pad;
 	__u32 pad2;
-	__u8 saddr[16]; /* IPv4: the first 4 bytes */
-	__u8 daddr[16];
+	__u8 laddr[16]; /* BCC's SADDR; IPv4: the first 4 bytes */
+	__u8 raddr[16]; /* BCC's DADDR */
 	char comm[16];
 };
 EBPF_EXPORT(event);
@@ -85,15 +82,9 @@ struct receive_reset_ctx {
 	const void *skaddr;
 };
 
-/* Connects in flight, by socket address; an entry lives for one handshake.
- * Not preallocated: memory follows use. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct pending);
-} start SEC(".maps");
+/* Connects in flight, by socket address (ebpf/tcp.h: 65536 at once, not
+ * preallocated); an entry lives for one handshake. */
+TCP_SOCK_MAP(start, struct pending);
 
 EBPF_RINGBUF(events, 256 * 1024); /* user space may resize it before load */
 
@@ -103,7 +94,6 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 				   struct pending *p, __u64 now)
 {
 	struct event *e;
-	__u16 family = ctx->family;
 
 	e = ebpf_reserve(events, sizeof(*e));
 	if (!e)
@@ -111,16 +101,12 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 	e->ts = now;
 	e->lat_ns = now - p->ts;
 	e->pid = p->who.pid;
-	e->family = family;
-	e->lport = ctx->sport;
-	e->dport = ctx->dport;
 	e->pad = 0;
 	e->pad2 = 0;
 	__builtin_memcpy(e->comm, p->who.comm, sizeof(e->comm));
 	e->refused = p->reset;
-	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
-	 * with a helper, as the verifier wants for context fields). */
-	ebpf_inet_addrs(family, e->saddr, e->daddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
+	/* family, ports and addresses, taken here where all are known (ebpf/tcp.h) */
+	TCP_FLOW_FROM_SET_STATE(e, ctx);
 	ebpf_submit(events, e);
 }
 
@@ -134,10 +120,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	int old = ctx->oldstate, new = ctx->newstate;
 	struct pending *p;
 
-	/* The tracepoint also reports SCTP and MPTCP sockets. */
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
-	if (targ_family && ctx->family != targ_family)
+	/* TCP sockets of the family -4/-6 asks for (ebpf/tcp.h). */
+	if (!tcp_set_state_wanted(ctx))
 		return 0;
 
 	if (new == TCP_SYN_SENT) {

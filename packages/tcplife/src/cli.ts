@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcplife: trace the lifespan of TCP sessions. Flags and output follow BCC's
 // tcplife; --json prints one JSON object per session instead.
-import { familyFlags, familyOf, runCli, runEventCli, tcpDisplayFlags, type BatchClock } from '@ebpf/core/kit';
+import { tcpSocketFlags, familyOf, runCli, runEventCli, tcpDisplayFlags, type BatchClock } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
 import { Formatter, header, type Flags } from './output.js';
 
@@ -24,9 +24,7 @@ export const flags = {
   pid: options.pid,
   localPorts: options.localPorts,
   remotePorts: options.remotePorts,
-  ...familyFlags,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
+  ...tcpSocketFlags, // -4 -6 --cgroup --cgroupmap
 };
 
 // The rows of one run, text or byte-level, count -t from the same first session.

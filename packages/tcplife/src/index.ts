@@ -5,8 +5,8 @@
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, custom, defineEventTool, familyOption, option, pid, portOptions, tcpFilterKnobs } from '@ebpf/core/kit';
-import { AF_INET6, formatIPv4, formatIPv6, tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
+import { type ContainerOptions, custom, defineTcpTool, option, pid, portOptions, tcpFlow } from '@ebpf/core/kit';
+import { tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -80,18 +80,13 @@ export class TcplifeTracer extends Tracer<TcpSession> {
 /** Turns one ring record into a TcpSession. */
 export function decodeSession(view: DataView, offset: number, length: number): TcpSession {
   const raw = decodeEvent(view, offset, length);
-  const v6 = raw.family === AF_INET6;
   return {
     timestamp: raw.ts,
     pid: raw.pid,
     comm: raw.comm,
     owner: tcpOwnerSource(raw.owner),
     active: (raw.flags & F_ACTIVE) !== 0,
-    family: v6 ? 6 : 4,
-    laddr: v6 ? formatIPv6(raw.laddr) : formatIPv4(raw.laddr),
-    lport: raw.lport,
-    raddr: v6 ? formatIPv6(raw.raddr) : formatIPv4(raw.raddr),
-    rport: raw.rport,
+    ...tcpFlow(raw),
     txBytes: Number(raw.tx_bytes),
     rxBytes: Number(raw.rx_bytes),
     durationNs: Number(raw.span_ns),
@@ -104,28 +99,20 @@ const ownerPid = custom(pid.parse, (v, key) => {
   return v as number;
 });
 
-/** tcplife's options: the API's keys, with their CLI flags. */
-export const options = {
-  pid: option('-p, --pid <PID>', 'trace this PID only', ownerPid),
-  ...portOptions,
-  // The CLI's -4 and -6 set it (cli.ts).
-  family: familyOption,
-  ...socketContainerOptions,
-};
-
-export const tool = defineEventTool({
+// The options: -p and -L/-D here; `family` (the CLI's -4 and -6, cli.ts) and
+// the container filters come with every TCP tool (kit: defineTcpTool).
+export const tool = defineTcpTool({
   name: 'tcplife',
   object: new URL('./tcplife.bpf.o', import.meta.url),
-  options,
-  knobs: (o) => ({
-    targ_pid: o.pid ?? 0,
-    ...tcpFilterKnobs(o),
-  } satisfies Config),
-  // ~10 000 sessions.
-  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
-  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
+  options: { pid: option('-p, --pid <PID>', 'trace this PID only', ownerPid), ...portOptions },
+  knobs: (o) => ({ targ_pid: o.pid ?? 0 } satisfies Config),
+  // ~10 000 sessions; the default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE },
   decode: decodeSession,
 });
+
+/** tcplife's options: the API's keys, with their CLI flags. */
+export const options = tool.def.options;
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,

@@ -60,14 +60,14 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
-#include "ebpf/inet_addr.h"
+#include "ebpf/tcp.h"         /* targ_family, TCP_SOCK_MAP, the flow of a record */
 #include "ebpf/port_filter.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
 const volatile __u32 targ_pid = 0;     /* only sessions owned by this process (0: all) */
-const volatile __u16 targ_family = 0;  /* AF_INET or AF_INET6 (0: both) */
-/* -L and -D: filter_lport, lport_bits, filter_rport, rport_bits come with
+/* -4 and -6: targ_family comes with ebpf/tcp.h.
+ * -L and -D: filter_lport, lport_bits, filter_rport, rport_bits come with
  * ebpf/port_filter.h (bitmaps of the ports to keep). */
 
 #define EEXIST 17
@@ -105,16 +105,10 @@ EBPF_EXPORT(event);
 
 /* ---- Maps ---- */
 
-/* Live sessions, keyed by the socket's address. Every entry is removed when
- * its socket reaches CLOSE, so the map holds only open sessions. Not
- * preallocated: memory follows the number of open sessions, not the limit. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct session);
-} sessions SEC(".maps");
+/* Live sessions, keyed by the socket's address (ebpf/tcp.h: 65536 at once,
+ * not preallocated). Every entry is removed when its socket reaches CLOSE, so
+ * the map holds only open sessions. */
+TCP_SOCK_MAP(sessions, struct session);
 
 /* Owners: the maps tcp_owners (socket -> owner) and tcp_listeners (port ->
  * owner) come with ebpf/tcp_owner.h. */
@@ -178,8 +172,7 @@ static __always_inline void on_progress(__u64 key, int new)
 
 /* Into CLOSE: the session is over; report it. */
 static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state *ctx,
-				     struct sock *sk, __u64 key, __u16 family,
-				     __u16 lport, __u16 rport)
+				     struct sock *sk, __u64 key)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct tcp_owner owner;
@@ -222,13 +215,9 @@ static __always_inline void on_close(struct trace_event_raw_inet_sock_set_state 
 	e->rx_bytes = received;
 	e->pid = owner.pid;
 	e->flags = s->flags;
-	e->family = family;
-	e->lport = lport;
-	e->rport = rport;
 	e->owner = owner.how;
-	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
-	 * with a helper, as the verifier wants for context fields). */
-	ebpf_inet_addrs(family, e->laddr, e->raddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
+	/* family, ports and addresses, from the tracepoint (ebpf/tcp.h) */
+	TCP_FLOW_FROM_SET_STATE(e, ctx);
 	__builtin_memcpy(e->comm, owner.comm, sizeof(e->comm));
 	ebpf_submit(events, e);
 out:
@@ -245,10 +234,9 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	int old = ctx->oldstate, new = ctx->newstate;
 	__u16 family = ctx->family, lport = ctx->sport, rport = ctx->dport;
 
-	/* The tracepoint also reports SCTP and MPTCP sockets: not tcp_socks. */
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
-	if (targ_family && family != targ_family)
+	/* TCP sockets only (the tracepoint also reports SCTP and MPTCP
+	 * sockets), of the family -4/-6 asks for: ebpf/tcp.h. */
+	if (!tcp_set_state_wanted(ctx))
 		return 0;
 	if (!ports_wanted(lport, rport)) {
 		/* A client's local port shows up only after SYN_SENT: drop
@@ -270,7 +258,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (new < TCP_FIN_WAIT1) /* SYN_SENT, SYN_RECV, ESTABLISHED (BCC's test) */
 		on_open(key, old, new);
 	else if (new == TCP_CLOSE) {
-		on_close(ctx, sk, key, family, lport, rport);
+		on_close(ctx, sk, key);
 		tcp_owner_forget(sk);
 	} else
 		on_progress(key, new);

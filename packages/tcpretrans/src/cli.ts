@@ -10,7 +10,7 @@
 //           "%-20s <-> %-20s %10d" with endpoints "[%s]#%d", IPv4 then IPv6, fewest first.
 import { UsageError } from '@ebpf/core';
 import { pad, padStart } from '@ebpf/core/format';
-import { eventJson, familyFlags, familyOf, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
+import { eventJson, tcpSocketFlags, familyOf, option, runCli, runEventCli, type FlagsOf } from '@ebpf/core/kit';
 import { FlowCounter, options, tool, type FlowCount, type Retransmit } from './index.js';
 
 const examples = `examples:
@@ -24,9 +24,7 @@ const examples = `examples:
 export const flags = {
   lossprobe: option('-l, --lossprobe', 'include tail loss probe attempts (not on this kernel: no tracepoint)', undefined, { cliOnly: true }),
   count: option('-c, --count', 'count occurred retransmits per flow', undefined, { cliOnly: true }),
-  ...familyFlags,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
+  ...tcpSocketFlags, // -4 -6 --cgroup --cgroupmap
 };
 type Flags = FlagsOf<typeof flags>;
 

@@ -5,9 +5,9 @@
 //   for await (const r of trace) console.log(r.laddr, r.lport, '->', r.raddr, r.rport, r.state);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, defineEventTool, familyOption } from '@ebpf/core/kit';
-import { addressFamily, AF_INET6, formatAddress, tcpStateName } from '@ebpf/core/inet';
-import { EVENT_SIZE, decodeEvent, TLP, type Config } from './tcpretrans.gen.js';
+import { type ContainerOptions, defineTcpTool, tcpFlow } from '@ebpf/core/kit';
+import { tcpStateName } from '@ebpf/core/inet';
+import { EVENT_SIZE, decodeEvent, TLP } from './tcpretrans.gen.js';
 
 export interface TcpretransOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only IPv4 (4) or IPv6 (6) sockets (in-kernel). Default: both. */
@@ -41,32 +41,26 @@ export function decodeRetransmit(view: DataView, offset: number, length: number)
     timestamp: raw.ts,
     skaddr: raw.skaddr,
     pid: raw.pid,
-    family: raw.family === AF_INET6 ? 6 : 4,
-    laddr: formatAddress(raw.family, raw.laddr),
-    lport: raw.lport,
-    raddr: formatAddress(raw.family, raw.raddr),
-    rport: raw.rport,
+    ...tcpFlow(raw),
     state: tcpStateName(raw.state),
     type: raw.type === TLP ? 'L' : 'R',
   };
 }
 
-/** tcpretrans' options: the API's keys (the CLI's -4 and -6 set `family`). */
-export const options = {
-  family: familyOption,
-  ...socketContainerOptions,
-};
-
-export const tool = defineEventTool({
+// No options of its own: `family` (the CLI's -4 and -6) and the container
+// filters come with every TCP tool, their knobs too (kit: defineTcpTool).
+export const tool = defineTcpTool({
   name: 'tcpretrans',
   object: new URL('./tcpretrans.bpf.o', import.meta.url),
-  options,
-  knobs: (o) => ({ targ_family: addressFamily(o.family) } satisfies Config),
-  // ~3 600 retransmits (64-byte records, 8-byte ring headers).
-  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
-  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
+  options: {},
+  // ~3 600 retransmits (64-byte records, 8-byte ring headers); the default
+  // ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 256 * 1024, recordBytes: EVENT_SIZE },
   decode: decodeRetransmit,
 });
+
+/** tcpretrans' options: the API's keys. */
+export const options = tool.def.options;
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,

@@ -30,16 +30,12 @@
 //
 // Hook: tracepoint tcp:tcp_retransmit_skb.
 #include "ebpf/common.h"
-#include <bpf/bpf_endian.h>
 #include "ebpf/output.h"
-#include "ebpf/inet_addr.h"
+#include "ebpf/tcp.h"         /* targ_family, the flow of a record read from a sock */
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
-const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
-
-#define AF_INET 2
-#define AF_INET6 10
+/* -4 and -6: targ_family comes with ebpf/tcp.h. */
 
 /* struct event.type: BCC's T column */
 #define RETRANSMIT 1 /* R */
@@ -80,7 +76,7 @@ int tcp_retransmit_skb(struct retransmit_ctx *ctx)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	struct event *e;
 
-	if (targ_family && family != targ_family)
+	if (!tcp_family_wanted(family))
 		return 0;
 	/* Retransmits run from timers and softirqs: the socket's cgroup, not
 	 * the current task's, says whose connection it is. */
@@ -92,15 +88,10 @@ int tcp_retransmit_skb(struct retransmit_ctx *ctx)
 	e->ts = bpf_ktime_get_ns();
 	e->skaddr = (__u64)sk;
 	e->pid = ebpf_current_tgid();
-	e->family = family;
-	/* skc_num is the local port in host order; skc_dport is in network order. */
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->type = RETRANSMIT;
-	/* Addresses (ebpf/inet_addr.h copies them from these kernel pointers). */
-	ebpf_inet_addrs(family, e->laddr, e->raddr, &sk->__sk_common.skc_rcv_saddr, &sk->__sk_common.skc_daddr,
-			&sk->__sk_common.skc_v6_rcv_saddr, &sk->__sk_common.skc_v6_daddr);
+	/* family, ports and addresses, from the socket through CO-RE (ebpf/tcp.h) */
+	TCP_FLOW_FROM_SOCK(e, sk, family);
 	ebpf_submit(events, e);
 	return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcpstates: trace TCP state changes and the time spent in each state. Flags
 // and output follow BCC's tcpstates; --json prints one JSON object per change.
-import { eventJson, familyFlags, familyOf, option, runCli, runEventCli, tcpDisplayFlags, type BatchClock, type EventRun } from '@ebpf/core/kit';
+import { eventJson, tcpSocketFlags, familyOf, option, runCli, runEventCli, tcpDisplayFlags, type BatchClock, type EventRun } from '@ebpf/core/kit';
 import { options, tool } from './index.js';
 import { Journal } from './journal.js';
 import { Formatter, header, journalMessage, type Flags } from './output.js';
@@ -28,9 +28,7 @@ export const flags = {
   localPorts: options.localPorts,
   remotePorts: options.remotePorts,
   journal: option('-Y, --journal', 'log session state changes to the systemd journal', undefined, display),
-  ...familyFlags,
-  cgroup: options.cgroup,
-  cgroupmap: options.cgroupmap,
+  ...tcpSocketFlags, // -4 -6 --cgroup --cgroupmap
 };
 
 // The rows of one run, text or byte-level, count -t from the same first change.

@@ -6,9 +6,9 @@
 //   for await (const c of trace) console.log(c.pid, c.comm, c.oldState, '->', c.newState, c.spanNs);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { socketContainerOptions, type ContainerOptions, defineEventTool, familyOption, portOptions, tcpFilterKnobs } from '@ebpf/core/kit';
-import { AF_INET6, formatIPv4, formatIPv6, tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
-import { EVENT_SIZE, decodeEvent, F_SPAN, type Config } from './tcpstates.gen.js';
+import { type ContainerOptions, defineTcpTool, portOptions, tcpFlow } from '@ebpf/core/kit';
+import { tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
+import { EVENT_SIZE, decodeEvent, F_SPAN } from './tcpstates.gen.js';
 
 export interface TcpstatesOptions extends Omit<ContainerOptions, 'mntnsmap'> {
   /** Only sockets whose local port is one of these (in-kernel). */
@@ -50,44 +50,33 @@ export interface TcpStateChange {
 /** Turns one ring record into a TcpStateChange. */
 export function decodeChange(view: DataView, offset: number, length: number): TcpStateChange {
   const raw = decodeEvent(view, offset, length);
-  const v6 = raw.family === AF_INET6;
   return {
     timestamp: raw.ts,
     skaddr: raw.skaddr,
     pid: raw.pid,
     comm: raw.comm,
     owner: tcpOwnerSource(raw.owner),
-    family: v6 ? 6 : 4,
-    laddr: v6 ? formatIPv6(raw.laddr) : formatIPv4(raw.laddr),
-    lport: raw.lport,
-    raddr: v6 ? formatIPv6(raw.raddr) : formatIPv4(raw.raddr),
-    rport: raw.rport,
+    ...tcpFlow(raw),
     oldState: tcpStateName(raw.oldstate),
     newState: tcpStateName(raw.newstate),
     spanNs: raw.flags & F_SPAN ? Number(raw.span_ns) : undefined,
   };
 }
 
-/** tcpstates' options: the API's keys, with their CLI flags. */
-export const options = {
-  ...portOptions,
-  // The CLI's -4 and -6 set it (cli.ts).
-  family: familyOption,
-  ...socketContainerOptions,
-};
-
-export const tool = defineEventTool({
+// The options: -L/-D; `family` (the CLI's -4 and -6, cli.ts) and the
+// container filters come with every TCP tool, their knobs too (kit: defineTcpTool).
+export const tool = defineTcpTool({
   name: 'tcpstates',
   object: new URL('./tcpstates.bpf.o', import.meta.url),
-  options,
-  knobs: (o) => ({
-    ...tcpFilterKnobs(o),
-  } satisfies Config),
-  // ~10 000 changes (88-byte records, 8-byte ring headers).
-  // The default ring holds a storm's worth of records on every CPU (kit: defaultRingBytes).
-  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE, ratePerCpu: 10_000 },
+  options: portOptions,
+  // ~10 000 changes (88-byte records, 8-byte ring headers); the default ring
+  // holds a storm's worth of records on every CPU (kit: defaultRingBytes).
+  ring: { defaultBytes: 1024 * 1024, recordBytes: EVENT_SIZE },
   decode: decodeChange,
 });
+
+/** tcpstates' options: the API's keys, with their CLI flags. */
+export const options = tool.def.options;
 
 /**
  * Starts tracing. Throws a PreflightError when the machine cannot (not root,

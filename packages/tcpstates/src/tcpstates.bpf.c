@@ -56,13 +56,13 @@
 #include "ebpf/common.h"
 #include "ebpf/output.h"
 #include "ebpf/tcp_owner.h"
-#include "ebpf/inet_addr.h"
+#include "ebpf/tcp.h"         /* targ_family, TCP_SOCK_MAP, the flow of a record */
 #include "ebpf/port_filter.h"
 #include "ebpf/container.h"   /* --cgroup, --cgroupmap: ebpf_sock_container_allowed() */
 
 /* ---- Load-time config (const volatile: .rodata, constants to the verifier) ---- */
-const volatile __u16 targ_family = 0; /* AF_INET or AF_INET6 (0: both) */
-/* -L and -D: filter_lport, lport_bits, filter_rport, rport_bits come with
+/* -4 and -6: targ_family comes with ebpf/tcp.h.
+ * -L and -D: filter_lport, lport_bits, filter_rport, rport_bits come with
  * ebpf/port_filter.h (bitmaps of the ports to keep). */
 
 /* struct event.flags */
@@ -90,17 +90,11 @@ EBPF_EXPORT(event);
 
 /* ---- Maps ---- */
 
-/* When each followed socket entered its current state, by socket address.
- * Removed at CLOSE, so the map holds live sockets only; not preallocated:
- * memory follows the number of live sockets. A socket that finds it full is
- * still reported, without spans. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, __u64);
-} entered SEC(".maps");
+/* When each followed socket entered its current state, by socket address
+ * (ebpf/tcp.h: 65536 at once, not preallocated). Removed at CLOSE, so the map
+ * holds live sockets only. A socket that finds it full is still reported,
+ * without spans. */
+TCP_SOCK_MAP(entered, __u64);
 
 /* Owners: tcp_owners and tcp_listeners come with ebpf/tcp_owner.h. */
 
@@ -134,7 +128,6 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 {
 	struct event *e = ebpf_reserve(events, sizeof(*e));
 	struct tcp_owner *o;
-	__u16 family = ctx->family;
 
 	if (!e)
 		return; /* ring full: counted in events_drops */
@@ -142,9 +135,6 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 	e->skaddr = (__u64)sk;
 	e->span_ns = since ? now - *since : 0;
 	e->flags = since ? F_SPAN : 0;
-	e->family = family;
-	e->lport = ctx->sport;
-	e->rport = ctx->dport;
 	e->oldstate = ctx->oldstate;
 	e->newstate = ctx->newstate;
 	e->pad = 0;
@@ -158,9 +148,8 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 		e->owner = TCP_OWNER_NONE;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
-	/* Addresses (ebpf/inet_addr.h: IPv4 from the 4-byte fields, copied
-	 * with a helper, as the verifier wants for context fields). */
-	ebpf_inet_addrs(family, e->laddr, e->raddr, ctx->saddr, ctx->daddr, ctx->saddr_v6, ctx->daddr_v6);
+	/* family, ports and addresses, from the tracepoint (ebpf/tcp.h) */
+	TCP_FLOW_FROM_SET_STATE(e, ctx);
 	ebpf_submit(events, e);
 }
 
@@ -176,10 +165,8 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u64 *since;
 	int wanted;
 
-	/* The tracepoint also reports SCTP and MPTCP sockets. */
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
-	if (targ_family && family != targ_family)
+	/* TCP sockets of the family -4/-6 asks for (ebpf/tcp.h). */
+	if (!tcp_set_state_wanted(ctx))
 		return 0;
 	wanted = ports_wanted(lport, ctx->dport);
 	if (wanted < 0) {
