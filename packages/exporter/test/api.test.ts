@@ -9,7 +9,9 @@ import { bpfLinks } from '../../../test/support/bpf.js';
 import { until } from '../../../test/support/wait.js';
 import { compileC, run } from '../../../test/support/workload.js';
 import { cgroup2Root, containers } from '../../../test/support/container.js';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { uniq } from '../../../test/support/tmp.js';
 
 class Reader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
@@ -112,5 +114,26 @@ describe('startExporter()', () => {
     } finally {
       await cg.cleanup();
     }
+  });
+
+  it('a cgroup removed before the exporter could name it: cgroup="unknown", the events counted', async () => {
+    const registry = new Registry();
+    const exp = await startExporter({ tools: ['execsnoop'], registry, commLimit: 100000, labels: ['cgroup'] });
+    open.push(exp);
+    const marker = `exu${process.pid % 100000}`;
+    const bin = compileC(new URL('./c/exwl.c', import.meta.url), { name: marker });
+    const dir = join(cgroup2Root(), uniq('ebpf-test-gone'));
+    // One synchronous shell makes the cgroup, runs the marker in it and
+    // removes it: this thread (the exporter's reader) drains nothing until
+    // the cgroup is gone.
+    execFileSync('sh', ['-c', 'mkdir "$1" && { sh -c \'echo $$ > "$0/cgroup.procs" && exec "$1" exit\' "$1" "$2"; rmdir "$1"; }', 'sh', dir, bin]);
+    const line = new RegExp(`^ebpf_execs_total\\{comm="${marker}",cgroup="([^"]*)"\\} (\\d+)$`, 'gm');
+    let got: string[][] = [];
+    await until(async () => {
+      got = [...(await registry.metrics()).matchAll(line)].map((m) => [m[1]!, m[2]!]);
+      return got.length > 0;
+    }, 'the marker exec in the registry');
+    expect(got).toEqual([['unknown', '1']]);
+    await exp.close();
   });
 });
