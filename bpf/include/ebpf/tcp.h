@@ -26,6 +26,14 @@
  *     (the tracepoint also reports SCTP and MPTCP sockets, which are not
  *     tcp_socks) of a family -4/-6 keeps.
  *
+ *   TCP_SET_STATE_PROGRAM(handler)
+ *     Defines the program on sock:inet_sock_set_state (write it once, at file
+ *     scope, after the handler), which calls
+ *       static __always_inline void handler(struct trace_event_raw_inet_sock_set_state *ctx,
+ *                                           struct sock *sk, int oldstate, int newstate)
+ *     for the changes tcp_set_state_wanted() keeps. sk is the socket
+ *     (ctx->skaddr): its address is also the key of a TCP_SOCK_MAP.
+ *
  *   TCP_FLOW_FROM_SET_STATE(e, ctx)
  *   TCP_FLOW_FROM_SOCK(e, sk, family)
  *     Fill a record's flow: any record (struct event) with the fields
@@ -70,6 +78,17 @@ static __always_inline bool tcp_set_state_wanted(struct trace_event_raw_inet_soc
 {
 	return ctx->protocol == IPPROTO_TCP && tcp_family_wanted(ctx->family);
 }
+
+/* One tracepoint sees every state change of every socket: no kprobes needed.
+ * The states are include/net/tcp_states.h's (TCP_ESTABLISHED ... in vmlinux.h). */
+#define TCP_SET_STATE_PROGRAM(handler)                                                   \
+	SEC("tracepoint/sock/inet_sock_set_state")                                       \
+	int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)         \
+	{                                                                                \
+		if (tcp_set_state_wanted(ctx))                                           \
+			handler(ctx, (struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate); \
+		return 0;                                                                \
+	}
 
 /* Addresses go through ebpf_inet_addrs() (inet_addr.h): the verifier refuses
  * a plain copy out of the middle of a tracepoint context. */

@@ -7,7 +7,7 @@
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
 import { UsageError } from '@ebpf/core';
-import { type ContainerOptions, apiOption, custom, defineTcpTool, option, pid, tcpFlow } from '@ebpf/core/kit';
+import { type ContainerOptions, apiOption, custom, defineTcpTool, option, pid, tcpDecoder } from '@ebpf/core/kit';
 import { EVENT_SIZE, decodeEvent, type Config } from './tcpconnlat.gen.js';
 
 export interface TcpconnlatOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -39,11 +39,10 @@ export interface TcpConnect {
 }
 
 /** Turns one ring record into a TcpConnect. */
-export function decodeConnect(view: DataView, offset: number, length: number): TcpConnect {
-  const raw = decodeEvent(view, offset, length);
+export const decodeConnect = tcpDecoder(
+  decodeEvent,
   // BCC's names: SADDR, DADDR, DPORT for the local and remote ends.
-  const { family, laddr: saddr, lport, raddr: daddr, rport: dport } = tcpFlow(raw);
-  return {
+  (raw, { family, laddr: saddr, lport, raddr: daddr, rport: dport }): TcpConnect => ({
     timestamp: raw.ts,
     pid: raw.pid,
     comm: raw.comm,
@@ -54,8 +53,8 @@ export function decodeConnect(view: DataView, offset: number, length: number): T
     dport,
     latNs: Number(raw.lat_ns),
     refused: raw.refused !== 0,
-  };
-}
+  }),
+);
 
 const checkMs = (v: unknown, key: string): number => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new UsageError(`${key} must be a number of milliseconds, 0 or more, got ${String(v)}`);

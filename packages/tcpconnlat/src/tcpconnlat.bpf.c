@@ -110,19 +110,16 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 	ebpf_submit(events, e);
 }
 
-/* ---- Entry point ---- */
+/* ---- Entry points ---- */
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* A change of a TCP socket of the family -4/-6 asks for (ebpf/tcp.h's
+ * TCP_SET_STATE_PROGRAM below calls it: the program on
+ * sock:inet_sock_set_state). */
+static __always_inline void on_set_state(struct trace_event_raw_inet_sock_set_state *ctx,
+					 struct sock *sk, int old, int new)
 {
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	__u64 key = (__u64)sk, now;
-	int old = ctx->oldstate, new = ctx->newstate;
 	struct pending *p;
-
-	/* TCP sockets of the family -4/-6 asks for (ebpf/tcp.h). */
-	if (!tcp_set_state_wanted(ctx))
-		return 0;
 
 	if (new == TCP_SYN_SENT) {
 		/* connect(): the caller holds the socket. (A SYN_SENT entered
@@ -130,28 +127,29 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		struct pending np = {};
 
 		if (!tcp_current_owns(sk))
-			return 0;
+			return;
 		tcp_owner_current(&np.who, TCP_OWNER_TASK);
 		if (targ_tgid && np.who.pid != targ_tgid)
-			return 0;
+			return;
 		if (!ebpf_sock_container_allowed(sk))
-			return 0;
+			return;
 		np.ts = bpf_ktime_get_ns();
 		bpf_map_update_elem(&start, &key, &np, BPF_ANY);
-		return 0;
+		return;
 	}
 	if (old != TCP_SYN_SENT)
-		return 0; /* the common case: one compare, no map access */
+		return; /* the common case: one compare, no map access */
 
 	p = bpf_map_lookup_elem(&start, &key);
 	if (!p)
-		return 0; /* connect() before tracing began, or filtered out */
+		return; /* connect() before tracing began, or filtered out */
 	now = bpf_ktime_get_ns();
 	if ((new == TCP_ESTABLISHED || (new == TCP_CLOSE && p->reset)) && now - p->ts >= min_ns)
 		report(ctx, p, now);
 	bpf_map_delete_elem(&start, &key);
-	return 0;
 }
+
+TCP_SET_STATE_PROGRAM(on_set_state)
 
 /* An RST arrived: tcp_reset() calls this tracepoint, then moves the socket to
  * CLOSE. For a connect in flight the RST is its answer (the port is closed):

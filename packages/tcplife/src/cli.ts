@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tcplife: trace the lifespan of TCP sessions. Flags and output follow BCC's
 // tcplife; --json prints one JSON object per session instead.
-import { tcpSocketFlags, familyOf, runCli, runEventCli, tcpDisplayFlags, type BatchClock } from '@ebpf/core/kit';
+import { tcpSocketFlags, familyOf, portExamples, portOptions, runCli, runEventCli, tcpDisplayFlags, type BatchClock } from '@ebpf/core/kit';
 import { options, tool, untracked } from './index.js';
 import { Formatter, header, type Flags } from './output.js';
 
@@ -11,9 +11,7 @@ const examples = `examples:
     tcplife -w        # wider columns (fit IPv6)
     tcplife -stT      # csv output, with times & timestamps
     tcplife -p 181    # only trace PID 181
-    tcplife -L 80     # only trace local port 80
-    tcplife -L 80,81  # only trace local ports 80 and 81
-    tcplife -D 80     # only trace remote port 80
+${portExamples('tcplife')}
     tcplife -4        # only trace IPv4 family
     tcplife -6        # only trace IPv6 family
     tcplife --json    # one JSON object per session`;
@@ -22,8 +20,7 @@ const examples = `examples:
 export const flags = {
   ...tcpDisplayFlags,
   pid: options.pid,
-  localPorts: options.localPorts,
-  remotePorts: options.remotePorts,
+  ...portOptions, // -L -D
   ...tcpSocketFlags, // -4 -6 --cgroup --cgroupmap
 };
 

@@ -5,8 +5,8 @@
 //   for await (const s of trace) console.log(s.comm, s.raddr, s.rport, s.txBytes, s.durationNs);
 //   trace.close();
 import { Tracer, UsageError, type BpfObject } from '@ebpf/core';
-import { type ContainerOptions, custom, defineTcpTool, option, pid, portOptions, tcpFlow } from '@ebpf/core/kit';
-import { tcpOwnerSource, type TcpOwnerSource } from '@ebpf/core/inet';
+import { type ContainerOptions, custom, defineTcpTool, option, pid, portOptions, tcpDecoder, tcpOwner } from '@ebpf/core/kit';
+import type { TcpOwnerSource } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, F_ACTIVE, type Config } from './tcplife.gen.js';
 
 export interface TcplifeOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -78,20 +78,18 @@ export class TcplifeTracer extends Tracer<TcpSession> {
 }
 
 /** Turns one ring record into a TcpSession. */
-export function decodeSession(view: DataView, offset: number, length: number): TcpSession {
-  const raw = decodeEvent(view, offset, length);
-  return {
+export const decodeSession = tcpDecoder(
+  decodeEvent,
+  (raw, flow): TcpSession => ({
     timestamp: raw.ts,
-    pid: raw.pid,
-    comm: raw.comm,
-    owner: tcpOwnerSource(raw.owner),
+    ...tcpOwner(raw),
     active: (raw.flags & F_ACTIVE) !== 0,
-    ...tcpFlow(raw),
+    ...flow,
     txBytes: Number(raw.tx_bytes),
     rxBytes: Number(raw.rx_bytes),
     durationNs: Number(raw.span_ns),
-  };
-}
+  }),
+);
 
 /** From the API, any 32-bit PID (the old check: "pid must be a positive integer"); on the command line, a live process. */
 const ownerPid = custom(pid.parse, (v, key) => {

@@ -226,34 +226,31 @@ out:
 
 /* ---- Entry points ---- */
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* A change of a TCP socket of the family -4/-6 asks for (ebpf/tcp.h's
+ * TCP_SET_STATE_PROGRAM below calls it: the program on
+ * sock:inet_sock_set_state, which also reports SCTP and MPTCP sockets). */
+static __always_inline void on_set_state(struct trace_event_raw_inet_sock_set_state *ctx,
+					 struct sock *sk, int old, int new)
 {
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	__u64 key = (__u64)sk;
-	int old = ctx->oldstate, new = ctx->newstate;
 	__u16 family = ctx->family, lport = ctx->sport, rport = ctx->dport;
 
-	/* TCP sockets only (the tracepoint also reports SCTP and MPTCP
-	 * sockets), of the family -4/-6 asks for: ebpf/tcp.h. */
-	if (!tcp_set_state_wanted(ctx))
-		return 0;
 	if (!ports_wanted(lport, rport)) {
 		/* A client's local port shows up only after SYN_SENT: drop
 		 * what was recorded before it was known. */
 		bpf_map_delete_elem(&sessions, &key);
 		tcp_owner_forget(sk);
-		return 0;
+		return;
 	}
 
 	/* Who owns it, as far as this change tells (tcp_owner.h). */
 	tcp_owner_update(sk, family, lport, old, new);
 
 	if (new == TCP_LISTEN)
-		return 0; /* a listener: not a session (its port's owner is noted) */
+		return; /* a listener: not a session (its port's owner is noted) */
 	if (old == TCP_LISTEN && new != TCP_SYN_RECV) {
 		tcp_owner_forget(sk); /* a listener closing: not a session */
-		return 0;
+		return;
 	}
 	if (new < TCP_FIN_WAIT1) /* SYN_SENT, SYN_RECV, ESTABLISHED (BCC's test) */
 		on_open(key, old, new);
@@ -262,8 +259,9 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		tcp_owner_forget(sk);
 	} else
 		on_progress(key, new);
-	return 0;
 }
+
+TCP_SET_STATE_PROGRAM(on_set_state)
 
 /* sys_exit_accept4 and sys_exit_accept: the task accepting a connection owns
  * the server socket from then on (tcp_owner.h). */

@@ -5,7 +5,7 @@
 //   for await (const r of trace) console.log(r.laddr, r.lport, '->', r.raddr, r.rport, r.state);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { type ContainerOptions, defineTcpTool, tcpFlow } from '@ebpf/core/kit';
+import { type ContainerOptions, defineTcpTool, tcpDecoder } from '@ebpf/core/kit';
 import { tcpStateName } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, TLP } from './tcpretrans.gen.js';
 
@@ -35,17 +35,17 @@ export interface Retransmit {
 }
 
 /** Turns one ring record into a Retransmit. */
-export function decodeRetransmit(view: DataView, offset: number, length: number): Retransmit {
-  const raw = decodeEvent(view, offset, length);
-  return {
+export const decodeRetransmit = tcpDecoder(
+  decodeEvent,
+  (raw, flow): Retransmit => ({
     timestamp: raw.ts,
     skaddr: raw.skaddr,
     pid: raw.pid,
-    ...tcpFlow(raw),
+    ...flow,
     state: tcpStateName(raw.state),
     type: raw.type === TLP ? 'L' : 'R',
-  };
-}
+  }),
+);
 
 // No options of its own: `family` (the CLI's -4 and -6) and the container
 // filters come with every TCP tool, their knobs too (kit: defineTcpTool).

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // tcpstates: trace TCP state changes and the time spent in each state. Flags
 // and output follow BCC's tcpstates; --json prints one JSON object per change.
-import { eventJson, tcpSocketFlags, familyOf, option, runCli, runEventCli, tcpDisplayFlags, type BatchClock, type EventRun } from '@ebpf/core/kit';
-import { options, tool } from './index.js';
+import { eventJson, tcpSocketFlags, familyOf, option, portExamples, portOptions, runCli, runEventCli, tcpDisplayFlags, type BatchClock, type EventRun } from '@ebpf/core/kit';
+import { tool } from './index.js';
 import { Journal } from './journal.js';
 import { Formatter, header, journalMessage, type Flags } from './output.js';
 
@@ -13,9 +13,7 @@ const examples = `examples:
     tcpstates -w        # wider columns (fit IPv6)
     tcpstates -stT      # csv output, with times & timestamps
     tcpstates -Y        # log events to the systemd journal
-    tcpstates -L 80     # only trace local port 80
-    tcpstates -L 80,81  # only trace local ports 80 and 81
-    tcpstates -D 80     # only trace remote port 80
+${portExamples('tcpstates')}
     tcpstates -4        # trace IPv4 family only
     tcpstates -6        # trace IPv6 family only
     tcpstates --json    # one JSON object per change`;
@@ -25,8 +23,7 @@ const display = { cliOnly: true } as const;
 /** Every flag, in BCC's order: tcpstates' options (-4 and -6 set `family`) and the display flags. */
 export const flags = {
   ...tcpDisplayFlags,
-  localPorts: options.localPorts,
-  remotePorts: options.remotePorts,
+  ...portOptions, // -L -D
   journal: option('-Y, --journal', 'log session state changes to the systemd journal', undefined, display),
   ...tcpSocketFlags, // -4 -6 --cgroup --cgroupmap
 };

@@ -6,8 +6,8 @@
 //   for await (const c of trace) console.log(c.pid, c.comm, c.oldState, '->', c.newState, c.spanNs);
 //   trace.close();
 import type { Tracer } from '@ebpf/core';
-import { type ContainerOptions, defineTcpTool, portOptions, tcpFlow } from '@ebpf/core/kit';
-import { tcpOwnerSource, tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
+import { type ContainerOptions, defineTcpTool, portOptions, tcpDecoder, tcpOwner } from '@ebpf/core/kit';
+import { tcpStateName, type TcpOwnerSource } from '@ebpf/core/inet';
 import { EVENT_SIZE, decodeEvent, F_SPAN } from './tcpstates.gen.js';
 
 export interface TcpstatesOptions extends Omit<ContainerOptions, 'mntnsmap'> {
@@ -48,20 +48,18 @@ export interface TcpStateChange {
 }
 
 /** Turns one ring record into a TcpStateChange. */
-export function decodeChange(view: DataView, offset: number, length: number): TcpStateChange {
-  const raw = decodeEvent(view, offset, length);
-  return {
+export const decodeChange = tcpDecoder(
+  decodeEvent,
+  (raw, flow): TcpStateChange => ({
     timestamp: raw.ts,
     skaddr: raw.skaddr,
-    pid: raw.pid,
-    comm: raw.comm,
-    owner: tcpOwnerSource(raw.owner),
-    ...tcpFlow(raw),
+    ...tcpOwner(raw),
+    ...flow,
     oldState: tcpStateName(raw.oldstate),
     newState: tcpStateName(raw.newstate),
     spanNs: raw.flags & F_SPAN ? Number(raw.span_ns) : undefined,
-  };
-}
+  }),
+);
 
 // The options: -L/-D; `family` (the CLI's -4 and -6, cli.ts) and the
 // container filters come with every TCP tool, their knobs too (kit: defineTcpTool).

@@ -155,25 +155,22 @@ static __always_inline void report(struct trace_event_raw_inet_sock_set_state *c
 
 /* ---- Entry points ---- */
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* A change of a TCP socket of the family -4/-6 asks for (ebpf/tcp.h's
+ * TCP_SET_STATE_PROGRAM below calls it: the program on
+ * sock:inet_sock_set_state). */
+static __always_inline void on_set_state(struct trace_event_raw_inet_sock_set_state *ctx,
+					 struct sock *sk, int old, int new)
 {
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	__u64 key = (__u64)sk, now;
-	int old = ctx->oldstate, new = ctx->newstate;
 	__u16 family = ctx->family, lport = ctx->sport;
 	__u64 *since;
-	int wanted;
+	int wanted = ports_wanted(lport, ctx->dport);
 
-	/* TCP sockets of the family -4/-6 asks for (ebpf/tcp.h). */
-	if (!tcp_set_state_wanted(ctx))
-		return 0;
-	wanted = ports_wanted(lport, ctx->dport);
 	if (wanted < 0) {
 		/* Not ours (any more): forget what its unknown-port changes left. */
 		bpf_map_delete_elem(&entered, &key);
 		tcp_owner_forget(sk);
-		return 0;
+		return;
 	}
 
 	/* Who owns it, as far as this change tells (tcp_owner.h). */
@@ -194,8 +191,9 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	} else {
 		bpf_map_update_elem(&entered, &key, &now, BPF_NOEXIST);
 	}
-	return 0;
 }
+
+TCP_SET_STATE_PROGRAM(on_set_state)
 
 /* sys_exit_accept4 and sys_exit_accept: the task accepting a connection owns
  * the server socket from then on (tcp_owner.h). */

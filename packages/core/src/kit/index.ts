@@ -15,7 +15,7 @@ export { loadProgram, loadTarget, loadTargetAsync, objectFile, tracepointOf, che
 export type { ProgramDef, AsyncProgramDef, RingDef, LoadedProgram } from './program.js';
 export { containerOptions, socketContainerOptions, resolveCgroup, openPinnedKeyMap, hasContainerFilter, applyContainerOptions, CgroupPaths } from './container.js';
 export type { ContainerOptions, CgroupTarget } from './container.js';
-export { familyOption, familyFlags, familyOf, portOptions, tcpFilterKnobs, tcpDisplayFlags, tcpSocketOptions, tcpSocketFlags, TCP_STORM_RATE, defineTcpTool, tcpFlow, TcpColumns } from './tcp.js';
+export { familyOption, familyFlags, familyOf, portOptions, tcpFilterKnobs, tcpDisplayFlags, portExamples, tcpSocketOptions, tcpSocketFlags, TCP_STORM_RATE, defineTcpTool, tcpFlow, tcpDecoder, tcpOwner, TcpColumns } from './tcp.js';
 export type { TcpToolDef, RawTcpFlow, TcpFlow, TcpDisplayFlags, TcpRecordOffsets } from './tcp.js';
 export { defineEventTool } from './event.js';
 export type { EventTool, EventToolDef, LoadedEventTool, CommonOptions } from './event.js';

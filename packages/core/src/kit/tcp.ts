@@ -8,7 +8,7 @@
 // tcplife and tcpstates print alike).
 import { csvField, escapeControl, fitComm, hhmmss, pad } from '../format/index.js';
 import type { RowBuffer } from '../format/rowbuffer.js';
-import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, TCP_OWNER } from '../kernel/inet.js';
+import { addressFamily, AF_INET6, formatIPv4, formatIPv6, portBits, TCP_OWNER, tcpOwnerSource, type TcpOwnerSource } from '../kernel/inet.js';
 import type { BatchClock } from './cli.js';
 import { socketContainerOptions } from './container.js';
 import { defineEventTool, type EventTool, type EventToolDef } from './event.js';
@@ -44,6 +44,17 @@ export function tcpFilterKnobs(o: { family?: 4 | 6; localPorts?: number[]; remot
     lport_bits: portBits(o.localPorts),
     rport_bits: portBits(o.remotePorts),
   };
+}
+
+/**
+ * The example lines (in --help) of -L and -D, as BCC's tcplife and tcpstates
+ * give them: `tool -L 80`, `-L 80,81`, `-D 80`, each comment two spaces
+ * after the longest.
+ */
+export function portExamples(tool: string): string {
+  const lines = [['-L 80', 'only trace local port 80'], ['-L 80,81', 'only trace local ports 80 and 81'], ['-D 80', 'only trace remote port 80']];
+  const width = `${tool} -L 80,81`.length + 2;
+  return lines.map(([args, what]) => `    ${`${tool} ${args}`.padEnd(width)}# ${what}`).join('\n');
 }
 
 /** tcplife's and tcpstates' display flags: -T -t -w -s. */
@@ -114,6 +125,23 @@ export function tcpFlow(raw: RawTcpFlow): TcpFlow {
   const v6 = raw.family === AF_INET6;
   const addr = v6 ? formatIPv6 : formatIPv4;
   return { family: v6 ? 6 : 4, laddr: addr(raw.laddr), lport: raw.lport, raddr: addr(raw.raddr), rport: raw.rport };
+}
+
+/**
+ * A TCP tool's decoder: its generated decoder (the .gen.ts's decodeEvent),
+ * then `build`, which makes the API's event from the raw record and its
+ * flow, decoded once here (tcpFlow).
+ */
+export function tcpDecoder<R extends RawTcpFlow, E>(decodeRaw: (view: DataView, offset: number, length: number) => R, build: (raw: R, flow: TcpFlow) => E): (view: DataView, offset: number, length: number) => E {
+  return (view, offset, length) => {
+    const raw = decodeRaw(view, offset, length);
+    return build(raw, tcpFlow(raw));
+  };
+}
+
+/** A socket's owner as the API gives it, from a record that carries bpf/include/ebpf/tcp_owner.h's: pid, comm, owner (how it was found). */
+export function tcpOwner(raw: { pid: number; comm: string; owner: number }): { pid: number; comm: string; owner: TcpOwnerSource } {
+  return { pid: raw.pid, comm: raw.comm, owner: tcpOwnerSource(raw.owner) };
 }
 
 /** The display flags TcpColumns reads. */
