@@ -1,16 +1,14 @@
 // tcpconnlat's API against the running kernel: real BPF, real connects over
 // loopback from programs the tests start; each connect is found by its ports
 // (the machine may carry other TCP traffic at the same time).
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { tcpconnlat, type TcpConnect } from '../src/index.js';
-import { CLIENT_COMM, LOOPBACK, buildBins, capture, gatedConnect, runRefused, runStorm, type Bins, type Family } from './helpers.js';
+import { CLIENT_COMM, LOOPBACK, buildBins, capture, gatedConnect, runRefused, runStorm, type Family } from './helpers.js';
 import { bpfFdTargets } from '../../../test/support/bpf.js';
 import { compileC, killChildren, start } from '../../../test/support/workload.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 afterEach(() => killChildren());
 
 describe.each([4, 6] as Family[])('IPv%i', (family) => {

@@ -1,18 +1,16 @@
 // The tcpconnlat CLI as users run it: a child process writing into a pipe,
 // stopped by a signal; rows are found by the workload's PID (-p) or ports.
-import { describe, it, expect, beforeAll } from 'vitest';
-import { CLIENT_COMM, buildBins, gatedConnect, type Bins } from './helpers.js';
+import { describe, it, expect } from 'vitest';
+import { CLIENT_COMM, buildBins, gatedConnect } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, errorLine, expectCleanExit, expectHelp, tool, stopAfterEach } from '../../../test/support/cli.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
 const HEADER = 'PID     COMM         IP SADDR            DADDR            DPORT LAT(ms)';
 const HEADER_TL = 'TIME(s)  PID     COMM         IP SADDR            LPORT  DADDR            DPORT LAT(ms)';
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 stopAfterEach();
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);

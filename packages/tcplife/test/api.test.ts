@@ -1,21 +1,19 @@
 // tcplife's API against the running kernel: real BPF, real TCP sessions over
 // loopback between two programs the tests start, sessions matched by their
 // ports (the machine may carry other TCP traffic at the same time).
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { type TcpSession } from '../src/index.js';
 import {
   CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, capture, clientSide, ofStorm, runRefused, runSession, runStorm, serverSide,
-  startClient, startServer, type Bins, type Family, type SessionRun,
+  startClient, startServer, type Family, type SessionRun,
 } from './helpers.js';
 import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
 import { iterate } from '../../../test/support/events.js';
 import { sleep } from '../../../test/support/wait.js';
 import { killChildren } from '../../../test/support/workload.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 afterEach(() => killChildren());
 
 const SEND = 300_000;

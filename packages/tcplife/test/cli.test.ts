@@ -1,24 +1,22 @@
 // The tcplife CLI as users run it: a child process, output into a pipe,
 // stopped by a signal. Rows are matched by the workload's ports and PIDs (the
 // machine may carry other TCP traffic at the same time).
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import {
   CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, runRefused, runSession, runStorm, startClient, startServer,
-  type Bins, type Family, type SessionRun,
+  type Family, type SessionRun,
 } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool, stopAfterEach } from '../../../test/support/cli.js';
 import { DEADLINE, sleep } from '../../../test/support/wait.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
 const HEADER = 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS';
 const HEADER_WIDE = 'PID   COMM             IP LADDR                      LPORT RADDR                      RPORT  TX_KB  RX_KB MS';
 const HEADER_CSV = 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS';
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 stopAfterEach();
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);

@@ -3,18 +3,16 @@
 // accept()ed it, also when the client resets it (then no state change ever
 // happens in the worker's system call: before the accept hooks, tcplife named
 // the parent, the listener, for those). Sessions matched by the run's port.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { type TcpSession } from '../src/index.js';
-import { LOOPBACK, buildBins, capture, runPrefork, type Bins, type PreforkRun } from './helpers.js';
+import { LOOPBACK, buildBins, capture, runPrefork, type PreforkRun } from './helpers.js';
 import { expectCleanExit, tool, stopAfterEach } from '../../../test/support/cli.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 const HEADER = 'PID   COMM       LADDR           LPORT RADDR           RPORT TX_KB RX_KB MS';
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 stopAfterEach();
 
 const server = (r: PreforkRun) => (s: TcpSession) => s.lport === r.port;

@@ -2,21 +2,19 @@
 // loopback between programs the tests start; each socket's changes are found
 // by its ports (the machine may carry other TCP traffic at the same time).
 import { readFileSync } from 'node:fs';
-import { describe, it, expect, beforeAll, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import type { TcpStateChange } from '../src/index.js';
 import {
   CLIENT_COMM, LOOPBACK, SERVER_COMM, buildBins, capture, closed, expectChained, lifeOf, moves, runSession, runStorm, startClient, startServer,
-  type Bins, type Capture, type Family, type SessionRun,
+  type Capture, type Family, type SessionRun,
 } from './helpers.js';
 import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
 import { iterate } from '../../../test/support/events.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { killChildren } from '../../../test/support/workload.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 afterEach(() => killChildren());
 
 /** Waits until both sides of `run` reached CLOSE; returns their lives. */

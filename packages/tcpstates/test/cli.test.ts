@@ -2,26 +2,24 @@
 // stopped by a signal. Rows are matched by the workload's ports (the machine
 // may carry other TCP traffic at the same time).
 import { existsSync } from 'node:fs';
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import {
   CLIENT_COMM, LOOPBACK, SERVER_COMM, buildBins, runSession, runStorm, startClient, startServer,
-  type Bins, type Family, type SessionRun,
+  type Family, type SessionRun,
 } from './helpers.js';
 import { expectJsonLine } from '../../../test/support/json.js';
 import { AS_NOBODY, Cli, errorLine, expectCleanExit, expectHelp, throughHead, tool, stopAfterEach } from '../../../test/support/cli.js';
 import { bpfLinks } from '../../../test/support/bpf.js';
 import { DEADLINE, sleep, waitFor } from '../../../test/support/wait.js';
 import { hasCommand, run, start } from '../../../test/support/workload.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
 const HEADER = 'SKADDR           C-PID C-COMM     LADDR           LPORT RADDR           RPORT OLDSTATE    -> NEWSTATE    MS';
 const HEADER_WIDE = 'SKADDR           C-PID C-COMM           IP LADDR                      LPORT RADDR                      RPORT OLDSTATE    -> NEWSTATE    MS';
 const HEADER_CSV = 'SKADDR,C-PID,C-COMM,IP,LADDR,LPORT,RADDR,RPORT,OLDSTATE,NEWSTATE,MS';
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 stopAfterEach();
 
 const l = (v: string | number, w: number) => String(v).padEnd(w);

@@ -3,18 +3,16 @@
 // (its listener) until a worker accept()s it, then that worker: also a reset
 // by the client (ESTABLISHED -> CLOSE in softirq context, where BCC's C-PID is
 // whatever task the CPU ran) and a FIN (ESTABLISHED -> CLOSE_WAIT).
-import { describe, it, expect, beforeAll } from 'vitest';
-import { buildBins, capture, closed, expectChained, lifeOf, moves, runPrefork, type Bins, type Capture, type PreforkRun } from './helpers.js';
+import { describe, it, expect } from 'vitest';
+import { buildBins, capture, closed, expectChained, lifeOf, moves, runPrefork, type Capture, type PreforkRun } from './helpers.js';
 import { expectCleanExit, tool, stopAfterEach } from '../../../test/support/cli.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { builtBeforeAll } from '../../../test/support/once.js';
 
 const CLI = tool(new URL('../dist/cli.js', import.meta.url));
 const HEADER = 'SKADDR           C-PID C-COMM     LADDR           LPORT RADDR           RPORT OLDSTATE    -> NEWSTATE    MS';
 
-let bins: Bins;
-beforeAll(() => {
-  bins = buildBins();
-});
+const bins = builtBeforeAll(buildBins);
 stopAfterEach();
 
 /** The server socket of each connection of `r`, once closed. */
