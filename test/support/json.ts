@@ -37,3 +37,15 @@ export function expectJsonLine(line: string, opts: { keyed?: string[] } = {}): R
   for (const k of jsonKeys(stripped)) expect(k, line).toMatch(CAMEL);
   return o;
 }
+
+/**
+ * One --json line of an event tool: the convention (expectJsonLine), and
+ * besides `time`, `elapsed` and `timestamp` (checked there), exactly
+ * `fields` (asymmetric matchers such as expect.any(Number) welcome).
+ * Returns the parsed object.
+ */
+export function expectJsonEvent(line: string, fields: Record<string, unknown>): Record<string, any> {
+  const o = expectJsonLine(line);
+  expect(o, line).toEqual({ time: o.time, elapsed: o.elapsed, timestamp: o.timestamp, ...fields });
+  return o;
+}
