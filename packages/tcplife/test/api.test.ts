@@ -7,8 +7,8 @@ import {
   CLIENT_COMM, SERVER_COMM, LOOPBACK, buildBins, capture, clientSide, ofStorm, runRefused, runSession, runStorm, serverSide,
   startClient, startServer, type Family, type SessionRun,
 } from './helpers.js';
-import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
-import { iterate } from '../../../test/support/events.js';
+import { bpfFdTargets } from '../../../test/support/bpf.js';
+import { expectCleanLife } from '../../../test/support/lifecycle.js';
 import { sleep } from '../../../test/support/wait.js';
 import { killChildren } from '../../../test/support/workload.js';
 import { builtBeforeAll } from '../../../test/support/once.js';
@@ -256,20 +256,12 @@ describe('filters (in-kernel)', () => {
 
 describe('lifecycle', () => {
   it('close() is idempotent, ends for await after delivering what was buffered, and frees every BPF fd', async () => {
-    const before = bpfFdTargets();
-    const c = capture();
-    expect(bpfLinks()).toBe(3); // inet_sock_set_state, sys_exit_accept4, sys_exit_accept
-    const { seen, ended } = iterate(c.tracer);
-    const run = await runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
-    // no waiting: close() must still deliver the sessions already in the ring
-    c.close();
-    expect(c.tracer.closed).toBe(true);
-    expect(() => c.close()).not.toThrow();
-    expect(await ended()).toBe(true);
+    // 3 links: inet_sock_set_state, sys_exit_accept4, sys_exit_accept
+    const session = () => runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
+    const { tracer, seen, result: run } = await expectCleanLife(() => capture().tracer, 3, session);
     expect(seen.filter((s) => clientSide(run)(s) || serverSide(run)(s))).toHaveLength(2);
-    expect(bpfFdTargets()).toEqual(before);
-    expect(c.tracer.lost()).toEqual({ ring: 0 });
-    expect(c.tracer.untracked()).toBe(0);
+    expect(tracer.lost()).toEqual({ ring: 0 });
+    expect(tracer.untracked()).toBe(0);
   });
 
   it('a storm of 2000 connections: all 4000 sessions captured, exact, nothing lost', async () => {

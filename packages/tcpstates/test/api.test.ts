@@ -8,8 +8,8 @@ import {
   CLIENT_COMM, LOOPBACK, SERVER_COMM, buildBins, capture, closed, expectChained, lifeOf, moves, runSession, runStorm, startClient, startServer,
   type Capture, type Family, type SessionRun,
 } from './helpers.js';
-import { bpfFdTargets, bpfLinks } from '../../../test/support/bpf.js';
-import { iterate } from '../../../test/support/events.js';
+import { bpfFdTargets } from '../../../test/support/bpf.js';
+import { expectCleanLife } from '../../../test/support/lifecycle.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { killChildren } from '../../../test/support/workload.js';
 import { builtBeforeAll } from '../../../test/support/once.js';
@@ -164,18 +164,12 @@ describe('filters (in-kernel)', () => {
 
 describe('lifecycle', () => {
   it('close() is idempotent, ends for await after delivering what was buffered, and frees every BPF fd', async () => {
-    const before = bpfFdTargets();
-    const c = capture();
-    expect(bpfLinks()).toBe(3); // inet_sock_set_state, sys_exit_accept4, sys_exit_accept
-    const { seen, ended } = iterate(c.tracer);
-    const run = await runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
-    c.close(); // no waiting: what is in the ring is still delivered
-    expect(() => c.close()).not.toThrow();
-    expect(await ended()).toBe(true);
+    // 3 links: inet_sock_set_state, sys_exit_accept4, sys_exit_accept
+    const session = () => runSession(bins, { family: 4, send: 10, reply: 10, closer: 'client', sleepMs: 0 });
+    const { tracer, seen, result: run } = await expectCleanLife(() => capture().tracer, 3, session);
     expect(closed(lifeOf(seen, run.client.lport, run.server.port))).toBe(true);
     expect(closed(lifeOf(seen, run.server.port, run.client.lport))).toBe(true);
-    expect(bpfFdTargets()).toEqual(before);
-    expect(c.tracer.lost()).toEqual({ ring: 0 });
+    expect(tracer.lost()).toEqual({ ring: 0 });
   });
 
   it('a storm of 1000 connections: every socket from its first change to CLOSE, spans chained, owners right', async () => {
