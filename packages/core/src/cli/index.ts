@@ -24,22 +24,51 @@ export class Output {
   readonly rows: RowBuffer;
   #timer: NodeJS.Timeout | undefined;
   #broken = false;
+  #source: { pause(): void; resume(): void } | undefined;
+  #paused = false;
   static readonly MAX_DELAY_MS = 100;
+  /**
+   * Bytes queued behind a full pipe past which the event source is paused
+   * until the pipe drains. Node writes a pipe without blocking and queues
+   * what the reader of the pipe has not taken yet: with no bound, a slow
+   * reader (`| grep`, a parent counting lines) grows our memory by the whole
+   * storm. Paused, the records wait in the kernel ring, and what does not fit
+   * there is dropped and counted, as with any slow consumer.
+   */
+  static readonly QUEUE_BYTES = 1 << 20;
 
   constructor(onBroken: (err: NodeJS.ErrnoException) => void) {
     this.isTTY = !!process.stdout.isTTY;
     this.rows = new RowBuffer((chunk) => {
       if (this.#broken) return true;
-      process.stdout.write(chunk);
-      // Files, terminals and (on Linux) pipes are written synchronously; when
-      // nothing is left queued, the chunk's memory is free to reuse.
-      return process.stdout.writableLength === 0;
+      // A write's callback never runs before write() returns: `kept` is set
+      // by then when the chunk stays queued, and only such a chunk comes back.
+      let kept = false;
+      process.stdout.write(chunk, () => kept && this.rows.recycle(chunk));
+      const queued = process.stdout.writableLength;
+      if (queued > Output.QUEUE_BYTES && this.#source && !this.#paused) {
+        this.#paused = true;
+        this.#source.pause();
+        process.stdout.once('drain', () => {
+          this.#paused = false;
+          this.#source?.resume();
+        });
+      }
+      // Files and terminals are written synchronously; when nothing is left
+      // queued, the chunk's memory is free to reuse at once.
+      kept = queued !== 0;
+      return !kept;
     });
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
       if (this.#broken) return;
       this.#broken = true;
       onBroken(err);
     });
+  }
+
+  /** The events' source (a ring reader): paused while a slow pipe holds QUEUE_BYTES of ours. */
+  throttle(source: { pause(): void; resume(): void }): void {
+    this.#source = source;
   }
 
   /** Queues text (lines with their "\n"). */

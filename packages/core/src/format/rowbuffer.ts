@@ -32,8 +32,12 @@ function digits(n: number): number {
   return d;
 }
 
+/** Spent chunks kept for reuse (what a pipe holds queued is bounded: see Output.QUEUE_BYTES). */
+const MAX_SPARE = 16;
+
 export class RowBuffer {
-  #buf = Buffer.allocUnsafe(ROOM);
+  #buf: Buffer = Buffer.allocUnsafe(ROOM);
+  #spare: Buffer[] = [];
   /** Write position: rows are appended here. */
   pos = 0;
   #sink: (chunk: Buffer) => boolean;
@@ -56,7 +60,19 @@ export class RowBuffer {
     if (this.pos === 0) return;
     const chunk = this.#buf.subarray(0, this.pos);
     this.pos = 0;
-    if (!this.#sink(chunk)) this.#buf = Buffer.allocUnsafe(ROOM);
+    if (!this.#sink(chunk)) this.#buf = this.#spare.pop() ?? Buffer.allocUnsafe(ROOM);
+  }
+
+  /**
+   * Takes back a chunk the sink kept (it returned false) once it is done with
+   * it. Without this, each chunk still queued behind a pipe costs a fresh
+   * buffer, and the spent ones wait for a V8 collection to be freed: tens of
+   * MB of native heap under a storm into `| grep`.
+   */
+  recycle(chunk: Buffer): void {
+    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === ROOM && this.#spare.length < MAX_SPARE) {
+      this.#spare.push(Buffer.from(chunk.buffer as ArrayBuffer, 0, ROOM));
+    }
   }
 
   /** Ends a row: flushes when a chunk's worth is waiting. */

@@ -315,6 +315,7 @@ export async function runEventCli<D extends OptionDefs, E>(def: EventCliDef<D, E
       },
     },
   );
+  out.throttle(reader);
   const more = def.lost;
   session.setLost(more ? () => reader.lost() + (session.stopping ? lostMore : more(loaded.object)) : () => reader.lost());
   const header = parsed.json ? undefined : def.header?.(f);
