@@ -29,7 +29,7 @@ export interface RingDef {
 /** Records per second per CPU a default ring is sized to absorb (an open() or exec storm on every CPU). */
 export const RING_STORM_RATE = 50_000;
 /** How long the reader may fall behind (a scheduler hiccup, a GC pause on a loaded machine) without a loss. */
-export const RING_HICCUP_MS = 250;
+export const RING_HICCUP_MS = 100;
 /** The largest default ring (a larger one is the user's choice: ringBytes, -b). */
 export const RING_MAX_DEFAULT = 256 << 20;
 
