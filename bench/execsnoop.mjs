@@ -61,9 +61,17 @@ export async function run() {
   const ours = await traced('@ebpf/execsnoop', process.execPath, [...nodeFlags, CLI]);
   const ref = hasRef ? await traced('libbpf-tools execsnoop', 'stdbuf', ['-oL', REF]) : undefined;
 
-  const bareNode = median(await Promise.all([0, 1, 2, 3, 4].map(() => timeRun(process.execPath, ['-e', '']))));
-  const oursStart = await startup(process.execPath, [CLI]);
-  const refStart = hasRef ? await startup('stdbuf', ['-oL', REF]) : NaN;
+  // One start at a time (parallel starts on 2 cores time each other), bare
+  // node and ours interleaved so a noisy spell hits both alike.
+  const bare = [];
+  const oursStarts = [];
+  for (let i = 0; i < 7; i++) {
+    bare.push(await timeRun(process.execPath, ['-e', '']));
+    oursStarts.push(await startup(process.execPath, [CLI], 1));
+  }
+  const bareNode = median(bare);
+  const oursStart = median(oursStarts);
+  const refStart = hasRef ? await startup('stdbuf', ['-oL', REF], 7) : NaN;
 
   const total = 2 * PER_CORE;
   const row = (r, start) => [
