@@ -28,6 +28,13 @@ export interface RunqlatOptions extends ContainerOptions {
   count?: number;
   /** Keys per interval of -P/-L/--pidnss (default 10240); waits of more are not counted (see lost()). */
   maxKeys?: number;
+  /**
+   * Load the raw_tp programs instead of the tp_btf ones: the same counts,
+   * without the kernel's BTF read at load (libbpf 1.1 reads and copies
+   * /sys/kernel/btf/vmlinux for tp_btf, ~11 MiB resident for a moment),
+   * at a probe read per task field on every context switch.
+   */
+  rawTracepoints?: boolean;
 }
 
 export type Unit = 'usecs' | 'msecs';
@@ -63,6 +70,7 @@ export const options = {
   perThread: option('-L, --tids', 'print a histogram per thread ID'),
   pid: option('-p, --pid <PID>', 'trace this PID only', pid),
   maxKeys: apiOption('keys per interval of -P/-L/--pidnss', int(1, 1 << 20)),
+  rawTracepoints: apiOption('load the raw_tp programs (no kernel BTF read at load)'),
   ...containerOptions,
 };
 
@@ -99,6 +107,9 @@ function snapshotOf(entries: Array<[Buffer, Buffer]>, startNs: bigint, endNs: bi
   return { time: new Date(), startNs, endNs, unit: o.milliseconds ? 'msecs' : 'usecs', histograms, count, totalNs };
 }
 
+const BTF_PROGRAMS = ['sched_wakeup', 'sched_wakeup_new', 'sched_switch'];
+const RAW_PROGRAMS = BTF_PROGRAMS.map((p) => `${p}_raw`);
+
 export const tool = definePeriodicTool({
   name: 'runqlat',
   object: new URL('./runqlat.bpf.o', import.meta.url),
@@ -107,10 +118,12 @@ export const tool = definePeriodicTool({
     if ([o.perProcess, o.perThread, o.perPidns].filter(Boolean).length > 1) throw new UsageError('can only use one of -P, -L and --pidnss');
   },
   knobs: (o) => ({ targ_tgid: o.pid ?? 0, targ_ms: !!o.milliseconds, targ_per: perOf(o).per }) satisfies Config,
-  // The keyed maps are preallocated: one entry each when unused.
+  // One set of programs (see 5. in runqlat.bpf.c); the other stays unloaded.
+  programs: (o) => (o.rawTracepoints ? RAW_PROGRAMS : BTF_PROGRAMS),
+  // The keyed maps and start_raw are preallocated: one entry each when unused.
   maps: (o) => {
     const n = perOf(o).key ? (o.maxKeys ?? 10240) : 1;
-    return { hist_a: n, hist_b: n };
+    return { hist_a: n, hist_b: n, start_raw: o.rawTracepoints ? 10240 : 1 };
   },
   // -P/-L/--pidnss: the kit points `current` at a map before the programs
   // run: until it does, their waits have nowhere to go (the first ~100 ms of

@@ -76,10 +76,30 @@
 //    a run queue to the task's sched_info.run_delay, so each "queued at"
 //    keeps run_delay beside it, and the difference is that wait.
 //
-// Hooks (tp_btf: no kprobes, no fentry on this kernel):
-//   tp_btf/sched_wakeup      a sleeping task is queued
-//   tp_btf/sched_wakeup_new  a new task is queued
-//   tp_btf/sched_switch      prev may be queued again; next's wait ends
+// 5. Two sets of programs, one loaded. The tp_btf programs above are the
+//    default. Each has a raw_tp twin (sched_wakeup_raw, ...), which user space
+//    loads instead when asked (the API's rawTracepoints). Both hooks are the
+//    same tracepoint and get the same arguments, the same pointers; what
+//    differs is what the verifier knows about them:
+//    - tp_btf: the kernel's BTF names each argument's type, so the verifier
+//      knows `p` is a struct task_struct * and lets the program load its
+//      fields directly (`p->pid`) and hand it to helpers that take a task
+//      (bpf_task_storage_get). To attach, libbpf must find the tracepoint's
+//      type in the kernel's BTF: libbpf 1.1 reads and copies all of
+//      /sys/kernel/btf/vmlinux (two 5.2 MiB buffers here) at load.
+//    - raw_tp: the arguments are plain 64-bit numbers to the verifier. Every
+//      field is read with bpf_probe_read_kernel() (BPF_CORE_READ, whose
+//      offsets libbpf relocates, CO-RE, from a small BTF: no vmlinux at
+//      load), and no helper takes them as a task: the "queued at" times live
+//      in a hash keyed by thread ID (start_raw) instead of task storage, and
+//      an entry is deleted when its wait is counted.
+//    The handlers are written once: each takes `raw`, a constant at every
+//    call site, and the compiler keeps only that flavor's reads (TASK_READ).
+//
+// Hooks (no kprobes, no fentry on this kernel):
+//   tp_btf/sched_wakeup      a sleeping task is queued      (raw_tp/sched_wakeup)
+//   tp_btf/sched_wakeup_new  a new task is queued           (raw_tp/sched_wakeup_new)
+//   tp_btf/sched_switch      prev may be queued again; next's wait ends (raw_tp/sched_switch)
 #include "ebpf/common.h"
 #include "ebpf/histogram.h"
 #include "ebpf/double_buffer.h" /* `current`: the map of maps user space swaps */
@@ -156,6 +176,15 @@ struct hist_map {
 
 EBPF_CURRENT_MAP(current, hist_map);
 
+/* The raw_tp programs' "queued at": thread ID -> struct queued (see 5.
+ * above). User space sizes it to 1 when the tp_btf programs run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240); /* tasks queued at once */
+	__type(key, __u32);
+	__type(value, struct queued);
+} start_raw SEC(".maps");
+
 /* A new key's first value (.bss: 544 bytes do not fit the 512-byte stack). */
 struct keyed_hist zero_hist = {};
 
@@ -167,26 +196,32 @@ __u64 hists_full = 0;
 
 /* ---- Helpers ---- */
 
+/* A field of `t` (a task, or a struct it points to): a direct load from a
+ * tp_btf program's typed pointer, a CO-RE probe read from a raw_tp
+ * program's (see 5. above). `raw` is a constant at each call, so only one
+ * of the two is compiled. */
+#define TASK_READ(raw, t, field) ((raw) ? BPF_CORE_READ(t, field) : (t)->field)
+
 /* The task's state: `__state` since 5.14, `state` before. The ___old flavor
  * lets bpf_core_field_exists() ask the running kernel which it has. */
 struct task_struct___old {
 	long state;
 } __attribute__((preserve_access_index));
 
-static __always_inline unsigned int task_state(struct task_struct *t)
+static __always_inline unsigned int task_state(struct task_struct *t, bool raw)
 {
 	if (bpf_core_field_exists(t->__state))
-		return t->__state;
-	return ((struct task_struct___old *)t)->state;
+		return TASK_READ(raw, t, __state);
+	return TASK_READ(raw, (struct task_struct___old *)t, state);
 }
 
 /* Is this a task we count? Not the idle task (PID 0, one per CPU: it is
  * never queued), and with -p only the process asked for. */
-static __always_inline bool wanted(struct task_struct *t)
+static __always_inline bool wanted(struct task_struct *t, bool raw)
 {
-	if (t->pid == 0)
+	if (TASK_READ(raw, t, pid) == 0)
 		return false;
-	if (targ_tgid && t->tgid != targ_tgid)
+	if (targ_tgid && TASK_READ(raw, t, tgid) != targ_tgid)
 		return false;
 	/* `t` is not always the current task (sched_wakeup runs in the waker):
 	 * its own cgroup and mount namespace, read through its task_struct. */
@@ -195,28 +230,59 @@ static __always_inline bool wanted(struct task_struct *t)
 
 /* The kernel's sum of `t`'s waits on run queues, in ns (0 without
  * CONFIG_SCHED_INFO, whose field it is: such a wait then counts as 0). */
-static __always_inline __u64 run_delay(struct task_struct *t)
+static __always_inline __u64 run_delay(struct task_struct *t, bool raw)
 {
 	if (bpf_core_field_exists(t->sched_info))
-		return t->sched_info.run_delay;
+		return TASK_READ(raw, t, sched_info.run_delay);
 	return 0;
 }
 
+/* `t`'s "queued at" (NULL: none), made if `create` and there is none. */
+static __always_inline struct queued *queued_of(struct task_struct *t, bool create, bool raw)
+{
+	struct queued none = {};
+	struct queued *q;
+	__u32 tid;
+
+	if (!raw)
+		return bpf_task_storage_get(&start, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	tid = BPF_CORE_READ(t, pid);
+	q = bpf_map_lookup_elem(&start_raw, &tid);
+	if (q || !create)
+		return q;
+	bpf_map_update_elem(&start_raw, &tid, &none, BPF_NOEXIST); /* fails when full: NULL below */
+	return bpf_map_lookup_elem(&start_raw, &tid);
+}
+
+/* `t` is no longer queued (its wait was counted): a zero time in task
+ * storage, or no entry in the hash, which must not fill up with them. */
+static __always_inline void dequeue(struct queued *q, struct task_struct *t, bool raw)
+{
+	__u32 tid;
+
+	if (!raw) {
+		q->ts = 0;
+		return;
+	}
+	tid = BPF_CORE_READ(t, pid);
+	bpf_map_delete_elem(&start_raw, &tid);
+}
+
 /* Records in `q` (NULL: none could be had) that `t` was queued at `now`. */
-static __always_inline void set_queued(struct queued *q, struct task_struct *t, __u64 now)
+static __always_inline void set_queued(struct queued *q, struct task_struct *t, __u64 now, bool raw)
 {
 	if (!q) {
 		__sync_fetch_and_add(&storage_failed, 1);
 		return;
 	}
 	q->ts = now;
-	q->run_delay = run_delay(t);
+	q->run_delay = run_delay(t, raw);
 }
 
 /* Records that `t` was queued at `now`. */
-static __always_inline void enqueue(struct task_struct *t, __u64 now)
+static __always_inline void enqueue(struct task_struct *t, __u64 now, bool raw)
 {
-	set_queued(bpf_task_storage_get(&start, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE), t, now);
+	set_queued(queued_of(t, true, raw), t, now, raw);
 }
 
 /* The PID namespace a task lives in, as its inode number (what
@@ -224,26 +290,28 @@ static __always_inline void enqueue(struct task_struct *t, __u64 now)
  * thread_pid->numbers[thread_pid->level].ns. The index varies, so that
  * step is a probe read (the verifier allows typed loads at constant offsets
  * only). Only --pidnss runs this. */
-static __always_inline __u32 pidns_of(struct task_struct *t)
+static __always_inline __u32 pidns_of(struct task_struct *t, bool raw)
 {
-	struct pid *pid = t->thread_pid;
+	struct pid *pid = TASK_READ(raw, t, thread_pid);
 	struct upid upid;
+	unsigned int level;
 
 	if (!pid)
 		return 0;
-	if (bpf_core_read(&upid, sizeof(upid), &pid->numbers[pid->level & 31]))
+	level = TASK_READ(raw, pid, level);
+	if (bpf_core_read(&upid, sizeof(upid), &pid->numbers[level & 31]))
 		return 0;
 	return BPF_CORE_READ(upid.ns, ns.inum);
 }
 
 /* Counts one wait of `t` into its keyed histogram (-P, -L, --pidnss). */
-static __always_inline void count_keyed(struct task_struct *t, __u32 slot, __u64 delta_ns)
+static __always_inline void count_keyed(struct task_struct *t, __u32 slot, __u64 delta_ns, bool raw)
 {
 	__u32 key;
 	struct keyed_hist *kh;
 	void *hists;
 
-	key = targ_per == PER_PID ? t->tgid : targ_per == PER_TID ? t->pid : pidns_of(t);
+	key = targ_per == PER_PID ? TASK_READ(raw, t, tgid) : targ_per == PER_TID ? TASK_READ(raw, t, pid) : pidns_of(t, raw);
 	hists = ebpf_current_map(&current);
 	if (!hists)
 		return; /* user space has not set `current` yet */
@@ -264,7 +332,7 @@ static __always_inline void count_keyed(struct task_struct *t, __u32 slot, __u64
 }
 
 /* Counts one wait of `t`, `delta_ns` long. */
-static __always_inline void count(struct task_struct *t, __u64 delta_ns)
+static __always_inline void count(struct task_struct *t, __u64 delta_ns, bool raw)
 {
 	/* As BCC does: the wait is truncated to whole units, then bucketed. */
 	__u32 slot = ebpf_log2_slot(delta_ns / (targ_ms ? 1000000 : 1000));
@@ -272,7 +340,7 @@ static __always_inline void count(struct task_struct *t, __u64 delta_ns)
 	struct hist *h;
 
 	if (targ_per != PER_ALL) {
-		count_keyed(t, slot, delta_ns);
+		count_keyed(t, slot, delta_ns, raw);
 		return;
 	}
 	h = bpf_map_lookup_elem(&hist_all, &zero);
@@ -286,54 +354,50 @@ static __always_inline void count(struct task_struct *t, __u64 delta_ns)
 	h->total_ns += delta_ns;
 }
 
-/* ---- Entry points, one per hook ---- */
+/* ---- The handlers, one per hook, for both flavors (see 5. above) ---- */
 
 /* A sleeping task was woken and put on a run queue. Or not queued at all:
  * a task woken between setting a sleeping state and leaving its CPU just
  * keeps running (on_cpu), and if it leaves the CPU after all, sched_switch
  * sees it leave in state TASK_RUNNING: its wait starts there. Recording
  * nothing here keeps "queued at" clear while a task runs (see 4. above). */
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(sched_wakeup, struct task_struct *p)
+static __always_inline void on_wakeup(struct task_struct *p, bool raw)
 {
-	if (wanted(p) && !p->on_cpu)
-		enqueue(p, bpf_ktime_get_ns());
-	return 0;
+	if (wanted(p, raw) && !TASK_READ(raw, p, on_cpu))
+		enqueue(p, bpf_ktime_get_ns(), raw);
 }
 
 /* A new task (after fork or clone) was put on a run queue for the first time. */
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(sched_wakeup_new, struct task_struct *p)
+static __always_inline void on_wakeup_new(struct task_struct *p, bool raw)
 {
-	if (wanted(p))
-		enqueue(p, bpf_ktime_get_ns());
-	return 0;
+	if (wanted(p, raw))
+		enqueue(p, bpf_ktime_get_ns(), raw);
 }
 
 /* The CPU switches from prev to next. (Since 5.18 the tracepoint also passes
  * prev's state as a fourth argument; reading prev's state here works on
  * older kernels too, and the value is the same.) */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+static __always_inline void on_switch(bool preempt, struct task_struct *prev, struct task_struct *next, bool raw)
 {
 	__u64 now = 0, delta;
 	struct queued *q;
 
-	if (wanted(prev)) {
+	if (wanted(prev, raw)) {
 		/* prev stays queued (see 2. above): its wait starts now. */
-		bool requeued = preempt || task_state(prev) == TASK_RUNNING;
+		bool requeued = preempt || task_state(prev, raw) == TASK_RUNNING;
 
 		/* Its slot; created only if a time is to be stored in it. */
-		q = bpf_task_storage_get(&start, prev, 0, requeued ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		q = queued_of(prev, requeued, raw);
 		/* Still queued as it leaves the CPU: it got the CPU unseen (see
 		 * 4. above). Its wait is what the kernel added to run_delay. */
 		if (q && q->ts) {
-			count(prev, run_delay(prev) - q->run_delay);
-			q->ts = 0;
+			count(prev, run_delay(prev, raw) - q->run_delay, raw);
+			if (!requeued)
+				dequeue(q, prev, raw);
 		}
 		if (requeued) {
 			now = bpf_ktime_get_ns();
-			set_queued(q, prev, now);
+			set_queued(q, prev, now, raw);
 		}
 	}
 
@@ -341,18 +405,64 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	 * fails for want of memory: no slot means the task was not queued since
 	 * we attached (or its slot could not be made then, which enqueue()
 	 * counted). Creating one here would only make another way to fail. */
-	if (!wanted(next))
-		return 0;
-	q = bpf_task_storage_get(&start, next, 0, 0);
+	if (!wanted(next, raw))
+		return;
+	q = queued_of(next, false, raw);
 	if (!q || !q->ts)
-		return 0; /* queued before we attached: its start is unknown */
+		return; /* queued before we attached: its start is unknown */
 	if (!now)
 		now = bpf_ktime_get_ns();
 	delta = now - q->ts;
-	q->ts = 0;
+	dequeue(q, next, raw);
 	if ((__s64)delta < 0)
 		delta = 0; /* clocks of two CPUs a hair apart: still a wait, counted */
-	count(next, delta);
+	count(next, delta, raw);
+}
+
+/* ---- Entry points: tp_btf (typed pointers, the default) ---- */
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sched_wakeup, struct task_struct *p)
+{
+	on_wakeup(p, false);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new, struct task_struct *p)
+{
+	on_wakeup_new(p, false);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	on_switch(preempt, prev, next, false);
+	return 0;
+}
+
+/* ---- Entry points: raw_tp (the same arguments, untyped: no kernel BTF
+ * read at load; see 5. above) ---- */
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(sched_wakeup_raw, struct task_struct *p)
+{
+	on_wakeup(p, true);
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new_raw, struct task_struct *p)
+{
+	on_wakeup_new(p, true);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	on_switch(preempt, prev, next, true);
 	return 0;
 }
 
