@@ -51,9 +51,13 @@ function expectWaits(count: number, expected: number, rq: Runqlat): void {
 /** Sum of counts over buckets from index `i` on. */
 const from = (h: Histogram, i: number): number => h.buckets.slice(i).reduce((a, b) => a + b, 0);
 
-describe('counts: one per run-queue wait', () => {
+// Both sets of programs (see 5. in runqlat.bpf.c): tp_btf (the default) and raw_tp.
+describe.each([
+  { name: 'tp_btf', flavor: {} },
+  { name: 'raw_tp', flavor: { rawTracepoints: true } },
+])('counts ($name): one per run-queue wait', ({ flavor }) => {
   it('perThread: each new thread waited exactly as often as the kernel switched it out', async () => {
-    const rq = trace({ perThread: true });
+    const rq = trace({ ...flavor, perThread: true });
     const w = await Rqwork.start(bin);
     const tids = await w.pingpong(2000);
     const expected = tids.map((t) => switches(w.pid, t));
@@ -73,7 +77,7 @@ describe('counts: one per run-queue wait', () => {
   });
 
   it('perProcess: the whole process (started after attach), every thread summed', async () => {
-    const rq = trace({ perProcess: true });
+    const rq = trace({ ...flavor, perProcess: true });
     const w = await Rqwork.start(bin);
     await w.pingpong(1000);
     await w.pingpong(500);
@@ -89,7 +93,7 @@ describe('counts: one per run-queue wait', () => {
     const w = await Rqwork.start(bin);
     // Asleep (waiting for a command) when the tracer attaches: its waits from here on all count.
     const before = await processSwitches(w.pid);
-    const rq = trace({ pid: w.pid });
+    const rq = trace({ ...flavor, pid: w.pid });
     await w.pingpong(1000);
     const after = await processSwitches(w.pid);
     const s = rq.close()!;
@@ -101,7 +105,7 @@ describe('counts: one per run-queue wait', () => {
 
   it('pid with perThread: only that process\'s threads', async () => {
     const w = await Rqwork.start(bin);
-    const rq = trace({ pid: w.pid, perThread: true });
+    const rq = trace({ ...flavor, pid: w.pid, perThread: true });
     const tids = await w.pingpong(500);
     const s = rq.close()!;
     const all = await threadsOffCpu(w.pid);
@@ -110,7 +114,7 @@ describe('counts: one per run-queue wait', () => {
   });
 
   it('perPidns: a new PID namespace holds exactly its processes\' waits', async () => {
-    const rq = trace({ perPidns: true });
+    const rq = trace({ ...flavor, perPidns: true });
     const u = await Rqwork.start(bin, ['unshare', '--pid', '--fork', '--kill-child']);
     const pid = await onlyChild(u.pid);
     await u.pingpong(500, pid);
