@@ -35,9 +35,6 @@ export type ToolName = (typeof TOOLS)[number];
 /** Labels a user may add to the per-process metrics (execs, exits, signals, open errors). */
 export const LABELS = ['cgroup'] as const;
 export type LabelName = (typeof LABELS)[number];
-/** Tools whose load makes libbpf parse the full kernel BTF (tp_btf programs). */
-const FULL_BTF: readonly ToolName[] = ['runqlat'];
-
 export interface ExporterOptions {
   /** Tools to run (default: all). With the default, a tool this machine cannot run is skipped (see `skipped`); named tools must start. */
   tools?: ToolName[];
@@ -117,10 +114,10 @@ export async function startExporter(opts: ExporterOptions = {}): Promise<Exporte
   const metrics: Metric[] = Object.values(m);
   const pushFailures = new Counter('ebpf_exporter_otlp_push_failures_total', 'OTLP pushes that failed (collector unreachable or refusing).', []);
   if (opts.otlpUrl !== undefined) metrics.push(pushFailures);
-  // Tools whose programs attach through BTF (tp_btf) start first: libbpf
-  // reads the whole kernel BTF for them and copies it (libbpf 1.1: 2 x 5.2 MiB
-  // here, for a moment), and the peak is lowest while little else is resident.
-  const wanted = [...(opts.tools ?? TOOLS)].sort((a, b) => Number(FULL_BTF.includes(b)) - Number(FULL_BTF.includes(a)));
+  // No tool here loads a tp_btf program (runqlat runs its raw_tp set): libbpf
+  // 1.1 would read and copy the whole kernel BTF for one (2 x 5.2 MiB here),
+  // and that moment set the exporter's peak RSS.
+  const wanted = [...(opts.tools ?? TOOLS)];
   const strict = opts.tools !== undefined;
   const warn = opts.warn ?? ((l: string) => process.stderr.write(`ebpf-exporter: ${l}\n`));
   const running: Running[] = [];
@@ -238,7 +235,7 @@ const none = (labels: string[]) => labels;
  * then one walk names it, or it is "unknown" (removed). '#' never starts a path.
  */
 function cgroupLabel(limit: number): { cap: LabelCap; of: (labels: string[], id: bigint) => string[] } {
-  // The first walk at the first event, once the tools are loaded (see FULL_BTF: what is resident while they load sets the peak).
+  // The first walk at the first event, once the tools are loaded (what is resident while they load adds to the peak).
   let paths: CgroupPaths | undefined;
   const cap = new LabelCap('cgroup', limit, {
     free: [UNKNOWN],
@@ -275,7 +272,8 @@ async function start(name: ToolName, m: M, cg: WithCgroup): Promise<Running> {
     }
     case 'runqlat': {
       const { runqlat } = await import('@ebpf/runqlat');
-      const rq = runqlat();
+      // raw_tp: no kernel BTF read at load (see rawTracepoints).
+      const rq = runqlat({ rawTracepoints: true });
       const read = (s: ReturnType<typeof rq.snapshot>) => {
         for (const h of s.histograms) m.runq.addSlots([], h.buckets, h.totalNs / 1e9);
       };
