@@ -15,8 +15,13 @@
 #
 # Facts this is built on (found on the project's CI machines):
 #  - /dev/kvm there is kvm_pvm, which runs only PVM guest kernels: a stock
-#    kernel hangs early. So QEMU emulates (TCG, one host thread per vCPU):
-#    a guest boots in ~6 s and runs ~12x slower than the host.
+#    kernel hangs early. So QEMU emulates (TCG): a guest boots in ~6 s and
+#    runs ~12x slower than the host.
+#  - TCG with one host thread for all vCPUs (thread=single), not one each:
+#    enabling a tracepoint patches kernel text through int3 while the other
+#    vCPU runs it, and multi-threaded TCG can still execute its stale copy
+#    with the int3 after the kernel finished patching: "Oops: int3" in
+#    syscall_trace_enter and a panic (seen on 6.12, once in a few runs).
 #  - The host's / is shared read-only over 9p; multidevs=remap keeps inode
 #    numbers unique across the host's filesystems (node's module loader and
 #    the BTF cache compare them).
@@ -144,7 +149,7 @@ truncate -s 64M "$io/disk.img"
 say "booting $pkg ($kver)"
 status=0
 timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
-  -machine q35 -accel tcg,thread=multi,tb-size=512 -cpu max -smp "$(nproc)" -m "$MEM" \
+  -machine q35 -accel tcg,thread=single,tb-size=512 -cpu max -smp "$(nproc)" -m "$MEM" \
   -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1" -serial stdio \
   -virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap" \
